@@ -1,0 +1,59 @@
+/*
+ * x86 multiprocessor (MP) states of a vCPU, with KVM's numbering so the
+ * values can travel through KVM_GET_MP_STATE/KVM_SET_MP_STATE unchanged
+ * (Documentation/virt/kvm/api.rst, 4.38 KVM_GET_MP_STATE).
+ *
+ * SDM vol. 3A §8.4 (MP initialization): after reset the BSP runs and every
+ * AP waits for INIT (UNINITIALIZED); INIT moves a processor to
+ * wait-for-SIPI (INIT_RECEIVED); a STARTUP IPI starts it (SIPI_RECEIVED,
+ * then RUNNABLE); HLT parks it until an interrupt (HALTED).
+ *
+ * This file is KVM-free: it only names states and records what was seen.
+ */
+#ifndef MPVM_CORE_MPSTATE_H
+#define MPVM_CORE_MPSTATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum mp_state {
+	MP_STATE_RUNNABLE = 0,
+	MP_STATE_UNINITIALIZED = 1,
+	MP_STATE_INIT_RECEIVED = 2,
+	MP_STATE_HALTED = 3,
+	MP_STATE_SIPI_RECEIVED = 4,
+};
+#define MP_STATE_COUNT 5
+
+/* "RUNNABLE", ..., or NULL for a value that is no x86 MP state. */
+const char *mp_state_name(uint32_t state);
+
+/*
+ * The observed sequence of one vCPU's MP states: a new entry only when the
+ * state differs from the last one recorded. Bounded, so a guest that halts
+ * and wakes forever cannot make mpvm grow without limit; what did not fit
+ * is counted in `dropped`.
+ */
+#define MP_HISTORY_MAX 4096
+
+struct mp_observation {
+	uint32_t state;
+	uint64_t t_ns; /* since the VM was created */
+};
+
+struct mp_history {
+	struct mp_observation *obs;
+	size_t len, cap;
+	uint64_t dropped;   /* changes seen after the history was full */
+	uint32_t last;      /* last state seen, recorded or not */
+	bool seen;
+};
+
+/* Records `state` at `t_ns` if it differs from the last one. Returns true if recorded. */
+bool mp_history_observe(struct mp_history *h, uint32_t state, uint64_t t_ns);
+/* Last state seen, or `fallback` if none. */
+uint32_t mp_history_last(const struct mp_history *h, uint32_t fallback);
+void mp_history_free(struct mp_history *h);
+
+#endif

@@ -1,0 +1,209 @@
+#include "core/options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char options_run_usage[] =
+	"usage: mpvm run [options]\n"
+	"\n"
+	"Runs a VM. Without a kernel it runs mpvm's built-in MP bring-up guest.\n"
+	"\n"
+	"  --cpus N           vCPUs, 1 up to KVM's maximum on this host (default 1)\n"
+	"  --memory SIZE      guest RAM, 16M up to 1T, suffix K, M or G (default 256M)\n"
+	"  --boot-cpu ID      vCPU that is the BSP, 0 up to N-1 (default 0)\n"
+	"  --irqchip MODE     interrupt controllers: kernel (default)\n"
+	"  --cmdline STRING   command line for the guest; the built-in guest takes\n"
+	"                     scenario=default|second-sipi|reinit|partial|broadcast,\n"
+	"                     start=K (partial) and tables=mptable\n"
+	"  --no-acpi          give the guest no ACPI tables (MP table only)\n"
+	"  --no-mptable       give the guest no MP table (ACPI only)\n"
+	"  --report FILE      write the per-vCPU MP-state report as JSON to FILE\n"
+	"  --timeout SECONDS  stop the VM and fail after SECONDS (default: none)\n"
+	"  --help             this text\n";
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned int shift = 0;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end == 'i' && shift)   /* accept "MiB"-style "Mi" too */
+		end++;
+	if (*end == 'B' && shift)
+		end++;
+	if (*end)
+		return -1;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* A whole decimal number in [lo, hi]. */
+static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+const char *irqchip_mode_name(enum irqchip_mode m)
+{
+	switch (m) {
+	case IRQCHIP_KERNEL: return "kernel";
+	case IRQCHIP_SPLIT: return "split";
+	case IRQCHIP_USER: return "user";
+	}
+	return "?";
+}
+
+int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
+		      char *err, size_t errlen)
+{
+	bool boot_cpu_given = false;
+
+	*o = (struct mpvm_options){
+		.cpus = 1,
+		.memory = OPT_DEFAULT_MEMORY,
+		.irqchip = IRQCHIP_KERNEL,
+		.cmdline = "",
+	};
+
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *val = NULL;
+		char name[32];
+		const char *eq;
+		unsigned long n;
+
+		if (strncmp(arg, "--", 2) != 0)
+			return fail(err, errlen, "unexpected argument '%s' (options start with --; see mpvm run --help)", arg);
+		eq = strchr(arg, '=');
+		if (eq) {
+			size_t len = (size_t)(eq - arg);
+
+			if (len >= sizeof(name))
+				return fail(err, errlen, "unknown option '%.*s' (see mpvm run --help)", (int)len, arg);
+			memcpy(name, arg, len);
+			name[len] = '\0';
+			val = eq + 1;
+		} else {
+			snprintf(name, sizeof(name), "%s", arg);
+		}
+
+		/* Flags first: they take no value. */
+		if (!strcmp(name, "--help") || !strcmp(name, "--no-acpi") || !strcmp(name, "--no-mptable")) {
+			if (val)
+				return fail(err, errlen, "option %s takes no value", name);
+			if (!strcmp(name, "--help"))
+				o->help = true;
+			else if (!strcmp(name, "--no-acpi"))
+				o->no_acpi = true;
+			else
+				o->no_mptable = true;
+			continue;
+		}
+
+		if (strcmp(name, "--cpus") && strcmp(name, "--memory") && strcmp(name, "--boot-cpu") &&
+		    strcmp(name, "--irqchip") && strcmp(name, "--report") && strcmp(name, "--cmdline") &&
+		    strcmp(name, "--timeout"))
+			return fail(err, errlen, "unknown option '%s' (see mpvm run --help)", name);
+		if (!val) {
+			if (i + 1 >= argc)
+				return fail(err, errlen, "option %s needs a value", name);
+			val = argv[++i];
+		}
+
+		if (!strcmp(name, "--cpus")) {
+			if (parse_uint(val, 1, OPT_MAX_CPUS, &n))
+				return fail(err, errlen, "--cpus '%s': must be a whole number from 1 to %u", val, OPT_MAX_CPUS);
+			o->cpus = (unsigned int)n;
+		} else if (!strcmp(name, "--memory")) {
+			uint64_t bytes;
+
+			if (parse_size(val, &bytes))
+				return fail(err, errlen, "--memory '%s': not a size (a number with an optional K, M, G or T suffix, e.g. 256M)", val);
+			if (bytes < OPT_MIN_MEMORY || bytes > OPT_MAX_MEMORY)
+				return fail(err, errlen, "--memory '%s': must be from 16M to 1T", val);
+			if (bytes & 0xfff)
+				return fail(err, errlen, "--memory '%s': must be a multiple of 4K", val);
+			o->memory = bytes;
+		} else if (!strcmp(name, "--boot-cpu")) {
+			if (parse_uint(val, 0, OPT_MAX_CPUS - 1, &n))
+				return fail(err, errlen, "--boot-cpu '%s': must be a vCPU id, a whole number from 0 to --cpus minus 1", val);
+			o->boot_cpu = (unsigned int)n;
+			boot_cpu_given = true;
+		} else if (!strcmp(name, "--irqchip")) {
+			if (!strcmp(val, "kernel"))
+				o->irqchip = IRQCHIP_KERNEL;
+			else if (!strcmp(val, "split") || !strcmp(val, "user"))
+				return fail(err, errlen, "--irqchip '%s': this build of mpvm supports only 'kernel' so far", val);
+			else
+				return fail(err, errlen, "--irqchip '%s': must be kernel, split or user", val);
+		} else if (!strcmp(name, "--report")) {
+			if (!*val)
+				return fail(err, errlen, "--report: needs a file name");
+			o->report_path = val;
+		} else if (!strcmp(name, "--cmdline")) {
+			o->cmdline = val;
+		} else if (!strcmp(name, "--timeout")) {
+			if (parse_uint(val, 1, 86400, &n))
+				return fail(err, errlen, "--timeout '%s': must be whole seconds from 1 to 86400", val);
+			o->timeout_ms = (unsigned int)n * 1000;
+		}
+	}
+
+	if (boot_cpu_given && o->boot_cpu >= o->cpus)
+		return fail(err, errlen, "--boot-cpu %u: must be from 0 to %u (--cpus is %u)",
+			    o->boot_cpu, o->cpus - 1, o->cpus);
+	if (o->no_acpi && o->no_mptable)
+		return fail(err, errlen, "--no-acpi and --no-mptable together leave the guest no way to find its CPUs");
+	return 0;
+}
+
+int options_check_host(const struct mpvm_options *o, unsigned int max_vcpus,
+		       char *err, size_t errlen)
+{
+	if (o->cpus > max_vcpus)
+		return fail(err, errlen, "--cpus %u: must be from 1 to %u (KVM_CAP_MAX_VCPUS on this host)",
+			    o->cpus, max_vcpus);
+	return 0;
+}

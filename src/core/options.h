@@ -1,0 +1,56 @@
+/*
+ * Command-line options of `mpvm run`, parsed without touching KVM so that
+ * unit tests drive every case. Limits that depend on the host (KVM's
+ * maximum vCPU count) are checked afterwards by options_check_host().
+ */
+#ifndef MPVM_CORE_OPTIONS_H
+#define MPVM_CORE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum irqchip_mode {
+	IRQCHIP_KERNEL, /* KVM_CREATE_IRQCHIP: LAPICs, IOAPIC, PIC in KVM */
+	IRQCHIP_SPLIT,  /* LAPICs in KVM, IOAPIC and PIC in mpvm */
+	IRQCHIP_USER,   /* everything, MP state included, in mpvm */
+};
+
+#define OPT_DEFAULT_MEMORY (256ull << 20)
+#define OPT_MIN_MEMORY (16ull << 20)
+#define OPT_MAX_MEMORY (1ull << 40)
+/* Upper bound before the host is asked; KVM_CAP_MAX_VCPUS narrows it. */
+#define OPT_MAX_CPUS 4096u
+
+struct mpvm_options {
+	unsigned int cpus;
+	uint64_t memory;           /* bytes */
+	unsigned int boot_cpu;
+	enum irqchip_mode irqchip;
+	const char *report_path;   /* NULL: no JSON report */
+	const char *cmdline;       /* passed to the guest */
+	unsigned int timeout_ms;   /* 0: none */
+	bool no_acpi;
+	bool no_mptable;
+	bool help;
+};
+
+/*
+ * Parses the arguments after `run`. Returns 0, or -1 with a message in err
+ * that names the option and what is allowed.
+ */
+int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
+		      char *err, size_t errlen);
+
+/* Checks the options against the host's limit; -1 with a message in err. */
+int options_check_host(const struct mpvm_options *o, unsigned int max_vcpus,
+		       char *err, size_t errlen);
+
+/* Parses "256M", "1G", "65536", "64K": -1 if malformed or out of range. */
+int parse_size(const char *s, uint64_t *out);
+
+const char *irqchip_mode_name(enum irqchip_mode m);
+
+extern const char options_run_usage[];
+
+#endif

@@ -1,0 +1,192 @@
+#include "kvm/boot.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "core/acpi.h"
+#include "core/firmware.h"
+#include "core/guest_abi.h"
+#include "core/mptable.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+
+extern const unsigned char mpvm_guest_image[];
+extern const unsigned char mpvm_guest_image_end[];
+
+/* BIOS data area fields (IBM PC/AT BIOS; MP spec 1.4 §4 uses 0x40e). */
+#define BDA_EBDA_SEGMENT 0x40e
+#define BDA_BASE_MEM_KB 0x413
+
+/* Page-table entry bits (SDM vol. 3A §4.5). */
+#define PTE_P 0x1ull
+#define PTE_RW 0x2ull
+#define PTE_PS 0x80ull
+
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/* Flat segment descriptors (SDM vol. 3A §3.4.5): base 0, limit 4 GiB. */
+static void write_gdt(uint8_t *gdt)
+{
+	put64(gdt + 0x00, 0);
+	put64(gdt + MPVM_BOOT_SEL_CODE64, 0x00af9b000000ffffull); /* L=1, D=0, execute/read */
+	put64(gdt + MPVM_BOOT_SEL_DATA, 0x00cf93000000ffffull);   /* read/write, 4 KiB granular */
+	put64(gdt + MPVM_BOOT_SEL_CODE32, 0x00cf9b000000ffffull); /* D=1 */
+}
+
+/* Identity map of 0-4 GiB with 2 MiB pages: the LAPIC and IOAPIC pages included. */
+static void write_page_tables(uint8_t *mem)
+{
+	uint8_t *pml4 = mem + MPVM_BOOT_PML4_ADDR;
+	uint8_t *pdpt = mem + MPVM_BOOT_PDPT_ADDR;
+
+	memset(pml4, 0, 0x6000);
+	put64(pml4, MPVM_BOOT_PDPT_ADDR | PTE_P | PTE_RW);
+	for (uint64_t i = 0; i < 4; i++) {
+		uint8_t *pd = mem + MPVM_BOOT_PD_ADDR + i * 0x1000;
+
+		put64(pdpt + i * 8, (MPVM_BOOT_PD_ADDR + i * 0x1000) | PTE_P | PTE_RW);
+		for (uint64_t j = 0; j < 512; j++)
+			put64(pd + j * 8, ((i << 30) | (j << 21)) | PTE_P | PTE_RW | PTE_PS);
+	}
+}
+
+static int write_tables(struct vm *vm)
+{
+	const struct mpvm_options *o = vm->opts;
+	uint32_t *ids = calloc(vm->ncpus, sizeof(*ids));
+	struct fw_topology t = { .ncpus = vm->ncpus, .boot_cpu = o->boot_cpu };
+	char err[256];
+	int ret = -1;
+
+	if (!ids) {
+		fprintf(stderr, "mpvm: out of memory for the firmware tables\n");
+		return -1;
+	}
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		ids[i] = vm->vcpus[i].apic_id;
+	t.apic_ids = ids;
+	/* The I/O APIC's ID must not collide with a local APIC ID on an MP-table system. */
+	t.ioapic_id = vm->ncpus < 255 ? (uint8_t)vm->ncpus : 0;
+	for (uint32_t i = 0; i < vm->cpuid->nent; i++) {
+		if (vm->cpuid->entries[i].function == 1) {
+			t.cpu_signature = vm->cpuid->entries[i].eax;
+			t.cpu_features = vm->cpuid->entries[i].edx;
+		}
+	}
+
+	if (!o->no_acpi &&
+	    acpi_build(&t, vm->mem + MPVM_ACPI_ADDR, MPVM_ACPI_END - MPVM_ACPI_ADDR,
+		       MPVM_ACPI_ADDR, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mpvm: ACPI tables: %s\n", err);
+		goto out;
+	}
+	if (!o->no_mptable &&
+	    mptable_build(&t, vm->mem + MPVM_MPTABLE_ADDR, MPVM_MPTABLE_END - MPVM_MPTABLE_ADDR,
+			  MPVM_MPTABLE_ADDR, err, sizeof(err)) < 0) {
+		/* More than 255 CPUs: only ACPI can describe them; say so unless ACPI is off too. */
+		if (o->no_acpi) {
+			fprintf(stderr, "mpvm: MP table: %s\n", err);
+			goto out;
+		}
+		fprintf(stderr, "mpvm: note: no MP table for this VM (%s); the guest gets ACPI only\n", err);
+	}
+	ret = 0;
+out:
+	free(ids);
+	return ret;
+}
+
+static int setup_bsp(struct vcpu *bsp)
+{
+	struct kvm_sregs s;
+	struct kvm_regs r = {
+		.rip = MPVM_GUEST_LOAD_ADDR,
+		.rsi = MPVM_BOOT_INFO_ADDR,
+		.rsp = MPVM_BOOT_STACK_TOP,
+		.rflags = 0x2,
+	};
+	struct kvm_segment code = {
+		.base = 0, .limit = 0xffffffff, .selector = MPVM_BOOT_SEL_CODE64,
+		.type = 0xb, .present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1,
+	};
+	struct kvm_segment data = {
+		.base = 0, .limit = 0xffffffff, .selector = MPVM_BOOT_SEL_DATA,
+		.type = 0x3, .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1,
+	};
+
+	if (ioctl(bsp->fd, KVM_GET_SREGS, &s) < 0)
+		goto fail;
+	s.cs = code;
+	s.ds = s.es = s.fs = s.gs = s.ss = data;
+	s.gdt.base = MPVM_BOOT_GDT_ADDR;
+	s.gdt.limit = 4 * 8 - 1;
+	s.idt.base = 0;
+	s.idt.limit = 0;
+	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_PG;
+	s.cr3 = MPVM_BOOT_PML4_ADDR;
+	s.cr4 = CR4_PAE;
+	s.efer = EFER_LME | EFER_LMA;
+	if (ioctl(bsp->fd, KVM_SET_SREGS, &s) < 0 || ioctl(bsp->fd, KVM_SET_REGS, &r) < 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "mpvm: vCPU %u: setting the BSP's entry registers: %s\n", bsp->id, strerror(errno));
+	return -1;
+}
+
+int boot_builtin_guest(struct vm *vm)
+{
+	const struct mpvm_options *o = vm->opts;
+	size_t image = (size_t)(mpvm_guest_image_end - mpvm_guest_image);
+	size_t cmdlen = strlen(o->cmdline);
+	struct mpvm_boot_info info = {
+		.magic = MPVM_BOOT_INFO_MAGIC,
+		.version = MPVM_BOOT_INFO_VERSION,
+		.mem_size = vm->mem_size,
+		.cmdline_addr = MPVM_BOOT_CMDLINE_ADDR,
+		.cmdline_len = (unsigned int)cmdlen,
+	};
+	uint8_t *mem = vm->mem;
+
+	if (cmdlen >= MPVM_BOOT_CMDLINE_MAX) {
+		fprintf(stderr, "mpvm: --cmdline: %zu bytes; the built-in guest takes at most %d\n",
+			cmdlen, MPVM_BOOT_CMDLINE_MAX - 1);
+		return -1;
+	}
+	if (MPVM_GUEST_LOAD_ADDR + image > vm->low_size) {
+		fprintf(stderr, "mpvm: --memory: too small for the built-in guest\n");
+		return -1;
+	}
+
+	put16(mem + BDA_EBDA_SEGMENT, MPVM_EBDA_ADDR >> 4);
+	put16(mem + BDA_BASE_MEM_KB, MPVM_EBDA_ADDR >> 10);
+	write_gdt(mem + MPVM_BOOT_GDT_ADDR);
+	write_page_tables(mem);
+	memcpy(mem + MPVM_BOOT_INFO_ADDR, &info, sizeof(info));
+	memcpy(mem + MPVM_BOOT_CMDLINE_ADDR, o->cmdline, cmdlen + 1);
+	memcpy(mem + MPVM_GUEST_LOAD_ADDR, mpvm_guest_image, image);
+	if (write_tables(vm))
+		return -1;
+	return setup_bsp(&vm->vcpus[o->boot_cpu]);
+}

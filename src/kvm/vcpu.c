@@ -1,0 +1,405 @@
+#include "kvm/vcpu.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/cpuid.h"
+#include "devices/serial.h"
+#include "kvm/vm.h"
+
+_Static_assert(CPUID_FLAG_SIGNIFICANT_INDEX == KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+	       "core/cpuid.h flag must match KVM's");
+_Static_assert(MP_STATE_RUNNABLE == KVM_MP_STATE_RUNNABLE &&
+	       MP_STATE_UNINITIALIZED == KVM_MP_STATE_UNINITIALIZED &&
+	       MP_STATE_INIT_RECEIVED == KVM_MP_STATE_INIT_RECEIVED &&
+	       MP_STATE_HALTED == KVM_MP_STATE_HALTED &&
+	       MP_STATE_SIPI_RECEIVED == KVM_MP_STATE_SIPI_RECEIVED,
+	       "core/mpstate.h values must match KVM's");
+
+/* KVM's local APIC timer runs at 1 GHz (one tick per nanosecond). */
+#define KVM_APIC_BUS_KHZ 1000000u
+/* Room for the leaves cpuid_apply_topology() may add. */
+#define CPUID_EXTRA_LEAVES 8
+
+static int set_cpuid(struct vcpu *v)
+{
+	const struct kvm_cpuid2 *sup = v->vm->cpuid;
+	size_t cap = sup->nent + CPUID_EXTRA_LEAVES;
+	struct cpuid_table t = { .leaf = calloc(cap, sizeof(struct cpuid_leaf)), .cap = cap };
+	struct kvm_cpuid2 *c = NULL;
+	int ret = -1;
+
+	if (!t.leaf)
+		goto out;
+	for (uint32_t i = 0; i < sup->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &sup->entries[i];
+
+		t.leaf[t.len++] = (struct cpuid_leaf){
+			.function = e->function, .index = e->index, .flags = e->flags,
+			.eax = e->eax, .ebx = e->ebx, .ecx = e->ecx, .edx = e->edx,
+		};
+	}
+	if (cpuid_apply_topology(&t, &(struct cpuid_topology){
+		    .apic_id = v->apic_id, .ncpus = v->vm->ncpus,
+		    .tsc_khz = v->vm->tsc_khz, .apic_bus_khz = KVM_APIC_BUS_KHZ }))
+		goto out;
+	c = calloc(1, sizeof(*c) + t.len * sizeof(c->entries[0]));
+	if (!c)
+		goto out;
+	c->nent = (uint32_t)t.len;
+	for (size_t i = 0; i < t.len; i++) {
+		const struct cpuid_leaf *l = &t.leaf[i];
+
+		c->entries[i] = (struct kvm_cpuid_entry2){
+			.function = l->function, .index = l->index, .flags = l->flags,
+			.eax = l->eax, .ebx = l->ebx, .ecx = l->ecx, .edx = l->edx,
+		};
+	}
+	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
+		fprintf(stderr, "mpvm: vCPU %u: KVM_SET_CPUID2: %s\n", v->id, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret && !t.leaf)
+		fprintf(stderr, "mpvm: vCPU %u: out of memory for CPUID\n", v->id);
+	free(c);
+	free(t.leaf);
+	return ret;
+}
+
+int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
+{
+	*v = (struct vcpu){ .vm = vm, .id = id, .apic_id = id, .fd = -1 };
+	atomic_init(&v->state, VCPU_CREATED);
+	v->bsp = id == vm->opts->boot_cpu;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0) {
+		fprintf(stderr, "mpvm: KVM_CREATE_VCPU %u: %s\n", id, strerror(errno));
+		return -1;
+	}
+	v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		fprintf(stderr, "mpvm: vCPU %u: mmap of kvm_run: %s\n", id, strerror(errno));
+		return -1;
+	}
+	if (set_cpuid(v))
+		return -1;
+	vcpu_observe_mp_state(v);
+	return 0;
+}
+
+void vcpu_observe_mp_state(struct vcpu *v)
+{
+	struct kvm_mp_state mp;
+
+	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
+		return;
+	mp_history_observe(&v->mp, mp.mp_state, vm_now_ns(v->vm));
+}
+
+/* ---- guest faults: what happened, where, and the registers --------------- */
+
+static const char *exit_reason_name(uint32_t r)
+{
+	switch (r) {
+	case KVM_EXIT_UNKNOWN: return "KVM_EXIT_UNKNOWN";
+	case KVM_EXIT_EXCEPTION: return "KVM_EXIT_EXCEPTION";
+	case KVM_EXIT_IO: return "KVM_EXIT_IO";
+	case KVM_EXIT_HYPERCALL: return "KVM_EXIT_HYPERCALL";
+	case KVM_EXIT_DEBUG: return "KVM_EXIT_DEBUG";
+	case KVM_EXIT_HLT: return "KVM_EXIT_HLT";
+	case KVM_EXIT_MMIO: return "KVM_EXIT_MMIO";
+	case KVM_EXIT_IRQ_WINDOW_OPEN: return "KVM_EXIT_IRQ_WINDOW_OPEN";
+	case KVM_EXIT_SHUTDOWN: return "KVM_EXIT_SHUTDOWN";
+	case KVM_EXIT_FAIL_ENTRY: return "KVM_EXIT_FAIL_ENTRY";
+	case KVM_EXIT_INTR: return "KVM_EXIT_INTR";
+	case KVM_EXIT_SET_TPR: return "KVM_EXIT_SET_TPR";
+	case KVM_EXIT_TPR_ACCESS: return "KVM_EXIT_TPR_ACCESS";
+	case KVM_EXIT_NMI: return "KVM_EXIT_NMI";
+	case KVM_EXIT_INTERNAL_ERROR: return "KVM_EXIT_INTERNAL_ERROR";
+	case KVM_EXIT_SYSTEM_EVENT: return "KVM_EXIT_SYSTEM_EVENT";
+	case KVM_EXIT_IOAPIC_EOI: return "KVM_EXIT_IOAPIC_EOI";
+	case KVM_EXIT_X86_RDMSR: return "KVM_EXIT_X86_RDMSR";
+	case KVM_EXIT_X86_WRMSR: return "KVM_EXIT_X86_WRMSR";
+	default: return "unknown exit reason";
+	}
+}
+
+static const char *cpu_mode(const struct kvm_sregs *s)
+{
+	if (!(s->cr0 & 1))
+		return "real mode";
+	if (s->efer & (1u << 10)) /* EFER.LMA */
+		return s->cs.l ? "64-bit mode" : "compatibility mode";
+	return s->cs.db ? "32-bit protected mode" : "16-bit protected mode";
+}
+
+/* Up to 15 bytes at CS:RIP, translated through the guest's own paging. */
+static size_t code_bytes(struct vcpu *v, const struct kvm_regs *r, const struct kvm_sregs *s,
+			 uint8_t *out, size_t max)
+{
+	uint64_t linear = (s->cr0 & 1) && (s->efer & (1u << 10)) && s->cs.l ? r->rip : s->cs.base + r->rip;
+	size_t n = 0;
+
+	while (n < max) {
+		struct kvm_translation tr = { .linear_address = linear + n };
+		uint8_t *p;
+
+		if (ioctl(v->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+			break;
+		p = vm_gpa_to_hva(v->vm, tr.physical_address, 1);
+		if (!p)
+			break;
+		out[n++] = *p;
+	}
+	return n;
+}
+
+static void dump_registers(struct vcpu *v)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	uint8_t code[15];
+	size_t n;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
+		fprintf(stderr, "mpvm:   (registers unavailable: %s)\n", strerror(errno));
+		return;
+	}
+	fprintf(stderr,
+		"mpvm:   %s, RIP=%016llx RSP=%016llx RFLAGS=%08llx\n"
+		"mpvm:   RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
+		"mpvm:   RSI=%016llx RDI=%016llx RBP=%016llx R8 =%016llx\n"
+		"mpvm:   R9 =%016llx R10=%016llx R11=%016llx R12=%016llx\n"
+		"mpvm:   R13=%016llx R14=%016llx R15=%016llx\n"
+		"mpvm:   CS=%04x base=%llx SS=%04x DS=%04x CR0=%llx CR2=%llx CR3=%llx CR4=%llx EFER=%llx APIC_BASE=%llx\n",
+		cpu_mode(&s), r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx,
+		r.rsi, r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15,
+		s.cs.selector, s.cs.base, s.ss.selector, s.ds.selector,
+		s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.apic_base);
+	n = code_bytes(v, &r, &s, code, sizeof(code));
+	fprintf(stderr, "mpvm:   code at RIP:");
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, " %02x", code[i]);
+	fprintf(stderr, n ? "\n" : " (not readable)\n");
+}
+
+void vcpu_guest_fault(struct vcpu *v, const char *fmt, ...)
+{
+	struct vm *vm = v->vm;
+	va_list ap;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (atomic_load(&vm->stop_reason) == VM_RUNNING) {
+		if (vm->com1)
+			serial_flush(vm->com1);
+		fprintf(stderr, "mpvm: guest fault on vCPU %u (APIC ID %u, %s): ", v->id, v->apic_id,
+			v->bsp ? "BSP" : "AP");
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fprintf(stderr, "\nmpvm:   exit reason %u (%s)\n", v->run->exit_reason,
+			exit_reason_name(v->run->exit_reason));
+		dump_registers(v);
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+	vm_request_stop(vm, VM_STOP_GUEST_FAULT, MPVM_EXIT_GUEST_FAULT);
+}
+
+/* ---- exits ------------------------------------------------------------------ */
+
+static int handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	unsigned int size = run->io.size;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	const struct pio_range *r = pio_find(&v->vm->pio, run->io.port);
+
+	if (!r) {
+		uint32_t val = 0;
+
+		memcpy(&val, data, size <= 4 ? size : 4);
+		if (is_write)
+			vcpu_guest_fault(v, "OUT to unknown I/O port 0x%x (%u byte%s, value 0x%x)",
+					 run->io.port, size, size == 1 ? "" : "s", val);
+		else
+			vcpu_guest_fault(v, "IN from unknown I/O port 0x%x (%u byte%s)",
+					 run->io.port, size, size == 1 ? "" : "s");
+		return -1;
+	}
+	/* String I/O (REP INS/OUTS) arrives as `count` back-to-back accesses. */
+	for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+		uint32_t val = 0;
+
+		if (is_write)
+			memcpy(&val, data, size);
+		if (r->handler(r->opaque, v, run->io.port, is_write, &val, size))
+			return -1;
+		if (!is_write)
+			memcpy(data, &val, size);
+	}
+	return 0;
+}
+
+static int handle_internal_error(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	char data[160] = "";
+	size_t off = 0;
+	const char *what;
+
+	switch (run->internal.suberror) {
+	case KVM_INTERNAL_ERROR_EMULATION: what = "KVM could not emulate an instruction"; break;
+	case KVM_INTERNAL_ERROR_SIMUL_EX: what = "exception while delivering an exception"; break;
+	case KVM_INTERNAL_ERROR_DELIVERY_EV: what = "event delivery failed"; break;
+	case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON: what = "unexpected hardware exit reason"; break;
+	default: what = "internal error"; break;
+	}
+	for (uint32_t i = 0; i < run->internal.ndata && i < 16 && off < sizeof(data) - 20; i++)
+		off += (size_t)snprintf(data + off, sizeof(data) - off, " %llx",
+					(unsigned long long)run->internal.data[i]);
+	vcpu_guest_fault(v, "%s (suberror %u, data:%s)", what, run->internal.suberror,
+			 off ? data : " none");
+	return -1;
+}
+
+/* Returns 0 to keep running, -1 to stop this vCPU. */
+static int handle_exit(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		return handle_io(v);
+	case KVM_EXIT_MMIO:
+		vcpu_guest_fault(v, "%s %u bytes at unknown MMIO address 0x%llx",
+				 run->mmio.is_write ? "write of" : "read of", run->mmio.len,
+				 (unsigned long long)run->mmio.phys_addr);
+		return -1;
+	case KVM_EXIT_SHUTDOWN:
+		vcpu_guest_fault(v, "triple fault (the CPU shut down)");
+		return -1;
+	case KVM_EXIT_INTERNAL_ERROR:
+		return handle_internal_error(v);
+	case KVM_EXIT_FAIL_ENTRY:
+		vcpu_guest_fault(v, "VM entry failed (hardware reason 0x%llx, CPU %u)",
+				 (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+				 run->fail_entry.cpu);
+		return -1;
+	case KVM_EXIT_SYSTEM_EVENT:
+		if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
+			vm_request_stop(v->vm, VM_STOP_GUEST_EXIT, 0);
+			return -1;
+		}
+		vcpu_guest_fault(v, "system event %u (reset or crash)", run->system_event.type);
+		return -1;
+	case KVM_EXIT_INTR:
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		return 0;
+	default:
+		vcpu_guest_fault(v, "exit reason mpvm does not handle");
+		return -1;
+	}
+}
+
+/* ---- the thread ------------------------------------------------------------- */
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* only there so that the signal interrupts KVM_RUN */
+}
+
+void vcpu_install_kick_handler(void)
+{
+	struct sigaction sa = { .sa_handler = kick_handler };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(VCPU_KICK_SIGNAL, &sa, NULL); /* no SA_RESTART: KVM_RUN must return */
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	sigset_t kick;
+
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+
+	atomic_store(&v->state, VCPU_RUNNING);
+	v->first_run_ns = vm_now_ns(vm);
+	while (!vm_stopping(vm)) {
+		int r = ioctl(v->fd, KVM_RUN, 0);
+		int err = errno;
+
+		vcpu_observe_mp_state(v);
+		if (r < 0) {
+			/*
+			 * EINTR: kicked. EAGAIN: an AP waiting for INIT/SIPI woke
+			 * up in KVM (its MP state changed): run it again.
+			 */
+			if (err == EINTR || err == EAGAIN)
+				continue;
+			fprintf(stderr, "mpvm: vCPU %u: KVM_RUN: %s\n", v->id, strerror(err));
+			vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
+			break;
+		}
+		if (!v->exits++)
+			v->first_exit_ns = vm_now_ns(vm);
+		if (handle_exit(v))
+			break;
+	}
+	vcpu_observe_mp_state(v);
+	atomic_store(&v->state, VCPU_EXITED);
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	int err = pthread_create(&v->thread, NULL, vcpu_thread, v);
+
+	if (err) {
+		fprintf(stderr, "mpvm: vCPU %u: cannot start its thread: %s\n", v->id, strerror(err));
+		return -1;
+	}
+	atomic_store(&v->thread_started, true);
+	return 0;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	if (!v->run || !atomic_load(&v->thread_started))
+		return;
+	/* Seen by KVM_RUN on entry; the signal covers a vCPU already inside. */
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_join(struct vcpu *v)
+{
+	if (atomic_exchange(&v->thread_started, false))
+		pthread_join(v->thread, NULL);
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (v->run)
+		munmap(v->run, (size_t)v->vm->run_size);
+	if (v->fd >= 0)
+		close(v->fd);
+	mp_history_free(&v->mp);
+	v->run = NULL;
+	v->fd = -1;
+}

@@ -1,0 +1,358 @@
+#include "kvm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/guest_abi.h"
+#include "devices/serial.h"
+#include "kvm/boot.h"
+#include "kvm/vcpu.h"
+
+/* RAM above this goes to 4 GiB, leaving the 32-bit MMIO hole (LAPIC, IOAPIC). */
+#define LOW_RAM_MAX (3ull << 30)
+#define HIGH_RAM_BASE (4ull << 30)
+/* Real mode on VMX without unrestricted guest needs these pages (KVM API 4.48, 4.75). */
+#define KVM_TSS_ADDR 0xfffbd000ul
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t vm_now_ns(const struct vm *vm)
+{
+	return monotonic_ns() - vm->t0_ns;
+}
+
+void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (gpa + len < gpa)
+		return NULL;
+	if (gpa + len <= vm->low_size)
+		return vm->mem + gpa;
+	if (gpa >= HIGH_RAM_BASE && gpa - HIGH_RAM_BASE + len <= vm->high_size)
+		return vm->mem + vm->low_size + (gpa - HIGH_RAM_BASE);
+	return NULL;
+}
+
+static int open_kvm(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
+		fprintf(stderr, "mpvm: /dev/kvm: %s: KVM is not available on this host; load the kvm "
+			"module (kvm_intel or kvm_amd) and enable virtualization in the firmware\n",
+			strerror(errno));
+	else if (errno == EACCES || errno == EPERM)
+		fprintf(stderr, "mpvm: /dev/kvm: %s: add your user to the group that owns /dev/kvm "
+			"(usually 'kvm': sudo usermod -aG kvm $USER, then log in again) or run as root\n",
+			strerror(errno));
+	else
+		fprintf(stderr, "mpvm: /dev/kvm: %s\n", strerror(errno));
+	return -1;
+}
+
+static int check_cap(struct vm *vm, int cap, const char *name)
+{
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, cap) > 0)
+		return 0;
+	fprintf(stderr, "mpvm: this host's KVM lacks %s, which mpvm needs\n", name);
+	return -1;
+}
+
+static unsigned int max_vcpus(struct vm *vm)
+{
+	int n = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+
+	if (n <= 0) /* KVM API: if MAX_VCPUS is absent, use NR_VCPUS */
+		n = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	return n > 0 ? (unsigned int)n : 4;
+}
+
+static int get_supported_cpuid(struct vm *vm)
+{
+	for (unsigned int n = 128; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+
+		if (!c)
+			break;
+		c->nent = n;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			vm->cpuid = c;
+			return 0;
+		}
+		free(c);
+		if (errno != E2BIG)
+			break;
+	}
+	fprintf(stderr, "mpvm: KVM_GET_SUPPORTED_CPUID: %s\n", strerror(errno));
+	return -1;
+}
+
+static int setup_memory(struct vm *vm)
+{
+	struct kvm_userspace_memory_region low, high;
+
+	vm->mem_size = vm->opts->memory;
+	vm->low_size = vm->mem_size < LOW_RAM_MAX ? vm->mem_size : LOW_RAM_MAX;
+	vm->high_size = vm->mem_size - vm->low_size;
+	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->mem == MAP_FAILED) {
+		vm->mem = NULL;
+		fprintf(stderr, "mpvm: --memory %llu MiB: cannot map guest RAM: %s\n",
+			(unsigned long long)(vm->mem_size >> 20), strerror(errno));
+		return -1;
+	}
+	madvise(vm->mem, vm->mem_size, MADV_MERGEABLE);
+	low = (struct kvm_userspace_memory_region){
+		.slot = 0, .guest_phys_addr = 0, .memory_size = vm->low_size,
+		.userspace_addr = (uintptr_t)vm->mem,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &low) < 0)
+		goto fail;
+	if (vm->high_size) {
+		high = (struct kvm_userspace_memory_region){
+			.slot = 1, .guest_phys_addr = HIGH_RAM_BASE, .memory_size = vm->high_size,
+			.userspace_addr = (uintptr_t)(vm->mem + vm->low_size),
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &high) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "mpvm: KVM_SET_USER_MEMORY_REGION: %s\n", strerror(errno));
+	return -1;
+}
+
+static int setup_irqchip(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0 ||
+	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ KVM_IDENTITY_MAP_ADDR }) < 0) {
+		fprintf(stderr, "mpvm: KVM_SET_TSS_ADDR/KVM_SET_IDENTITY_MAP_ADDR: %s\n", strerror(errno));
+		return -1;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		fprintf(stderr, "mpvm: KVM_CREATE_IRQCHIP: %s\n", strerror(errno));
+		return -1;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		fprintf(stderr, "mpvm: KVM_CREATE_PIT2: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The exit port (guest_abi.h): the guest's OUT ends the VM with that status. */
+static int exit_port_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+			 uint32_t *data, unsigned int size)
+{
+	struct vm *vm = opaque;
+
+	(void)port;
+	(void)size;
+	if (!is_write) {
+		*data = 0;
+		return 0;
+	}
+	vm_request_stop(vm, VM_STOP_GUEST_EXIT, (int)(*data & 0xff));
+	return -1; /* this vCPU stops here */
+}
+
+static int setup_devices(struct vm *vm)
+{
+	vm->com1 = serial_create(STDOUT_FILENO);
+	if (!vm->com1) {
+		fprintf(stderr, "mpvm: out of memory for the serial port\n");
+		return -1;
+	}
+	if (pio_register(&vm->pio, MPVM_COM1_PORT, SERIAL_PORTS, "COM1", serial_pio, vm->com1) ||
+	    pio_register(&vm->pio, MPVM_EXIT_PORT, 4, "mpvm exit", exit_port_pio, vm)) {
+		fprintf(stderr, "mpvm: I/O port ranges overlap\n");
+		return -1;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct mpvm_options *opts)
+{
+	char err[256];
+	int tsc;
+
+	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .ncpus = opts->cpus };
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	atomic_init(&vm->stop_reason, VM_RUNNING);
+	vm->main_thread = pthread_self();
+
+	vm->kvm_fd = open_kvm();
+	if (vm->kvm_fd < 0)
+		return -1;
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+		fprintf(stderr, "mpvm: /dev/kvm speaks KVM API version %d, mpvm needs %d\n",
+			ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0), KVM_API_VERSION);
+		return -1;
+	}
+	if (options_check_host(opts, max_vcpus(vm), err, sizeof(err))) {
+		fprintf(stderr, "mpvm: %s\n", err);
+		return -1;
+	}
+	if (check_cap(vm, KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP") ||
+	    check_cap(vm, KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE") ||
+	    check_cap(vm, KVM_CAP_SET_BOOT_CPU_ID, "KVM_CAP_SET_BOOT_CPU_ID") ||
+	    check_cap(vm, KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT") ||
+	    check_cap(vm, KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"))
+		return -1;
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_size <= 0) {
+		fprintf(stderr, "mpvm: KVM_GET_VCPU_MMAP_SIZE: %s\n", strerror(errno));
+		return -1;
+	}
+	if (get_supported_cpuid(vm))
+		return -1;
+
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		fprintf(stderr, "mpvm: KVM_CREATE_VM: %s\n", strerror(errno));
+		return -1;
+	}
+	vm->t0_ns = monotonic_ns();
+	if (setup_memory(vm) || setup_irqchip(vm) || setup_devices(vm))
+		return -1;
+
+	/* Must precede KVM_CREATE_VCPU: KVM resets the BSP flag per vCPU at creation. */
+	if (ioctl(vm->vm_fd, KVM_SET_BOOT_CPU_ID, (unsigned long)opts->boot_cpu) < 0) {
+		fprintf(stderr, "mpvm: KVM_SET_BOOT_CPU_ID %u: %s\n", opts->boot_cpu, strerror(errno));
+		return -1;
+	}
+	tsc = ioctl(vm->vm_fd, KVM_GET_TSC_KHZ, 0);
+	vm->tsc_khz = tsc > 0 ? (uint32_t)tsc : 0;
+
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		fprintf(stderr, "mpvm: out of memory for %u vCPUs\n", vm->ncpus);
+		return -1;
+	}
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		if (vcpu_create(&vm->vcpus[i], vm, i)) {
+			vm->ncpus = i + 1; /* destroy only what exists */
+			return -1;
+		}
+	}
+	return boot_builtin_guest(vm);
+}
+
+bool vm_stopping(const struct vm *vm)
+{
+	return atomic_load(&vm->stop_reason) != VM_RUNNING;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	if (atomic_load(&vm->stop_reason) == VM_RUNNING) {
+		vm->exit_status = exit_status;
+		atomic_store(&vm->stop_reason, reason);
+		pthread_kill(vm->main_thread, SIGUSR2); /* wake vm_run() */
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+}
+
+/*
+ * The main thread waits in sigtimedwait() for one of: SIGUSR2 (a vCPU
+ * stopped the VM), SIGINT/SIGTERM/SIGHUP (the user), or the --timeout
+ * deadline. No polling: each of them wakes it directly.
+ */
+int vm_run(struct vm *vm)
+{
+	sigset_t wait_set;
+	struct timespec deadline = { 0 };
+	uint64_t timeout_ns = (uint64_t)vm->opts->timeout_ms * 1000000ull;
+	uint64_t start = monotonic_ns();
+
+	sigemptyset(&wait_set);
+	sigaddset(&wait_set, SIGUSR2);
+	sigaddset(&wait_set, SIGINT);
+	sigaddset(&wait_set, SIGTERM);
+	sigaddset(&wait_set, SIGHUP);
+
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		if (vcpu_start(&vm->vcpus[i])) {
+			vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
+			break;
+		}
+	}
+
+	while (!vm_stopping(vm)) {
+		siginfo_t si;
+		int sig;
+
+		if (timeout_ns) {
+			uint64_t now = monotonic_ns() - start;
+
+			if (now >= timeout_ns) {
+				if (vm->com1)
+					serial_flush(vm->com1);
+				fprintf(stderr, "mpvm: --timeout: the guest did not finish within %u s; stopping it\n",
+					vm->opts->timeout_ms / 1000);
+				vm_request_stop(vm, VM_STOP_TIMEOUT, MPVM_EXIT_TIMEOUT);
+				break;
+			}
+			deadline.tv_sec = (time_t)((timeout_ns - now) / 1000000000ull);
+			deadline.tv_nsec = (long)((timeout_ns - now) % 1000000000ull);
+			sig = sigtimedwait(&wait_set, &si, &deadline);
+		} else {
+			sig = sigwaitinfo(&wait_set, &si);
+		}
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+			fprintf(stderr, "mpvm: %s received; stopping the VM\n", strsignal(sig));
+			vm_request_stop(vm, VM_STOP_SIGNAL, 128 + sig);
+		}
+	}
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	if (vm->com1)
+		serial_flush(vm->com1);
+	return vm->exit_status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->vcpus) {
+		for (unsigned int i = 0; i < vm->ncpus; i++) {
+			vcpu_join(&vm->vcpus[i]);
+			vcpu_destroy(&vm->vcpus[i]);
+		}
+		free(vm->vcpus);
+	}
+	serial_destroy(vm->com1);
+	free(vm->cpuid);
+	if (vm->mem)
+		munmap(vm->mem, vm->mem_size);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	pthread_mutex_destroy(&vm->stop_lock);
+	*vm = (struct vm){ .kvm_fd = -1, .vm_fd = -1 };
+}

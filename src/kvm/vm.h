@@ -1,0 +1,77 @@
+/*
+ * The virtual machine: /dev/kvm, the VM file descriptor, guest memory, the
+ * vCPUs and how the VM stops. One struct, owned by the functions here.
+ */
+#ifndef MPVM_KVM_VM_H
+#define MPVM_KVM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/options.h"
+#include "devices/pio.h"
+
+struct vcpu;
+struct serial;
+struct kvm_cpuid2;
+
+/* Why the VM stopped; the first reason given wins. */
+enum vm_stop_reason {
+	VM_RUNNING = 0,
+	VM_STOP_GUEST_EXIT,  /* the guest wrote its exit status */
+	VM_STOP_GUEST_FAULT, /* triple fault, emulation failure, unknown port ... */
+	VM_STOP_HOST_ERROR,  /* a KVM call failed */
+	VM_STOP_TIMEOUT,     /* --timeout expired */
+	VM_STOP_SIGNAL,      /* SIGINT/SIGTERM/SIGHUP */
+};
+
+/* Exit statuses of mpvm other than the guest's own (README, "Exit status"). */
+#define MPVM_EXIT_USAGE 2
+#define MPVM_EXIT_TIMEOUT 124
+#define MPVM_EXIT_HOST_ERROR 125
+#define MPVM_EXIT_GUEST_FAULT 126
+
+struct vm {
+	const struct mpvm_options *opts;
+	int kvm_fd, vm_fd;
+	int run_size;            /* bytes of each vCPU's kvm_run mapping */
+	uint8_t *mem;            /* host view of guest RAM */
+	uint64_t mem_size;
+	uint64_t low_size;       /* RAM below the PCI hole, at GPA 0 */
+	uint64_t high_size;      /* the rest, at GPA 4 GiB */
+	uint32_t tsc_khz;
+	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
+	unsigned int ncpus;
+	struct vcpu *vcpus;
+	struct pio_bus pio;
+	struct serial *com1;
+
+	uint64_t t0_ns;          /* CLOCK_MONOTONIC when the VM was created */
+	pthread_t main_thread;
+
+	pthread_mutex_t stop_lock;
+	atomic_int stop_reason;  /* enum vm_stop_reason */
+	int exit_status;         /* what mpvm exits with */
+};
+
+/* Opens /dev/kvm, creates the VM, its memory, irqchip and vCPUs. -1 after printing why. */
+int vm_create(struct vm *vm, const struct mpvm_options *opts);
+/* Runs every vCPU in its own thread until the VM stops; returns the exit status. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/*
+ * Asks every vCPU thread to stop. The first call sets the reason and exit
+ * status; later calls only kick. Safe from any thread.
+ */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status);
+bool vm_stopping(const struct vm *vm);
+
+/* Host pointer for guest-physical [gpa, gpa+len), or NULL if not all RAM. */
+void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+
+uint64_t vm_now_ns(const struct vm *vm);
+
+#endif

@@ -1,0 +1,159 @@
+/* Unit tests of core/options.c: every option, its range and its message. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "core/options.h"
+
+#define PARSE(o, err, ...) parse((o), (err), (char *[]){ __VA_ARGS__, NULL })
+
+static int parse(struct mpvm_options *o, char *err, char **argv)
+{
+	int argc = 0;
+
+	while (argv[argc])
+		argc++;
+	err[0] = '\0';
+	return options_parse_run(argc, argv, o, err, 256);
+}
+
+static void defaults(void **state)
+{
+	struct mpvm_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(options_parse_run(0, NULL, &o, err, sizeof(err)), 0);
+	assert_int_equal(o.cpus, 1);
+	assert_true(o.memory == 256ull << 20);
+	assert_int_equal(o.boot_cpu, 0);
+	assert_int_equal(o.irqchip, IRQCHIP_KERNEL);
+	assert_null(o.report_path);
+	assert_string_equal(o.cmdline, "");
+	assert_int_equal(o.timeout_ms, 0);
+}
+
+static void all_options(void **state)
+{
+	struct mpvm_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "--cpus", "8", "--memory=1G", "--boot-cpu", "7",
+			       "--irqchip", "kernel", "--report", "r.json", "--cmdline",
+			       "scenario=reinit", "--timeout=30", "--no-mptable"), 0);
+	assert_int_equal(o.cpus, 8);
+	assert_true(o.memory == 1ull << 30);
+	assert_int_equal(o.boot_cpu, 7);
+	assert_string_equal(o.report_path, "r.json");
+	assert_string_equal(o.cmdline, "scenario=reinit");
+	assert_int_equal(o.timeout_ms, 30000);
+	assert_true(o.no_mptable);
+	assert_false(o.no_acpi);
+}
+
+static void sizes(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(parse_size("65536", &v), 0);
+	assert_true(v == 65536);
+	assert_int_equal(parse_size("64K", &v), 0);
+	assert_true(v == 64 << 10);
+	assert_int_equal(parse_size("256M", &v), 0);
+	assert_true(v == 256ull << 20);
+	assert_int_equal(parse_size("2g", &v), 0);
+	assert_true(v == 2ull << 30);
+	assert_int_equal(parse_size("512MiB", &v), 0);
+	assert_true(v == 512ull << 20);
+	assert_int_equal(parse_size("", &v), -1);
+	assert_int_equal(parse_size("M", &v), -1);
+	assert_int_equal(parse_size("-1M", &v), -1);
+	assert_int_equal(parse_size("12Q", &v), -1);
+	assert_int_equal(parse_size("99999999999999999999", &v), -1);
+	assert_int_equal(parse_size("99999999999T", &v), -1);
+}
+
+struct bad_case {
+	const char *args[4];
+	const char *message;
+};
+
+/* Each bad value is refused with a message naming the option and the range. */
+static void bad_values(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ { "--cpus", "0" }, "--cpus '0': must be a whole number from 1 to 4096" },
+		{ { "--cpus", "4097" }, "--cpus '4097': must be a whole number from 1 to 4096" },
+		{ { "--cpus", "two" }, "--cpus 'two': must be a whole number from 1 to 4096" },
+		{ { "--cpus", "2x" }, "--cpus '2x': must be a whole number from 1 to 4096" },
+		{ { "--cpus" }, "option --cpus needs a value" },
+		{ { "--memory", "lots" }, "--memory 'lots': not a size" },
+		{ { "--memory", "1M" }, "--memory '1M': must be from 16M to 1T" },
+		{ { "--memory", "2T" }, "--memory '2T': must be from 16M to 1T" },
+		{ { "--memory", "16777217" }, "--memory '16777217': must be a multiple of 4K" },
+		{ { "--cpus", "4", "--boot-cpu", "4" }, "--boot-cpu 4: must be from 0 to 3 (--cpus is 4)" },
+		{ { "--boot-cpu", "1" }, "--boot-cpu 1: must be from 0 to 0 (--cpus is 1)" },
+		{ { "--boot-cpu", "-1" }, "--boot-cpu '-1': must be a vCPU id" },
+		{ { "--irqchip", "apic" }, "--irqchip 'apic': must be kernel, split or user" },
+		{ { "--timeout", "0" }, "--timeout '0': must be whole seconds from 1 to 86400" },
+		{ { "--report", "" }, "--report: needs a file name" },
+		{ { "--frobnicate" }, "unknown option '--frobnicate'" },
+		{ { "-c", "4" }, "unexpected argument '-c'" },
+		{ { "--no-acpi=1" }, "option --no-acpi takes no value" },
+		{ { "--no-acpi", "--no-mptable" }, "--no-acpi and --no-mptable together" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *argv[5] = { 0 };
+		struct mpvm_options o;
+		char err[256];
+
+		memcpy(argv, cases[i].args, sizeof(cases[i].args));
+		assert_int_equal(parse(&o, err, argv), -1);
+		if (!strstr(err, cases[i].message))
+			fail_msg("case %zu: got '%s', want it to contain '%s'", i, err, cases[i].message);
+	}
+}
+
+static void boot_cpu_before_cpus(void **state)
+{
+	struct mpvm_options o;
+	char err[256];
+
+	(void)state;
+	/* The order of options does not matter. */
+	assert_int_equal(PARSE(&o, err, "--boot-cpu", "5", "--cpus", "8"), 0);
+	assert_int_equal(o.boot_cpu, 5);
+}
+
+static void host_limit(void **state)
+{
+	struct mpvm_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "--cpus", "300"), 0);
+	assert_int_equal(options_check_host(&o, 1024, err, sizeof(err)), 0);
+	assert_int_equal(options_check_host(&o, 288, err, sizeof(err)), -1);
+	assert_string_equal(err, "--cpus 300: must be from 1 to 288 (KVM_CAP_MAX_VCPUS on this host)");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults),
+		cmocka_unit_test(all_options),
+		cmocka_unit_test(sizes),
+		cmocka_unit_test(bad_values),
+		cmocka_unit_test(boot_cpu_before_cpus),
+		cmocka_unit_test(host_limit),
+	};
+
+	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
+}
