@@ -2,7 +2,8 @@
 # a way to run mpvm with a time limit while keeping stdout, stderr and the
 # exit status apart.
 #
-# Each test file sources this, calls `plan N`, then ok/is/like.
+# Each test file sources this, calls ok/is/like, and ends with done_testing
+# (which prints the TAP plan: a file that dies early has none, and fails).
 
 set -u
 MPVM=${MPVM:-build/mpvm}
@@ -10,8 +11,6 @@ T_NUM=0
 T_FAILED=0
 T_DIR=$(mktemp -d)
 trap 'rm -rf "$T_DIR"' EXIT
-
-plan() { echo "1..$1"; }
 
 ok() { # ok CONDITION-STATUS NAME
 	T_NUM=$((T_NUM + 1))
@@ -44,9 +43,8 @@ count() { grep -Ec -- "$2" "$1" || true; }
 # Tests that boot a guest need KVM: without it they fail, loudly.
 need_kvm() {
 	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-		echo "1..1"
-		echo "not ok 1 - /dev/kvm is missing or not read-write for $(id -un): these tests need KVM"
-		exit 1
+		ok 1 "/dev/kvm is missing or not read-write for $(id -un): these tests need KVM"
+		done_testing
 	fi
 }
 
@@ -60,4 +58,29 @@ run_mpvm() {
 	ERR=$T_DIR/err
 }
 
-done_testing() { exit $((T_FAILED > 0)); }
+done_testing() {
+	echo "1..$T_NUM"
+	exit $((T_FAILED > 0))
+}
+
+# report_field FILE PERL-EXPR: evaluates EXPR with $r = the decoded --report JSON.
+report_field() {
+	perl -MJSON::PP -e 'local $/; open my $f, "<", $ARGV[0] or die "$ARGV[0]: $!"; my $r = decode_json(<$f>); print eval($ARGV[1]) // "undef"; die $@ if $@' "$1" "$2"
+}
+
+# check_bringup N BSP: the guest and mpvm agree that all N CPUs came up, BSP is vCPU BSP.
+check_bringup() {
+	local n=$1 bsp=$2 name="--cpus $1 --boot-cpu $2"
+	is "$STATUS" 0 "$name: exit status 0"
+	like "$OUT" "^$n/$n CPUs online\$" "$name: guest prints $n/$n CPUs online"
+	like "$OUT" "^mpvm-guest: found $n CPUs in the ACPI MADT" "$name: guest finds $n CPUs in the MADT"
+	like "$OUT" "^mpvm-guest: BSP is APIC ID $bsp \\(IA32_APIC_BASE.BSP=1\\)" "$name: guest runs on APIC ID $bsp with the BSP flag"
+	is "$(count "$OUT" '^mpvm-guest: AP APIC ID [0-9]+ online, trampoline entries 1, bring-up [0-9]+ us$')" $((n - 1)) "$name: every AP checked in once, with its bring-up time"
+	if [ "$n" -gt 1 ]; then
+		local other=$(( bsp == 0 ? 1 : 0 ))
+		like "$OUT" "^mpvm-guest: AP APIC ID $other online" "$name: the BSP started APIC ID $other"
+		like "$OUT" "^mpvm-guest: IPI 0x40: $((n - 1))/$((n - 1)) APs acknowledged" "$name: every AP acknowledged the IPI"
+	fi
+	like "$ERR" "^mpvm: +$bsp +$bsp +BSP +RUNNABLE " "$name: mpvm reports vCPU $bsp as the RUNNABLE BSP"
+	is "$(count "$ERR" '^mpvm: +[0-9]+ +[0-9]+ +AP +HALTED ')" $((n - 1)) "$name: mpvm reports every AP HALTED"
+}
