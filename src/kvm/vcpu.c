@@ -374,13 +374,13 @@ int vcpu_start(struct vcpu *v)
 		fprintf(stderr, "mpvm: vCPU %u: cannot start its thread: %s\n", v->id, strerror(err));
 		return -1;
 	}
-	atomic_store(&v->thread_started, true);
+	v->thread_started = true;
 	return 0;
 }
 
 void vcpu_kick(struct vcpu *v)
 {
-	if (!v->run || !atomic_load(&v->thread_started))
+	if (!v->run || !v->thread_started)
 		return;
 	/* Seen by KVM_RUN on entry; the signal covers a vCPU already inside. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
@@ -389,8 +389,9 @@ void vcpu_kick(struct vcpu *v)
 
 void vcpu_join(struct vcpu *v)
 {
-	if (atomic_exchange(&v->thread_started, false))
+	if (v->thread_started)
 		pthread_join(v->thread, NULL);
+	v->thread_started = false;
 }
 
 void vcpu_destroy(struct vcpu *v)

@@ -5,8 +5,8 @@
  * The thread is an explicit state machine (enum vcpu_thread_state): it is
  * CREATED, then RUNNING (in or around KVM_RUN) until the VM asks it to stop
  * or its guest faults, then EXITED. The VM talks to it only through
- * vcpu_kick() (immediate_exit + a signal), never by touching its registers
- * from another thread.
+ * vcpu_kick() (immediate_exit + a signal) from the main thread, never by
+ * touching its registers from another thread.
  */
 #ifndef MPVM_KVM_VCPU_H
 #define MPVM_KVM_VCPU_H
@@ -35,7 +35,7 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
-	atomic_bool thread_started; /* set once pthread_create() succeeded */
+	bool thread_started;        /* main thread only: created and not yet joined */
 	atomic_int state;           /* enum vcpu_thread_state */
 
 	/* Owned by the vCPU thread while it runs; read by others after join. */

@@ -271,11 +271,9 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status)
 	if (atomic_load(&vm->stop_reason) == VM_RUNNING) {
 		vm->exit_status = exit_status;
 		atomic_store(&vm->stop_reason, reason);
-		pthread_kill(vm->main_thread, SIGUSR2); /* wake vm_run() */
+		pthread_kill(vm->main_thread, SIGUSR2); /* wake vm_run(), which kicks the vCPUs */
 	}
 	pthread_mutex_unlock(&vm->stop_lock);
-	for (unsigned int i = 0; i < vm->ncpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
 }
 
 /*
@@ -329,6 +327,13 @@ int vm_run(struct vm *vm)
 			vm_request_stop(vm, VM_STOP_SIGNAL, 128 + sig);
 		}
 	}
+	/*
+	 * Only this thread kicks and joins, and it kicks every vCPU before it
+	 * joins any: a kick can then neither miss a thread still in KVM_RUN
+	 * nor reach a thread already joined.
+	 */
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	if (vm->com1)

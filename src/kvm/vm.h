@@ -63,8 +63,9 @@ int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 /*
- * Asks every vCPU thread to stop. The first call sets the reason and exit
- * status; later calls only kick. Safe from any thread.
+ * Asks the VM to stop: the first call sets the reason and exit status and
+ * wakes vm_run() in the main thread, which kicks every vCPU out of KVM_RUN.
+ * Safe from any thread; a vCPU thread that calls it stops by itself.
  */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status);
 bool vm_stopping(const struct vm *vm);

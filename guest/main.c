@@ -1,0 +1,334 @@
+/*
+ * The BSP's program: read the command line, find the CPUs, identify itself,
+ * start the APs as the scenario says, run the IPI tests, print the summary
+ * and leave through the exit port.
+ */
+#include "guest.h"
+#include "cpu.h"
+
+unsigned failures;
+uint64_t ap_timeout_ms; /* per AP wait; timeout=MS, default 5 s */
+
+/*
+ * The MP scenarios, then the ones for mpvm's own tests: a guest that never
+ * finishes (--timeout, signals) and guests that fault (fault.c).
+ */
+enum scenario {
+	SC_DEFAULT, SC_SECOND_SIPI, SC_REINIT, SC_PARTIAL, SC_BROADCAST,
+	SC_HANG, SC_TRIPLE_FAULT, SC_BAD_PORT, SC_BAD_MMIO, SC_BAD_FETCH, SC_COUNT
+};
+static const char *const scenario_names[SC_COUNT] = {
+	[SC_DEFAULT] = "default", [SC_SECOND_SIPI] = "second-sipi", [SC_REINIT] = "reinit",
+	[SC_PARTIAL] = "partial", [SC_BROADCAST] = "broadcast", [SC_HANG] = "hang",
+	[SC_TRIPLE_FAULT] = "triple-fault", [SC_BAD_PORT] = "bad-port",
+	[SC_BAD_MMIO] = "bad-mmio", [SC_BAD_FETCH] = "bad-fetch",
+};
+static const enum fault scenario_fault[SC_COUNT] = {
+	[SC_TRIPLE_FAULT] = FAULT_TRIPLE, [SC_BAD_PORT] = FAULT_BAD_PORT,
+	[SC_BAD_MMIO] = FAULT_BAD_MMIO, [SC_BAD_FETCH] = FAULT_BAD_FETCH,
+};
+
+enum tables { TABLES_AUTO, TABLES_ACPI, TABLES_MPTABLE };
+enum apicmode { APIC_AUTO, APIC_XAPIC, APIC_X2APIC };
+
+struct options {
+	enum scenario scenario;
+	long start; /* scenario=partial: APs to start; -1: half of them */
+	enum tables tables;
+	enum apicmode apic;
+	bool fault_on_ap; /* where=ap: the fault scenarios fault on the first AP */
+};
+
+__attribute__((noreturn)) static void usage_error(const char *what, const char *tok, size_t len)
+{
+	gprintf("mpvm-guest: bad command line: %s", what);
+	if (tok) {
+		gprintf(" '");
+		for (size_t i = 0; i < len; i++)
+			gprintf("%c", tok[i]);
+		gprintf("'");
+	}
+	gprintf(" (keys: scenario=default|second-sipi|reinit|partial|broadcast|hang|"
+		"triple-fault|bad-port|bad-mmio|bad-fetch, start=K, where=bsp|ap, "
+		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS)\n");
+	guest_exit(1);
+}
+
+static bool token_is(const char *s, size_t len, const char *word)
+{
+	return strlen(word) == len && !memcmp(s, word, len);
+}
+
+/* -1 if not a plain decimal number. */
+static long parse_num(const char *s, size_t len)
+{
+	long v = 0;
+	if (!len || len > 9)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* Space-separated key=value tokens. Anything unknown is an error. */
+static struct options parse_cmdline(const char *s, size_t len)
+{
+	struct options o = { SC_DEFAULT, -1, TABLES_AUTO, APIC_AUTO, false };
+	bool have_start = false, have_where = false;
+	size_t i = 0;
+
+	ap_timeout_ms = 5000;
+	while (i < len) {
+		if (s[i] == ' ') {
+			i++;
+			continue;
+		}
+		const char *tok = s + i;
+		size_t tl = 0;
+		while (i < len && s[i] != ' ')
+			i++, tl++;
+		const char *eq = tok;
+		while (eq < tok + tl && *eq != '=')
+			eq++;
+		if (eq == tok + tl)
+			usage_error("expected key=value, got", tok, tl);
+		size_t kl = (size_t)(eq - tok), vl = tl - kl - 1;
+		const char *v = eq + 1;
+
+		if (token_is(tok, kl, "scenario")) {
+			unsigned k = 0;
+			while (k < SC_COUNT && !token_is(v, vl, scenario_names[k]))
+				k++;
+			if (k == SC_COUNT)
+				usage_error("unknown scenario", v, vl);
+			o.scenario = (enum scenario)k;
+		} else if (token_is(tok, kl, "start")) {
+			o.start = parse_num(v, vl);
+			if (o.start < 0)
+				usage_error("bad number", v, vl);
+			have_start = true;
+		} else if (token_is(tok, kl, "tables")) {
+			if (token_is(v, vl, "auto"))
+				o.tables = TABLES_AUTO;
+			else if (token_is(v, vl, "acpi"))
+				o.tables = TABLES_ACPI;
+			else if (token_is(v, vl, "mptable"))
+				o.tables = TABLES_MPTABLE;
+			else
+				usage_error("unknown tables value", v, vl);
+		} else if (token_is(tok, kl, "apic")) {
+			if (token_is(v, vl, "auto"))
+				o.apic = APIC_AUTO;
+			else if (token_is(v, vl, "xapic"))
+				o.apic = APIC_XAPIC;
+			else if (token_is(v, vl, "x2apic"))
+				o.apic = APIC_X2APIC;
+			else
+				usage_error("unknown apic value", v, vl);
+		} else if (token_is(tok, kl, "where")) {
+			if (token_is(v, vl, "bsp"))
+				o.fault_on_ap = false;
+			else if (token_is(v, vl, "ap"))
+				o.fault_on_ap = true;
+			else
+				usage_error("unknown where value", v, vl);
+			have_where = true;
+		} else if (token_is(tok, kl, "timeout")) {
+			long ms = parse_num(v, vl);
+			if (ms <= 0)
+				usage_error("bad timeout", v, vl);
+			ap_timeout_ms = (uint64_t)ms;
+		} else {
+			usage_error("unknown key", tok, kl);
+		}
+	}
+	if (have_start && o.scenario != SC_PARTIAL)
+		usage_error("start= needs scenario=partial", NULL, 0);
+	if (have_where && !scenario_fault[o.scenario])
+		usage_error("where= needs a fault scenario", NULL, 0);
+	return o;
+}
+
+static void find_cpus(enum tables t)
+{
+	bool ok = false;
+
+	if (t != TABLES_MPTABLE)
+		ok = acpi_find_cpus(&cpus);
+	if (!ok && t == TABLES_ACPI) {
+		gprintf("mpvm-guest: tables=acpi but no usable ACPI MADT\n");
+		guest_exit(1);
+	}
+	if (!ok) {
+		if (t == TABLES_AUTO)
+			gprintf("mpvm-guest: falling back to the MP table\n");
+		memset(&cpus, 0, sizeof(cpus));
+		ok = mptable_find_cpus(&cpus);
+	}
+	if (!ok || !cpus.n) {
+		gprintf("mpvm-guest: no CPUs found in any table\n");
+		guest_exit(1);
+	}
+	gprintf("mpvm-guest: found %u CPUs in the %s at 0x%lx\n", cpus.n, cpus.source, cpus.addr);
+}
+
+/* IA32_APIC_BASE, x2APIC if needed, software enable; returns our APIC ID. */
+static uint32_t setup_bsp_apic(enum apicmode mode)
+{
+	uint64_t base = rdmsr(MSR_APIC_BASE);
+	uint32_t maxid = 0, r[4];
+
+	if (!(base & APIC_BASE_EN)) {
+		gprintf("mpvm-guest: the local APIC is disabled in IA32_APIC_BASE (0x%lx)\n", base);
+		guest_exit(1);
+	}
+	lapic_base = base & 0xffffff000ull;
+	if (lapic_base >= (1ull << 32)) {
+		gprintf("mpvm-guest: local APIC at 0x%lx is outside the identity map\n", lapic_base);
+		guest_exit(1);
+	}
+	for (unsigned i = 0; i < cpus.n; i++)
+		if (cpus.apic_id[i] > maxid)
+			maxid = cpus.apic_id[i];
+	/* 0xff is the xAPIC broadcast ID: anything from 255 up needs x2APIC (SDM §10.12). */
+	bool need = maxid >= 255;
+	if (need && mode == APIC_XAPIC) {
+		gprintf("mpvm-guest: apic=xapic, but APIC IDs go up to %u\n", maxid);
+		guest_exit(1);
+	}
+	if (need || mode == APIC_X2APIC || (base & APIC_BASE_EXTD)) {
+		cpuid(1, 0, r);
+		if (!(r[2] & (1u << 21))) {
+			gprintf("mpvm-guest: x2APIC needed (APIC IDs up to %u) but CPUID.1:ECX.x2APIC=0\n",
+				maxid);
+			guest_exit(1);
+		}
+		x2apic_mode = true;
+		gprintf("mpvm-guest: using x2APIC mode (APIC IDs up to %u)\n", maxid);
+	}
+	lapic_enable();
+
+	uint32_t id = lapic_id();
+	unsigned bsp = (base & APIC_BASE_BSP) ? 1 : 0;
+	gprintf("mpvm-guest: BSP is APIC ID %u (IA32_APIC_BASE.BSP=%u)\n", id, bsp);
+	if (!bsp)
+		FAIL("IA32_APIC_BASE.BSP is clear on the boot CPU\n");
+	return id;
+}
+
+static void check_bsp_in_table(uint32_t id)
+{
+	bool found = false;
+
+	for (unsigned i = 0; i < cpus.n; i++) {
+		if (cpus.apic_id[i] == id)
+			found = true;
+		/* MP spec §4.3.1: the BP flag marks the bootstrap processor. */
+		if (cpus.has_bp && cpus.mp_bp[i] != (cpus.apic_id[i] == id))
+			FAIL("MP table entry for APIC ID %u has BP=%u, but the BSP is APIC ID %u\n",
+			     cpus.apic_id[i], cpus.mp_bp[i], id);
+	}
+	if (!found) {
+		gprintf("mpvm-guest: the BSP (APIC ID %u) is not in the %s\n", id, cpus.source);
+		guest_exit(1);
+	}
+}
+
+/* The fault scenarios: fault on the BSP, or start one AP that faults. */
+__attribute__((noreturn)) static void run_fault(enum fault f, bool on_ap, unsigned naps)
+{
+	if (!on_ap) {
+		gprintf("mpvm-guest: faulting on the BSP\n");
+		do_fault(f);
+		FAIL("the fault on the BSP did not stop the VM\n");
+		guest_exit(1);
+	}
+	if (!naps) {
+		gprintf("mpvm-guest: where=ap needs an AP (--cpus 2 or more)\n");
+		guest_exit(1);
+	}
+	gprintf("mpvm-guest: starting one AP, which faults when it checks in\n");
+	ap_fault = f;
+	smp_start_each(1);
+	delay_us(5000000);
+	FAIL("the fault on the AP did not stop the VM within 5 s\n");
+	guest_exit(1);
+}
+
+void bsp_main(const struct mpvm_boot_info *bi)
+{
+	serial_init();
+	idt_init();
+	idt_load();
+
+	if (bi->magic != MPVM_BOOT_INFO_MAGIC || bi->version != MPVM_BOOT_INFO_VERSION) {
+		gprintf("mpvm-guest: bad boot info at 0x%lx (magic 0x%x, version %u)\n",
+			(uint64_t)(uintptr_t)bi, bi->magic, bi->version);
+		guest_exit(1);
+	}
+	size_t len = bi->cmdline_len < MPVM_BOOT_CMDLINE_MAX ? bi->cmdline_len
+							      : MPVM_BOOT_CMDLINE_MAX - 1;
+	struct options o = parse_cmdline((const char *)(uintptr_t)bi->cmdline_addr, len);
+	gprintf("mpvm-guest: scenario %s\n", scenario_names[o.scenario]);
+
+	if (!time_init())
+		guest_exit(1);
+	find_cpus(o.tables);
+	uint32_t bsp_id = setup_bsp_apic(o.apic);
+	check_bsp_in_table(bsp_id);
+
+	uint64_t need = smp_ram_needed();
+	if (need > bi->mem_size) {
+		gprintf("mpvm-guest: %u CPUs need guest RAM up to 0x%lx, have 0x%lx\n", cpus.n,
+			need, (uint64_t)bi->mem_size);
+		guest_exit(1);
+	}
+	smp_prepare(bsp_id);
+
+	unsigned naps = cpus.n - 1;
+	if (scenario_fault[o.scenario])
+		run_fault(scenario_fault[o.scenario], o.fault_on_ap, naps);
+
+	switch (o.scenario) {
+	case SC_PARTIAL: {
+		unsigned k = o.start < 0 ? naps / 2 : (unsigned)o.start;
+		if (k > naps) {
+			gprintf("mpvm-guest: start=%u, but there are only %u APs\n", k, naps);
+			guest_exit(1);
+		}
+		gprintf("mpvm-guest: partial: starting %u of %u APs\n", k, naps);
+		smp_start_each(k);
+		break;
+	}
+	case SC_BROADCAST:
+		smp_start_broadcast();
+		break;
+	default:
+		smp_start_each(naps);
+		break;
+	}
+
+	if (o.scenario == SC_SECOND_SIPI)
+		smp_second_sipi();
+	if (o.scenario == SC_REINIT)
+		smp_reinit();
+	if (o.scenario == SC_HANG) {
+		gprintf("mpvm-guest: hang: %u/%u CPUs online; the BSP now halts with interrupts off, "
+			"for good\n", 1 + smp_online(), cpus.n);
+		for (;;)
+			__asm__ volatile("cli; hlt");
+	}
+
+	unsigned n = smp_online(), acked = smp_ipi_round(1);
+	gprintf("mpvm-guest: IPI 0x%02x: %u/%u APs acknowledged\n", IPI_VECTOR, acked, n);
+	delay_us(10000); /* let them halt again */
+	acked = smp_ipi_round(2);
+	gprintf("mpvm-guest: HLT wake-up round 2: %u/%u APs woke\n", acked, n);
+
+	smp_final_check();
+	gprintf("%u/%u CPUs online\n", 1 + smp_online(), cpus.n);
+	guest_exit(failures ? 1 : 0);
+}
