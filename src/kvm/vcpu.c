@@ -76,6 +76,30 @@ out:
 	return ret;
 }
 
+#define MSR_IA32_APICBASE 0x1b
+#define APICBASE_BSP (1ull << 8)
+#define APICBASE_EXTD (1ull << 10)
+#define APICBASE_EN (1ull << 11)
+
+/* IA32_APIC_BASE with EN and EXTD: x2APIC mode from the first instruction (SDM §10.12.5). */
+static int set_x2apic_mode(struct vcpu *v)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr.nmsrs = 1, .e.index = MSR_IA32_APICBASE };
+
+	if (ioctl(v->fd, KVM_GET_MSRS, &m) != 1)
+		goto fail;
+	m.e.data |= APICBASE_EN | APICBASE_EXTD;
+	if (ioctl(v->fd, KVM_SET_MSRS, &m) != 1)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "mpvm: vCPU %u: cannot put the local APIC in x2APIC mode: %s\n", v->id, strerror(errno));
+	return -1;
+}
+
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 {
 	*v = (struct vcpu){ .vm = vm, .id = id, .apic_id = id, .fd = -1 };
@@ -93,6 +117,8 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 		return -1;
 	}
 	if (set_cpuid(v))
+		return -1;
+	if (vm->ncpus > VM_XAPIC_MAX_CPUS && set_x2apic_mode(v))
 		return -1;
 	vcpu_observe_mp_state(v);
 	return 0;

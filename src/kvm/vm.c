@@ -157,6 +157,23 @@ static int setup_irqchip(struct vm *vm)
 		fprintf(stderr, "mpvm: KVM_CREATE_PIT2: %s\n", strerror(errno));
 		return -1;
 	}
+	/*
+	 * APIC IDs above 254 exist only in x2APIC mode: KVM must take 32-bit
+	 * IDs (MSI, KVM_SET_LAPIC) and treat 0xff as an ordinary ID, not the
+	 * xAPIC broadcast (KVM API 7.7, KVM_CAP_X2APIC_API). Before the vCPUs.
+	 */
+	if (vm->ncpus > VM_XAPIC_MAX_CPUS) {
+		struct kvm_enable_cap cap = {
+			.cap = KVM_CAP_X2APIC_API,
+			.args[0] = KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
+			fprintf(stderr, "mpvm: --cpus %u needs x2APIC IDs, but KVM_CAP_X2APIC_API: %s\n",
+				vm->ncpus, strerror(errno));
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -33,6 +33,13 @@ enum vm_stop_reason {
 #define MPVM_EXIT_HOST_ERROR 125
 #define MPVM_EXIT_GUEST_FAULT 126
 
+/*
+ * With more vCPUs than this, some APIC IDs are above 254 (0xff is the xAPIC
+ * broadcast): mpvm then starts every vCPU in x2APIC mode, as firmware on
+ * such machines does before the OS runs (SDM vol. 3A §10.12.8).
+ */
+#define VM_XAPIC_MAX_CPUS 255
+
 struct vm {
 	const struct mpvm_options *opts;
 	int kvm_fd, vm_fd;

@@ -24,6 +24,15 @@ for args in "8 1" "8 7" "4 3" "64 63"; do
 	   "--cpus $1 --boot-cpu $2: the JSON report names vCPU $2 the BSP"
 done
 
+# More than 255 vCPUs: x2APIC IDs from the start (mpvm sets x2APIC mode, as
+# firmware does), ACPI x2APIC entries, no MP table.
+run_mpvm 900 run --cpus 300 --boot-cpu 299
+check_bringup 300 299
+like "$ERR" "^mpvm: note: no MP table for this VM \\(vCPU 255 has APIC ID 255" "--cpus 300: mpvm says why there is no MP table"
+run_mpvm 900 run --cpus 300 --cmdline "scenario=partial start=3"
+is "$STATUS" 0 "--cpus 300 partial start=3: exit status 0"
+is "$(count "$ERR" '^mpvm: +[0-9]+ +[0-9]+ +AP +UNINITIALIZED ')" 296 "--cpus 300 partial start=3: no AP but the 3 started left UNINITIALIZED"
+
 # Without ACPI the guest falls back to the MP table.
 run_mpvm 300 run --cpus 4 --no-acpi
 is "$STATUS" 0 "--no-acpi: exit status 0"
