@@ -22,10 +22,14 @@ LDFLAGS += -fsanitize=$(SAN)
 endif
 LIBS    := -lpthread -ljson-c
 
+# src/core and src/devices are KVM-free (the unit tests link them);
+# src/kvm talks to KVM; src/cli is the command line on top.
 CORE_SRC    := $(wildcard src/core/*.c)
-KVM_SRC     := $(wildcard src/kvm/*.c) $(wildcard src/devices/*.c)
+DEV_SRC     := $(wildcard src/devices/*.c)
+KVM_SRC     := $(wildcard src/kvm/*.c)
 CLI_SRC     := $(wildcard src/cli/*.c)
 CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
+DEV_OBJ     := $(DEV_SRC:%.c=$(BUILD)/%.o)
 KVM_OBJ     := $(KVM_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ     := $(CLI_SRC:%.c=$(BUILD)/%.o)
 
@@ -63,15 +67,19 @@ $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/mpvm: $(CLI_OBJ) $(KVM_OBJ) $(CORE_OBJ) $(BUILD)/src/kvm/guest_blob.o
+$(BUILD)/mpvm: $(CLI_OBJ) $(KVM_OBJ) $(DEV_OBJ) $(CORE_OBJ) $(BUILD)/src/kvm/guest_blob.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# ---- unit tests: tests/core/test_X.c against the KVM-free core (cmocka) ---
-UNIT_SRC  := $(wildcard tests/core/test_*.c)
-UNIT_BIN  := $(UNIT_SRC:tests/core/%.c=$(BUILD)/tests/core/%)
+# ---- unit tests (cmocka): tests/core/test_X.c against src/core,
+# tests/devices/test_X.c against src/devices (and src/core) ---------------
+UNIT_SRC  := $(wildcard tests/core/test_*.c) $(wildcard tests/devices/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
 $(BUILD)/tests/core/%: tests/core/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) -lcmocka $(LIBS)
+$(BUILD)/tests/devices/%: tests/devices/%.c $(DEV_OBJ) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DEV_OBJ) $(CORE_OBJ) -lcmocka $(LIBS)
 
 test: $(BUILD)/mpvm $(UNIT_BIN)
 	BUILD=$(BUILD) tests/run
