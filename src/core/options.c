@@ -15,12 +15,22 @@ const char options_run_usage[] =
 	"  --cpus N           vCPUs, 1 up to KVM's maximum on this host (default 1)\n"
 	"  --memory SIZE      guest RAM, 16M up to 1T, suffix K, M or G (default 256M)\n"
 	"  --boot-cpu ID      vCPU that is the BSP, 0 up to N-1 (default 0)\n"
-	"  --irqchip MODE     interrupt controllers: kernel (default)\n"
+	"  --irqchip MODE     interrupt controllers: kernel (default: in KVM) or\n"
+	"                     user (mpvm's own local APICs and MP-state machine)\n"
 	"  --cmdline STRING   command line for the guest; the built-in guest takes\n"
 	"                     scenario=default|second-sipi|reinit|partial|broadcast,\n"
 	"                     start=K (partial) and tables=mptable\n"
 	"  --no-acpi          give the guest no ACPI tables (MP table only)\n"
 	"  --no-mptable       give the guest no MP table (ACPI only)\n"
+	"  --kernel FILE      boot FILE, a multiboot (v1) ELF32/ELF64 kernel, instead\n"
+	"                     of the built-in guest; --cmdline is its command line\n"
+	"  --initrd FILE      give the --kernel FILE as its one multiboot module\n"
+	"  --debug-exit[=PORT] isa-debug-exit at PORT-PORT+3 (default 0xf4): a guest\n"
+	"                     write of V ends mpvm with status (V << 1) | 1\n"
+	"  --pc-testdev       pc-testdev's I/O test register at 0xe0-0xe3 and IRQ\n"
+	"                     lines at 0x2000-0x2017\n"
+	"  --legacy-pc        with --kernel: PICs, PIT and a real-mode IVT set up as\n"
+	"                     a PC BIOS leaves them\n"
 	"  --report FILE      write the per-vCPU MP-state report as JSON to FILE\n"
 	"  --timeout SECONDS  stop the VM and fail after SECONDS (default: none)\n"
 	"  --help             this text\n";
@@ -95,6 +105,38 @@ const char *irqchip_mode_name(enum irqchip_mode m)
 	return "?";
 }
 
+/*
+ * --debug-exit[=PORT]: PORT in decimal or 0x hex; its 4 ports must leave
+ * mpvm's own ports alone (the exit port 0x700, COM1, fw_cfg 0x510-0x511,
+ * pc-testdev 0xe0-0xe3).
+ */
+static int options_parse_debug_exit(const char *val, struct mpvm_options *o, char *err, size_t errlen)
+{
+	static const struct { unsigned long base, len; const char *name; } taken[] = {
+		{ 0x700, 4, "mpvm's exit port 0x700-0x703" },
+		{ 0x3f8, 8, "COM1 0x3f8-0x3ff" },
+		{ 0x510, 2, "fw_cfg 0x510-0x511" },
+		{ 0xe0, 4, "pc-testdev 0xe0-0xe3" },
+	};
+	unsigned long port = 0xf4;
+	char *end;
+
+	if (val) {
+		errno = 0;
+		port = strtoul(val, &end, 0);
+		if (!*val || *val == '-' || *end || errno || port > 0xfffc)
+			return fail(err, errlen, "--debug-exit=%s: PORT must be an I/O port from 0 to 0xfffc "
+				    "(decimal or 0x hex)", val);
+	}
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		if (port < taken[i].base + taken[i].len && taken[i].base < port + 4)
+			return fail(err, errlen, "--debug-exit=0x%lx: ports 0x%lx-0x%lx overlap %s",
+				    port, port, port + 3, taken[i].name);
+	o->debug_exit = true;
+	o->debug_exit_port = (uint16_t)port;
+	return 0;
+}
+
 int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 		      char *err, size_t errlen)
 {
@@ -129,6 +171,19 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 			snprintf(name, sizeof(name), "%s", arg);
 		}
 
+		/* isa-debug-exit: a flag with an optional =PORT. */
+		if (!strcmp(name, "--debug-exit")) {
+			if (options_parse_debug_exit(val, o, err, errlen))
+				return -1;
+			continue;
+		}
+		if (!strcmp(name, "--pc-testdev") || !strcmp(name, "--legacy-pc")) {
+			if (val)
+				return fail(err, errlen, "option %s takes no value", name);
+			*(!strcmp(name, "--pc-testdev") ? &o->pc_testdev : &o->legacy_pc) = true;
+			continue;
+		}
+
 		/* Flags first: they take no value. */
 		if (!strcmp(name, "--help") || !strcmp(name, "--no-acpi") || !strcmp(name, "--no-mptable")) {
 			if (val)
@@ -144,7 +199,7 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 
 		if (strcmp(name, "--cpus") && strcmp(name, "--memory") && strcmp(name, "--boot-cpu") &&
 		    strcmp(name, "--irqchip") && strcmp(name, "--report") && strcmp(name, "--cmdline") &&
-		    strcmp(name, "--timeout"))
+		    strcmp(name, "--timeout") && strcmp(name, "--kernel") && strcmp(name, "--initrd"))
 			return fail(err, errlen, "unknown option '%s' (see mpvm run --help)", name);
 		if (!val) {
 			if (i + 1 >= argc)
@@ -174,14 +229,20 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 		} else if (!strcmp(name, "--irqchip")) {
 			if (!strcmp(val, "kernel"))
 				o->irqchip = IRQCHIP_KERNEL;
-			else if (!strcmp(val, "split") || !strcmp(val, "user"))
-				return fail(err, errlen, "--irqchip '%s': this build of mpvm supports only 'kernel' so far", val);
+			else if (!strcmp(val, "user"))
+				o->irqchip = IRQCHIP_USER;
+			else if (!strcmp(val, "split"))
+				return fail(err, errlen, "--irqchip '%s': this build of mpvm supports only 'kernel' and 'user' so far", val);
 			else
 				return fail(err, errlen, "--irqchip '%s': must be kernel, split or user", val);
 		} else if (!strcmp(name, "--report")) {
 			if (!*val)
 				return fail(err, errlen, "--report: needs a file name");
 			o->report_path = val;
+		} else if (!strcmp(name, "--kernel") || !strcmp(name, "--initrd")) {
+			if (!*val)
+				return fail(err, errlen, "%s: needs a file name", name);
+			*(!strcmp(name, "--kernel") ? &o->kernel : &o->initrd) = val;
 		} else if (!strcmp(name, "--cmdline")) {
 			o->cmdline = val;
 		} else if (!strcmp(name, "--timeout")) {
@@ -194,6 +255,10 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 	if (boot_cpu_given && o->boot_cpu >= o->cpus)
 		return fail(err, errlen, "--boot-cpu %u: must be from 0 to %u (--cpus is %u)",
 			    o->boot_cpu, o->cpus - 1, o->cpus);
+	if (o->legacy_pc && !o->kernel)
+		return fail(err, errlen, "--legacy-pc needs --kernel (the built-in guest starts in long mode)");
+	if (o->initrd && !o->kernel)
+		return fail(err, errlen, "--initrd needs --kernel (the built-in guest takes no module)");
 	if (o->no_acpi && o->no_mptable)
 		return fail(err, errlen, "--no-acpi and --no-mptable together leave the guest no way to find its CPUs");
 	return 0;

@@ -13,6 +13,7 @@
 
 #include "core/cpuid.h"
 #include "devices/serial.h"
+#include "kvm/irqchip_user.h"
 #include "kvm/vm.h"
 
 _Static_assert(CPUID_FLAG_SIGNIFICANT_INDEX == KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
@@ -35,6 +36,7 @@ static int set_cpuid(struct vcpu *v)
 	size_t cap = sup->nent + CPUID_EXTRA_LEAVES;
 	struct cpuid_table t = { .leaf = calloc(cap, sizeof(struct cpuid_leaf)), .cap = cap };
 	struct kvm_cpuid2 *c = NULL;
+	struct cpuid_leaf *leaf1;
 	int ret = -1;
 
 	if (!t.leaf)
@@ -51,6 +53,13 @@ static int set_cpuid(struct vcpu *v)
 		    .apic_id = v->apic_id, .ncpus = v->vm->ncpus,
 		    .tsc_khz = v->vm->tsc_khz, .apic_bus_khz = KVM_APIC_BUS_KHZ }))
 		goto out;
+	/*
+	 * The TSC-deadline timer (CPUID.1:ECX[24]) is the local APIC's, so KVM
+	 * leaves the bit to the VMM: KVM's in-kernel APIC and mpvm's both have it.
+	 */
+	leaf1 = cpuid_find(&t, 1, 0);
+	if (leaf1)
+		leaf1->ecx |= 1u << 24;
 	c = calloc(1, sizeof(*c) + t.len * sizeof(c->entries[0]));
 	if (!c)
 		goto out;
@@ -118,6 +127,8 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 	}
 	if (set_cpuid(v))
 		return -1;
+	if (vm->opts->irqchip == IRQCHIP_USER)
+		return uirq_vcpu_init(v);
 	if (vm->ncpus > VM_XAPIC_MAX_CPUS && set_x2apic_mode(v))
 		return -1;
 	vcpu_observe_mp_state(v);
@@ -128,6 +139,8 @@ void vcpu_observe_mp_state(struct vcpu *v)
 {
 	struct kvm_mp_state mp;
 
+	if (v->user)
+		return; /* mpvm keeps the MP state itself and records every change */
 	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
 		return;
 	mp_history_observe(&v->mp, mp.mp_state, vm_now_ns(v->vm));
@@ -364,12 +377,21 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 
+	vm_wait_started(vm);
+	if (v->user && uirq_vcpu_thread_start(v))
+		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	atomic_store(&v->state, VCPU_RUNNING);
-	v->first_run_ns = vm_now_ns(vm);
 	while (!vm_stopping(vm)) {
-		int r = ioctl(v->fd, KVM_RUN, 0);
-		int err = errno;
+		int r, err;
 
+		/* A kick from here on must interrupt the next KVM_RUN. */
+		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		if (v->user && !uirq_before_run(v))
+			break;
+		if (!v->first_run_ns)
+			v->first_run_ns = vm_now_ns(vm);
+		r = ioctl(v->fd, KVM_RUN, 0);
+		err = errno;
 		vcpu_observe_mp_state(v);
 		if (r < 0) {
 			/*
@@ -384,11 +406,20 @@ static void *vcpu_thread(void *arg)
 		}
 		if (!v->exits++)
 			v->first_exit_ns = vm_now_ns(vm);
+		if (v->user) {
+			int h = uirq_handle_exit(v);
+
+			if (h < 0)
+				break;
+			if (h > 0)
+				continue;
+		}
 		if (handle_exit(v))
 			break;
 	}
 	vcpu_observe_mp_state(v);
 	atomic_store(&v->state, VCPU_EXITED);
+	vm_thread_exited(vm);
 	return NULL;
 }
 
@@ -404,13 +435,18 @@ int vcpu_start(struct vcpu *v)
 	return 0;
 }
 
-void vcpu_kick(struct vcpu *v)
+void vcpu_notify(struct vcpu *v)
 {
-	if (!v->run || !v->thread_started)
-		return;
 	/* Seen by KVM_RUN on entry; the signal covers a vCPU already inside. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	uirq_wake(v);
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	if (v->run && v->thread_started)
+		vcpu_notify(v);
 }
 
 void vcpu_join(struct vcpu *v)
@@ -422,6 +458,7 @@ void vcpu_join(struct vcpu *v)
 
 void vcpu_destroy(struct vcpu *v)
 {
+	uirq_vcpu_destroy(v);
 	if (v->run)
 		munmap(v->run, (size_t)v->vm->run_size);
 	if (v->fd >= 0)

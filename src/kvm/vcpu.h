@@ -20,6 +20,7 @@
 
 struct vm;
 struct kvm_run;
+struct user_cpu;
 
 enum vcpu_thread_state {
 	VCPU_CREATED,
@@ -36,6 +37,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;        /* main thread only: created and not yet joined */
+	struct user_cpu *user;      /* --irqchip user: local APIC and MP state (irqchip_user.c) */
 	atomic_int state;           /* enum vcpu_thread_state */
 
 	/* Owned by the vCPU thread while it runs; read by others after join. */
@@ -60,6 +62,12 @@ void vcpu_observe_mp_state(struct vcpu *v);
  * the bytes at RIP) on stderr and stops the VM.
  */
 void vcpu_guest_fault(struct vcpu *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Makes the vCPU thread look at its state: interrupts KVM_RUN and wakes it
+ * if it sleeps. Safe from any thread once vm_run() has started the vCPUs.
+ */
+void vcpu_notify(struct vcpu *v);
 
 /* The signal that interrupts KVM_RUN. */
 #define VCPU_KICK_SIGNAL SIGUSR1

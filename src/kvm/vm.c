@@ -15,6 +15,8 @@
 #include "core/guest_abi.h"
 #include "devices/serial.h"
 #include "kvm/boot.h"
+#include "kvm/boot_multiboot.h"
+#include "kvm/irqchip_user.h"
 #include "kvm/vcpu.h"
 
 /* RAM above this goes to 4 GiB, leaving the 32-bit MMIO hole (LAPIC, IOAPIC). */
@@ -149,6 +151,8 @@ static int setup_irqchip(struct vm *vm)
 		fprintf(stderr, "mpvm: KVM_SET_TSS_ADDR/KVM_SET_IDENTITY_MAP_ADDR: %s\n", strerror(errno));
 		return -1;
 	}
+	if (vm->opts->irqchip == IRQCHIP_USER)
+		return uirq_vm_init(vm);
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
 		fprintf(stderr, "mpvm: KVM_CREATE_IRQCHIP: %s\n", strerror(errno));
 		return -1;
@@ -205,7 +209,7 @@ static int setup_devices(struct vm *vm)
 		fprintf(stderr, "mpvm: I/O port ranges overlap\n");
 		return -1;
 	}
-	return 0;
+	return vm_setup_fw_devices(vm);
 }
 
 int vm_create(struct vm *vm, const struct mpvm_options *opts)
@@ -215,6 +219,8 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 
 	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .ncpus = opts->cpus };
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->threads_lock, NULL);
+	pthread_cond_init(&vm->threads_cond, NULL);
 	atomic_init(&vm->stop_reason, VM_RUNNING);
 	vm->main_thread = pthread_self();
 
@@ -274,7 +280,23 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 			return -1;
 		}
 	}
-	return boot_builtin_guest(vm);
+	return opts->kernel ? boot_multiboot(vm) : boot_builtin_guest(vm);
+}
+
+void vm_wait_started(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->threads_lock);
+	while (!vm->threads_go)
+		pthread_cond_wait(&vm->threads_cond, &vm->threads_lock);
+	pthread_mutex_unlock(&vm->threads_lock);
+}
+
+void vm_thread_exited(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->threads_lock);
+	vm->threads_running--;
+	pthread_cond_broadcast(&vm->threads_cond);
+	pthread_mutex_unlock(&vm->threads_lock);
 }
 
 bool vm_stopping(const struct vm *vm)
@@ -316,7 +338,12 @@ int vm_run(struct vm *vm)
 			vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 			break;
 		}
+		vm->threads_running++;
 	}
+	pthread_mutex_lock(&vm->threads_lock);
+	vm->threads_go = true;
+	pthread_cond_broadcast(&vm->threads_cond);
+	pthread_mutex_unlock(&vm->threads_lock);
 
 	while (!vm_stopping(vm)) {
 		siginfo_t si;
@@ -351,6 +378,10 @@ int vm_run(struct vm *vm)
 	 */
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->threads_lock);
+	while (vm->threads_running)
+		pthread_cond_wait(&vm->threads_cond, &vm->threads_lock);
+	pthread_mutex_unlock(&vm->threads_lock);
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	if (vm->com1)
@@ -368,6 +399,7 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 	}
 	serial_destroy(vm->com1);
+	vm_destroy_fw_devices(vm);
 	free(vm->cpuid);
 	if (vm->mem)
 		munmap(vm->mem, vm->mem_size);
@@ -376,5 +408,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->threads_lock);
+	pthread_cond_destroy(&vm->threads_cond);
 	*vm = (struct vm){ .kvm_fd = -1, .vm_fd = -1 };
 }

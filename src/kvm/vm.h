@@ -54,6 +54,9 @@ struct vm {
 	struct vcpu *vcpus;
 	struct pio_bus pio;
 	struct serial *com1;
+	struct fw_cfg *fw_cfg;          /* boot_multiboot.c: vm_setup_fw_devices() */
+	struct pc_testdev *testdev;     /* --pc-testdev */
+	struct pci_nodev *pci;          /* PCI config ports, no devices (multiboot kernels) */
 
 	uint64_t t0_ns;          /* CLOCK_MONOTONIC when the VM was created */
 	pthread_t main_thread;
@@ -61,6 +64,17 @@ struct vm {
 	pthread_mutex_t stop_lock;
 	atomic_int stop_reason;  /* enum vm_stop_reason */
 	int exit_status;         /* what mpvm exits with */
+
+	/*
+	 * The vCPU threads' start gate and exit count: no vCPU runs guest code
+	 * before every thread exists (so any thread may signal any other), and
+	 * no thread is joined before all have left their run loops (so none
+	 * signals a joined thread).
+	 */
+	pthread_mutex_t threads_lock;
+	pthread_cond_t threads_cond;
+	bool threads_go;
+	unsigned int threads_running;
 };
 
 /* Opens /dev/kvm, creates the VM, its memory, irqchip and vCPUs. -1 after printing why. */
@@ -81,5 +95,9 @@ bool vm_stopping(const struct vm *vm);
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 
 uint64_t vm_now_ns(const struct vm *vm);
+
+/* For vCPU threads: wait at the start gate; say the run loop is over. */
+void vm_wait_started(struct vm *vm);
+void vm_thread_exited(struct vm *vm);
 
 #endif
