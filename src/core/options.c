@@ -15,8 +15,9 @@ const char options_run_usage[] =
 	"  --cpus N           vCPUs, 1 up to KVM's maximum on this host (default 1)\n"
 	"  --memory SIZE      guest RAM, 16M up to 1T, suffix K, M or G (default 256M)\n"
 	"  --boot-cpu ID      vCPU that is the BSP, 0 up to N-1 (default 0)\n"
-	"  --irqchip MODE     interrupt controllers: kernel (default: in KVM) or\n"
-	"                     user (mpvm's own local APICs and MP-state machine)\n"
+	"  --irqchip MODE     interrupt controllers: kernel (default: all in KVM),\n"
+	"                     split (local APICs in KVM; IOAPIC, PIC, PIT in mpvm) or\n"
+	"                     user (all in mpvm, the MP-state machine included)\n"
 	"  --cmdline STRING   command line for the guest; the built-in guest takes\n"
 	"                     scenario=default|second-sipi|reinit|partial|broadcast,\n"
 	"                     start=K (partial) and tables=mptable\n"
@@ -232,7 +233,7 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 			else if (!strcmp(val, "user"))
 				o->irqchip = IRQCHIP_USER;
 			else if (!strcmp(val, "split"))
-				return fail(err, errlen, "--irqchip '%s': this build of mpvm supports only 'kernel' and 'user' so far", val);
+				o->irqchip = IRQCHIP_SPLIT;
 			else
 				return fail(err, errlen, "--irqchip '%s': must be kernel, split or user", val);
 		} else if (!strcmp(name, "--report")) {

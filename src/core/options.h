@@ -32,6 +32,12 @@ struct mpvm_options {
 	unsigned int timeout_ms;   /* 0: none */
 	bool no_acpi;
 	bool no_mptable;
+	const char *kernel;        /* --kernel: a multiboot ELF; NULL: the built-in guest */
+	const char *initrd;        /* --initrd: the kernel's one multiboot module */
+	bool debug_exit;           /* --debug-exit[=PORT]: isa-debug-exit */
+	uint16_t debug_exit_port;
+	bool pc_testdev;           /* --pc-testdev: pc-testdev's I/O register at 0xe0, IRQ lines at 0x2000 */
+	bool legacy_pc;            /* --legacy-pc: PIC, PIT and real-mode IVT as a BIOS leaves them */
 	bool help;
 };
 

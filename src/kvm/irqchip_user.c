@@ -16,6 +16,7 @@
 #include "core/icr.h"
 #include "core/mp_machine.h"
 #include "devices/lapic.h"
+#include "kvm/platform.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
@@ -57,7 +58,9 @@ static void uirq_log(struct vm *vm, unsigned int vcpu_id, const char *msg)
 	unsigned int n = atomic_fetch_add(&uirq_logs, 1);
 
 	(void)vm;
-	if (n < UIRQ_MAX_LOGS)
+	if (n < UIRQ_MAX_LOGS && vcpu_id == UINT32_MAX)
+		fprintf(stderr, "mpvm: guest error in the IOAPIC: %s\n", msg);
+	else if (n < UIRQ_MAX_LOGS)
 		fprintf(stderr, "mpvm: guest error on vCPU %u: %s\n", vcpu_id, msg);
 	else if (n == UIRQ_MAX_LOGS)
 		fprintf(stderr, "mpvm: (more guest errors; not shown)\n");
@@ -115,23 +118,28 @@ static void queue(struct vcpu *t, enum queued what, uint8_t vector)
 static void send_ipi(void *opaque, struct lapic *from, const struct icr *icr)
 {
 	struct vcpu *src = opaque;
-	struct vm *vm = src->vm;
+
+	(void)from;
+	uirq_deliver(src->vm, icr, src->id);
+}
+
+void uirq_deliver(struct vm *vm, const struct icr *icr, uint32_t sender)
+{
 	struct apic_cpu *cpus = calloc(vm->ncpus, sizeof(*cpus));
 	struct apic_dest_set *set = calloc(1, sizeof(*set));
 	char msg[160];
 	int n;
 
-	(void)from;
 	if (!cpus || !set)
 		goto out;
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		lapic_dest_info(vm->vcpus[i].user->lapic, &cpus[i]);
-	n = apic_dest_resolve(icr, src->id, cpus, vm->ncpus, set);
+	n = apic_dest_resolve(icr, sender, cpus, vm->ncpus, set);
 	if (n == 0 && !icr->init_deassert) {
 		snprintf(msg, sizeof(msg), "%s IPI (vector 0x%02x) to %s destination 0x%x reaches no CPU",
 			 icr_delivery_name(icr->delivery), icr->vector,
 			 icr->logical ? "logical" : "physical", icr->dest);
-		uirq_log(vm, src->id, msg);
+		uirq_log(vm, sender, msg);
 	}
 	for (unsigned int i = 0; n > 0 && i < vm->ncpus; i++) {
 		struct vcpu *t = &vm->vcpus[i];
@@ -155,7 +163,7 @@ static void send_ipi(void *opaque, struct lapic *from, const struct icr *icr)
 			queue(t, Q_SIPI, icr->vector);
 			break;
 		case ICR_SMI:
-			uirq_log(vm, src->id, "SMI IPI: mpvm has no SMM; ignored");
+			uirq_log(vm, sender, "SMI IPI: mpvm has no SMM; ignored");
 			break;
 		}
 	}
@@ -173,9 +181,10 @@ static void lapic_kick(void *opaque, unsigned int vcpu_id)
 
 static void lapic_eoi(void *opaque, unsigned int vcpu_id, uint8_t vector)
 {
-	(void)opaque;
+	struct vcpu *v = opaque;
+
 	(void)vcpu_id;
-	(void)vector; /* level-triggered sources come with the IOAPIC */
+	platform_eoi(v->vm, vector); /* the IOAPIC clears remote IRR (EOI broadcast) */
 }
 
 static void lapic_log(void *opaque, unsigned int vcpu_id, const char *msg)
@@ -401,7 +410,7 @@ bool uirq_before_run(struct vcpu *v)
 		if (u->state == MP_STATE_HALTED) {
 			if (u->nmi_pending)
 				step(u, MP_EV_NMI, 0, false);
-			else if (lapic_pending_vector(u->lapic) >= 0)
+			else if (lapic_pending_vector(u->lapic) >= 0 || platform_extint_pending(v))
 				step(u, MP_EV_INTR, 0, u->halt_if);
 		}
 		if (may_run(u)) {
@@ -432,15 +441,20 @@ bool uirq_before_run(struct vcpu *v)
 	} else {
 		pthread_mutex_unlock(&u->lock);
 	}
+	/* The local APIC's vectors first; then ExtINT from the PIC through LINT0. */
 	vector = lapic_pending_vector(u->lapic);
 	run->request_interrupt_window = 0;
-	if (vector >= 0) {
+	if (vector >= 0 || platform_extint_pending(v)) {
 		if (run->ready_for_interrupt_injection && run->if_flag) {
-			struct kvm_interrupt irq = { .irq = (uint32_t)vector };
+			bool extint = vector < 0;
+			struct kvm_interrupt irq;
 
-			if (ioctl(v->fd, KVM_INTERRUPT, &irq) == 0)
+			if (extint)
+				vector = platform_extint_ack(v);
+			irq.irq = (uint32_t)vector;
+			if (ioctl(v->fd, KVM_INTERRUPT, &irq) == 0 && !extint)
 				lapic_ack_vector(u->lapic, (uint8_t)vector);
-			if (lapic_pending_vector(u->lapic) >= 0)
+			if (lapic_pending_vector(u->lapic) >= 0 || platform_extint_pending(v))
 				run->request_interrupt_window = 1;
 		} else {
 			run->request_interrupt_window = 1;
@@ -527,6 +541,16 @@ void uirq_wake(struct vcpu *v)
 	pthread_mutex_lock(&u->lock);
 	pthread_cond_broadcast(&u->wake);
 	pthread_mutex_unlock(&u->lock);
+}
+
+bool uirq_takes_extint(struct vcpu *v)
+{
+	struct lapic *l = v->user->lapic;
+	uint32_t lint0 = lapic_lvt(l, LAPIC_LVT_LINT0);
+
+	if (!lapic_hw_enabled(l))
+		return v->bsp; /* APIC off: the PIC's INTR goes straight to the BSP */
+	return !(lint0 & (1u << 16)) && ((lint0 >> 8) & 7) == LAPIC_DM_EXTINT;
 }
 
 uint32_t uirq_mp_state(const struct vcpu *v)

@@ -44,6 +44,16 @@ int uirq_handle_exit(struct vcpu *v);
 /* Wakes a vCPU thread that sleeps or runs: for the VM stopping. */
 void uirq_wake(struct vcpu *v);
 
+/*
+ * Delivers an interrupt message (an IPI from vCPU `sender`, or from the
+ * IOAPIC with sender UINT32_MAX) to the local APICs it reaches.
+ */
+struct icr;
+void uirq_deliver(struct vm *vm, const struct icr *icr, uint32_t sender);
+
+/* Whether this vCPU takes the PIC's ExtINT (LINT0 in ExtINT mode, or APIC off on the BSP). */
+bool uirq_takes_extint(struct vcpu *v);
+
 /* The MP state mpvm keeps for this vCPU. */
 uint32_t uirq_mp_state(const struct vcpu *v);
 

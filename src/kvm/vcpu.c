@@ -14,6 +14,7 @@
 #include "core/cpuid.h"
 #include "devices/serial.h"
 #include "kvm/irqchip_user.h"
+#include "kvm/platform.h"
 #include "kvm/vm.h"
 
 _Static_assert(CPUID_FLAG_SIGNIFICANT_INDEX == KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
@@ -367,6 +368,28 @@ void vcpu_install_kick_handler(void)
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL); /* no SA_RESTART: KVM_RUN must return */
 }
 
+/*
+ * --irqchip split: the PIC is mpvm's, the local APICs KVM's. The PIC's INTR
+ * goes to the BSP with KVM_INTERRUPT when KVM says the vCPU can take it
+ * (its LAPIC accepts ExtINT and the interrupt window is open).
+ */
+static void split_inject_extint(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+
+	run->request_interrupt_window = 0;
+	if (!platform_extint_pending(v))
+		return;
+	if (run->ready_for_interrupt_injection) {
+		struct kvm_interrupt irq = { .irq = (uint32_t)platform_extint_ack(v) };
+
+		if (ioctl(v->fd, KVM_INTERRUPT, &irq) < 0)
+			fprintf(stderr, "mpvm: vCPU %u: KVM_INTERRUPT: %s\n", v->id, strerror(errno));
+	} else {
+		run->request_interrupt_window = 1;
+	}
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -388,6 +411,8 @@ static void *vcpu_thread(void *arg)
 		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		if (v->user && !uirq_before_run(v))
 			break;
+		if (!v->user && vm->platform)
+			split_inject_extint(v);
 		if (!v->first_run_ns)
 			v->first_run_ns = vm_now_ns(vm);
 		r = ioctl(v->fd, KVM_RUN, 0);
@@ -406,6 +431,8 @@ static void *vcpu_thread(void *arg)
 		}
 		if (!v->exits++)
 			v->first_exit_ns = vm_now_ns(vm);
+		if (platform_handle_exit(v))
+			continue;
 		if (v->user) {
 			int h = uirq_handle_exit(v);
 

@@ -16,7 +16,9 @@
 #include "devices/serial.h"
 #include "kvm/boot.h"
 #include "kvm/boot_multiboot.h"
+#include "devices/ioapic.h"
 #include "kvm/irqchip_user.h"
+#include "kvm/platform.h"
 #include "kvm/vcpu.h"
 
 /* RAM above this goes to 4 GiB, leaving the 32-bit MMIO hole (LAPIC, IOAPIC). */
@@ -151,22 +153,40 @@ static int setup_irqchip(struct vm *vm)
 		fprintf(stderr, "mpvm: KVM_SET_TSS_ADDR/KVM_SET_IDENTITY_MAP_ADDR: %s\n", strerror(errno));
 		return -1;
 	}
-	if (vm->opts->irqchip == IRQCHIP_USER)
-		return uirq_vm_init(vm);
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		fprintf(stderr, "mpvm: KVM_CREATE_IRQCHIP: %s\n", strerror(errno));
-		return -1;
+	switch (vm->opts->irqchip) {
+	case IRQCHIP_USER:
+		if (uirq_vm_init(vm) || platform_create(vm))
+			return -1;
+		break;
+	case IRQCHIP_SPLIT: {
+		/* Local APICs in KVM; 24 GSI routes for mpvm's IOAPIC pins (KVM API 7.13). */
+		struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args[0] = IOAPIC_PINS };
+
+		if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &split) < 0) {
+			fprintf(stderr, "mpvm: --irqchip split: KVM_CAP_SPLIT_IRQCHIP: %s\n", strerror(errno));
+			return -1;
+		}
+		if (platform_create(vm))
+			return -1;
+		break;
 	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		fprintf(stderr, "mpvm: KVM_CREATE_PIT2: %s\n", strerror(errno));
-		return -1;
+	case IRQCHIP_KERNEL:
+		if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+			fprintf(stderr, "mpvm: KVM_CREATE_IRQCHIP: %s\n", strerror(errno));
+			return -1;
+		}
+		if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+			fprintf(stderr, "mpvm: KVM_CREATE_PIT2: %s\n", strerror(errno));
+			return -1;
+		}
+		break;
 	}
 	/*
 	 * APIC IDs above 254 exist only in x2APIC mode: KVM must take 32-bit
 	 * IDs (MSI, KVM_SET_LAPIC) and treat 0xff as an ordinary ID, not the
 	 * xAPIC broadcast (KVM API 7.7, KVM_CAP_X2APIC_API). Before the vCPUs.
 	 */
-	if (vm->ncpus > VM_XAPIC_MAX_CPUS) {
+	if (vm->ncpus > VM_XAPIC_MAX_CPUS && vm->opts->irqchip != IRQCHIP_USER) {
 		struct kvm_enable_cap cap = {
 			.cap = KVM_CAP_X2APIC_API,
 			.args[0] = KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK,
@@ -256,6 +276,11 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 		return -1;
 	}
 	vm->t0_ns = monotonic_ns();
+	/*
+	 * The IOAPIC's ID: 4 bits in its ID register; kept clear of the local
+	 * APIC IDs where that is possible, as MP-table systems did.
+	 */
+	vm->ioapic_id = vm->ncpus < 16 ? (uint8_t)vm->ncpus : 0;
 	if (setup_memory(vm) || setup_irqchip(vm) || setup_devices(vm))
 		return -1;
 
@@ -340,6 +365,8 @@ int vm_run(struct vm *vm)
 		}
 		vm->threads_running++;
 	}
+	if (!vm_stopping(vm) && platform_start(vm))
+		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	pthread_mutex_lock(&vm->threads_lock);
 	vm->threads_go = true;
 	pthread_cond_broadcast(&vm->threads_cond);
@@ -398,6 +425,7 @@ void vm_destroy(struct vm *vm)
 		}
 		free(vm->vcpus);
 	}
+	platform_destroy(vm);
 	serial_destroy(vm->com1);
 	vm_destroy_fw_devices(vm);
 	free(vm->cpuid);

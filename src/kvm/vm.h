@@ -15,6 +15,7 @@
 
 struct vcpu;
 struct serial;
+struct platform;
 struct kvm_cpuid2;
 
 /* Why the VM stopped; the first reason given wins. */
@@ -54,6 +55,8 @@ struct vm {
 	struct vcpu *vcpus;
 	struct pio_bus pio;
 	struct serial *com1;
+	struct platform *platform; /* IOAPIC, PIC, PIT in mpvm (split, user) */
+	uint8_t ioapic_id;
 	struct fw_cfg *fw_cfg;          /* boot_multiboot.c: vm_setup_fw_devices() */
 	struct pc_testdev *testdev;     /* --pc-testdev */
 	struct pci_nodev *pci;          /* PCI config ports, no devices (multiboot kernels) */

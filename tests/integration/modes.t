@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The same built-in-guest cases in every irqchip mode: kernel (KVM runs the
+# MP state machine), split (local APICs in KVM, IOAPIC/PIC/PIT in mpvm) and
+# user (mpvm runs it all), for 1 to 64 vCPUs, BSP first and last.
+. "$(dirname "$0")/lib.sh"
+need_kvm
+
+for mode in kernel split user; do
+	for n in 1 2 4 8 64; do
+		for bsp in 0 $((n - 1)); do
+			[ $n -eq 1 ] && [ $bsp -ne 0 ] && continue
+			run_mpvm 900 run --irqchip $mode --cpus $n --boot-cpu $bsp --report "$T_DIR/r.json"
+			check_bringup $n $bsp
+			is "$(report_field "$T_DIR/r.json" '$r->{irqchip}')" $mode "--irqchip $mode --cpus $n: the report names the mode"
+		done
+	done
+	for sc in second-sipi reinit broadcast; do
+		run_mpvm 600 run --irqchip $mode --cpus 4 --boot-cpu 3 --cmdline scenario=$sc
+		is "$STATUS" 0 "--irqchip $mode $sc: exit status 0"
+		like "$OUT" "^4/4 CPUs online$" "--irqchip $mode $sc: 4/4 CPUs online"
+	done
+	run_mpvm 600 run --irqchip $mode --cpus 8 --cmdline "scenario=partial start=3"
+	is "$STATUS" 0 "--irqchip $mode partial: exit status 0"
+	is "$(count "$ERR" '^mpvm: +[0-9]+ +[0-9]+ +AP +UNINITIALIZED ')" 4 "--irqchip $mode partial: the 4 APs never started are UNINITIALIZED"
+	run_mpvm 600 run --irqchip $mode --cpus 4 --no-acpi
+	like "$OUT" "^4/4 CPUs online$" "--irqchip $mode --no-acpi: 4/4 CPUs online from the MP table"
+done
+
+done_testing
