@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/multiboot.h"
 #include "core/options.h"
 #include "core/report.h"
 #include "kvm/vcpu.h"
@@ -94,6 +95,12 @@ static int cmd_run(int argc, char **argv, uint64_t process_start_ns)
 	if (opts.help) {
 		fputs(options_run_usage, stdout);
 		return 0;
+	}
+	/* A bad kernel or initrd is bad input: say so before KVM is touched. */
+	if (opts.kernel && mb_check_files(opts.kernel, opts.initrd, opts.cmdline, opts.memory,
+					  err, sizeof(err))) {
+		fprintf(stderr, "mpvm: %s\n", err);
+		return MPVM_EXIT_USAGE;
 	}
 
 	/*

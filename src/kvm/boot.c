@@ -86,8 +86,7 @@ static int write_tables(struct vm *vm)
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		ids[i] = vm->vcpus[i].apic_id;
 	t.apic_ids = ids;
-	/* The I/O APIC's ID must not collide with a local APIC ID on an MP-table system. */
-	t.ioapic_id = vm->ncpus < 255 ? (uint8_t)vm->ncpus : 0;
+	t.ioapic_id = vm->ioapic_id;
 	for (uint32_t i = 0; i < vm->cpuid->nent; i++) {
 		if (vm->cpuid->entries[i].function == 1) {
 			t.cpu_signature = vm->cpuid->entries[i].eax;
@@ -189,4 +188,13 @@ int boot_builtin_guest(struct vm *vm)
 	if (write_tables(vm))
 		return -1;
 	return setup_bsp(&vm->vcpus[o->boot_cpu]);
+}
+
+/* What every guest gets whatever it is: BDA pointers, the boot GDT, ACPI and MP tables. */
+int boot_write_platform(struct vm *vm)
+{
+	put16(vm->mem + BDA_EBDA_SEGMENT, MPVM_EBDA_ADDR >> 4);
+	put16(vm->mem + BDA_BASE_MEM_KB, MPVM_EBDA_ADDR >> 10);
+	write_gdt(vm->mem + MPVM_BOOT_GDT_ADDR);
+	return write_tables(vm);
 }

@@ -9,5 +9,7 @@ struct vm;
 
 /* -1 after printing why. */
 int boot_builtin_guest(struct vm *vm);
+/* BDA, boot GDT, ACPI and MP tables, for any guest (multiboot too). -1 after printing why. */
+int boot_write_platform(struct vm *vm);
 
 #endif

@@ -144,6 +144,49 @@ static void host_limit(void **state)
 	assert_string_equal(err, "--cpus 300: must be from 1 to 288 (KVM_CAP_MAX_VCPUS on this host)");
 }
 
+/* --kernel, --initrd, --debug-exit[=PORT], --pc-testdev, --legacy-pc */
+static void multiboot_options(void **state)
+{
+	struct mpvm_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "--kernel", "k.elf", "--initrd=i.img", "--debug-exit",
+			       "--pc-testdev", "--legacy-pc"), 0);
+	assert_string_equal(o.kernel, "k.elf");
+	assert_string_equal(o.initrd, "i.img");
+	assert_true(o.debug_exit && o.debug_exit_port == 0xf4);
+	assert_true(o.pc_testdev && o.legacy_pc);
+	assert_int_equal(PARSE(&o, err, "--debug-exit=0x501"), 0);
+	assert_true(o.debug_exit && o.debug_exit_port == 0x501);
+	assert_null(o.kernel);
+	assert_int_equal(PARSE(&o, err, "--debug-exit=1280"), 0);
+	assert_int_equal(o.debug_exit_port, 0x500);
+
+	assert_int_equal(PARSE(&o, err, "--debug-exit=0x6fe"), -1);
+	assert_string_equal(err, "--debug-exit=0x6fe: ports 0x6fe-0x701 overlap mpvm's exit port 0x700-0x703");
+	assert_int_equal(PARSE(&o, err, "--debug-exit=0x3fc"), -1);
+	assert_non_null(strstr(err, "overlap COM1"));
+	assert_int_equal(PARSE(&o, err, "--debug-exit=0x510"), -1);
+	assert_non_null(strstr(err, "overlap fw_cfg"));
+	assert_int_equal(PARSE(&o, err, "--debug-exit=0xe2"), -1);
+	assert_non_null(strstr(err, "overlap pc-testdev"));
+	assert_int_equal(PARSE(&o, err, "--debug-exit=0xfffd"), -1);
+	assert_non_null(strstr(err, "PORT must be an I/O port from 0 to 0xfffc"));
+	assert_int_equal(PARSE(&o, err, "--debug-exit=x"), -1);
+	assert_int_equal(PARSE(&o, err, "--debug-exit="), -1);
+	assert_int_equal(PARSE(&o, err, "--pc-testdev=1"), -1);
+	assert_string_equal(err, "option --pc-testdev takes no value");
+	assert_int_equal(PARSE(&o, err, "--initrd", "i.img"), -1);
+	assert_string_equal(err, "--initrd needs --kernel (the built-in guest takes no module)");
+	assert_int_equal(PARSE(&o, err, "--legacy-pc"), -1);
+	assert_non_null(strstr(err, "--legacy-pc needs --kernel"));
+	assert_int_equal(PARSE(&o, err, "--kernel="), -1);
+	assert_string_equal(err, "--kernel: needs a file name");
+	assert_int_equal(PARSE(&o, err, "--kernel"), -1);
+	assert_string_equal(err, "option --kernel needs a value");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +196,7 @@ int main(void)
 		cmocka_unit_test(bad_values),
 		cmocka_unit_test(boot_cpu_before_cpus),
 		cmocka_unit_test(host_limit),
+		cmocka_unit_test(multiboot_options),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);

@@ -1,0 +1,403 @@
+/* Multiboot (v1) kernel images: header, ELF program headers, load plan, info structure. */
+#include "core/multiboot.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/guest_abi.h"
+
+static int mb_fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int mb_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static uint64_t low_ram(uint64_t memory)
+{
+	return memory < MB_LOW_RAM_MAX ? memory : MB_LOW_RAM_MAX;
+}
+
+/*
+ * Is [a, a+len) RAM a kernel may load into? 0, or -1 with the reason.
+ * mpvm's own areas: [0, MPVM_GUEST_LOW_FREE) and [MPVM_EBDA_ADDR, 1 MiB).
+ */
+static int check_range(uint64_t a, uint64_t len, uint64_t memory, char *err, size_t errlen,
+		       const char *what)
+{
+	uint64_t low = low_ram(memory), high = memory - low;
+	uint64_t end = a + len;
+
+	if (end < a)
+		return mb_fail(err, errlen, "%s: address range wraps around", what);
+	if (a < MPVM_GUEST_LOW_FREE && end > 0)
+		return mb_fail(err, errlen, "%s at 0x%llx-0x%llx overlaps mpvm's low memory "
+			       "(IVT, BIOS data, boot GDT, multiboot information at 0x0-0x%x)",
+			       what, (unsigned long long)a, (unsigned long long)end,
+			       MPVM_GUEST_LOW_FREE - 1);
+	if (a < MPVM_GUEST_LOAD_ADDR && end > MPVM_EBDA_ADDR)
+		return mb_fail(err, errlen, "%s at 0x%llx-0x%llx overlaps mpvm's EBDA, ACPI and "
+			       "MP tables (0x%x-0xfffff)", what, (unsigned long long)a,
+			       (unsigned long long)end, MPVM_EBDA_ADDR);
+	if (end <= low)
+		return 0;
+	if (a >= MB_HIGH_RAM_BASE && end - MB_HIGH_RAM_BASE <= high)
+		return 0;
+	return mb_fail(err, errlen, "%s at 0x%llx-0x%llx is outside guest RAM "
+		       "(%llu MiB: 0x0-0x%llx%s; try a larger --memory)",
+		       what, (unsigned long long)a, (unsigned long long)end,
+		       (unsigned long long)(memory >> 20), (unsigned long long)low,
+		       high ? " and from 4 GiB" : "");
+}
+
+static int find_header(const uint8_t *img, size_t len, struct mb_kernel *k, char *err, size_t errlen)
+{
+	size_t limit = len < MB_SEARCH_BYTES ? len : MB_SEARCH_BYTES;
+
+	for (size_t off = 0; off + 12 <= limit; off += 4) {
+		uint32_t magic = get32(img + off), flags, sum;
+
+		if (magic != MB_HEADER_MAGIC)
+			continue;
+		flags = get32(img + off + 4);
+		sum = get32(img + off + 8);
+		if ((uint32_t)(magic + flags + sum) != 0)
+			return mb_fail(err, errlen, "multiboot header at offset 0x%zx: bad checksum "
+				       "(magic + flags + checksum = 0x%x, must be 0)", off,
+				       (uint32_t)(magic + flags + sum));
+		if (flags & MB_HF_VIDEO_MODE)
+			return mb_fail(err, errlen, "multiboot header flags 0x%x ask for a video mode "
+				       "(bit 2); mpvm has no graphics", flags);
+		if (flags & MB_HF_AOUT_KLUDGE)
+			return mb_fail(err, errlen, "multiboot header flags 0x%x ask for the a.out "
+				       "kludge (bit 16, load addresses in the header); mpvm loads ELF "
+				       "program headers only", flags);
+		if (flags & 0xfff8u)
+			return mb_fail(err, errlen, "multiboot header flags 0x%x: required bits "
+				       "0x%x unknown to mpvm", flags, flags & 0xfff8u);
+		k->header_offset = (uint32_t)off;
+		k->header_flags = flags;
+		return 0;
+	}
+	if (len < 12)
+		return mb_fail(err, errlen, "too short (%zu bytes) for a multiboot kernel", len);
+	return mb_fail(err, errlen, "no multiboot header (magic 0x1badb002, 4-byte aligned) "
+		       "in the first %u bytes: not a multiboot kernel", MB_SEARCH_BYTES);
+}
+
+/* One program header, whatever the class, widened to 64 bits. */
+struct phdr {
+	uint32_t type;
+	uint64_t offset, vaddr, paddr, filesz, memsz;
+};
+
+static void read_phdr(const uint8_t *p, unsigned int cls, struct phdr *h)
+{
+	if (cls == 32) {
+		Elf32_Phdr e;
+
+		memcpy(&e, p, sizeof(e));
+		*h = (struct phdr){ e.p_type, e.p_offset, e.p_vaddr, e.p_paddr, e.p_filesz, e.p_memsz };
+	} else {
+		Elf64_Phdr e;
+
+		memcpy(&e, p, sizeof(e));
+		*h = (struct phdr){ e.p_type, e.p_offset, e.p_vaddr, e.p_paddr, e.p_filesz, e.p_memsz };
+	}
+}
+
+int mb_parse(const uint8_t *img, size_t len, uint64_t memory, struct mb_kernel *k,
+	     char *err, size_t errlen)
+{
+	uint64_t phoff, entry;
+	unsigned int phnum, phentsize, machine, type;
+	int entry_found = 0;
+
+	*k = (struct mb_kernel){ 0 };
+	if (len < 4 || memcmp(img, ELFMAG, SELFMAG) != 0) {
+		if (find_header(img, len, k, err, errlen) == 0)
+			return mb_fail(err, errlen, "not an ELF file (it has a multiboot header, but "
+				       "mpvm loads only ELF32/ELF64 multiboot kernels)");
+		if (len >= 2 && img[0] == 'M' && img[1] == 'Z')
+			return mb_fail(err, errlen, "not an ELF file (a PE/EFI image?); mpvm loads "
+				       "ELF32/ELF64 multiboot kernels");
+		return mb_fail(err, errlen, "not an ELF file (no \\x7fELF at its start); mpvm "
+			       "loads ELF32/ELF64 multiboot kernels");
+	}
+	if (find_header(img, len, k, err, errlen))
+		return -1;
+	if (len < EI_NIDENT)
+		return mb_fail(err, errlen, "truncated ELF header (%zu bytes)", len);
+	if (img[EI_DATA] != ELFDATA2LSB)
+		return mb_fail(err, errlen, "ELF data encoding %u: not little-endian", img[EI_DATA]);
+	if (img[EI_CLASS] == ELFCLASS32) {
+		Elf32_Ehdr e;
+
+		if (len < sizeof(e))
+			return mb_fail(err, errlen, "truncated ELF header (%zu bytes)", len);
+		memcpy(&e, img, sizeof(e));
+		k->elf_class = 32;
+		phoff = e.e_phoff; phnum = e.e_phnum; phentsize = e.e_phentsize;
+		machine = e.e_machine; type = e.e_type; entry = e.e_entry;
+		if (phentsize != sizeof(Elf32_Phdr))
+			return mb_fail(err, errlen, "ELF program header size %u, not %zu", phentsize,
+				       sizeof(Elf32_Phdr));
+	} else if (img[EI_CLASS] == ELFCLASS64) {
+		Elf64_Ehdr e;
+
+		if (len < sizeof(e))
+			return mb_fail(err, errlen, "truncated ELF header (%zu bytes)", len);
+		memcpy(&e, img, sizeof(e));
+		k->elf_class = 64;
+		phoff = e.e_phoff; phnum = e.e_phnum; phentsize = e.e_phentsize;
+		machine = e.e_machine; type = e.e_type; entry = e.e_entry;
+		if (phentsize != sizeof(Elf64_Phdr))
+			return mb_fail(err, errlen, "ELF program header size %u, not %zu", phentsize,
+				       sizeof(Elf64_Phdr));
+	} else {
+		return mb_fail(err, errlen, "ELF class %u: neither ELF32 nor ELF64", img[EI_CLASS]);
+	}
+	if (machine != EM_386 && machine != EM_X86_64)
+		return mb_fail(err, errlen, "ELF machine %u: not x86 (EM_386 or EM_X86_64)", machine);
+	if (type != ET_EXEC)
+		return mb_fail(err, errlen, "ELF type %u: not an executable (ET_EXEC)", type);
+	if (phnum == 0)
+		return mb_fail(err, errlen, "no ELF program headers");
+	if (phoff > len || (uint64_t)phnum * phentsize > len - phoff)
+		return mb_fail(err, errlen, "truncated: the %u ELF program headers at offset 0x%llx "
+			       "end after the file's %zu bytes", phnum, (unsigned long long)phoff, len);
+
+	for (unsigned int i = 0; i < phnum; i++) {
+		struct phdr h;
+		char what[64];
+
+		read_phdr(img + phoff + (uint64_t)i * phentsize, k->elf_class, &h);
+		if (h.type != PT_LOAD || h.memsz == 0)
+			continue;
+		snprintf(what, sizeof(what), "segment %u", i);
+		if (h.filesz > h.memsz)
+			return mb_fail(err, errlen, "%s: file size 0x%llx above its memory size 0x%llx",
+				       what, (unsigned long long)h.filesz, (unsigned long long)h.memsz);
+		if (h.offset > len || h.filesz > len - h.offset)
+			return mb_fail(err, errlen, "truncated: %s (0x%llx bytes at offset 0x%llx) ends "
+				       "after the file's %zu bytes", what, (unsigned long long)h.filesz,
+				       (unsigned long long)h.offset, len);
+		if (check_range(h.paddr, h.memsz, memory, err, errlen, what))
+			return -1;
+		for (unsigned int j = 0; j < k->nsegs; j++) {
+			const struct mb_segment *s = &k->seg[j];
+
+			if (h.paddr < s->paddr + s->memsz && s->paddr < h.paddr + h.memsz)
+				return mb_fail(err, errlen, "%s at 0x%llx overlaps another segment at 0x%llx",
+					       what, (unsigned long long)h.paddr, (unsigned long long)s->paddr);
+		}
+		if (k->nsegs == MB_MAX_SEGMENTS)
+			return mb_fail(err, errlen, "more than %u loadable segments", MB_MAX_SEGMENTS);
+		k->seg[k->nsegs++] = (struct mb_segment){ h.paddr, h.offset, h.filesz, h.memsz };
+		if (h.paddr + h.memsz > k->end)
+			k->end = h.paddr + h.memsz;
+		/* The entry point is virtual: find it in this segment and make it physical. */
+		if (!entry_found && entry >= h.vaddr && entry - h.vaddr < h.memsz) {
+			entry = entry - h.vaddr + h.paddr;
+			entry_found = 1;
+		}
+	}
+	if (k->nsegs == 0)
+		return mb_fail(err, errlen, "no loadable (PT_LOAD) ELF segments");
+	if (!entry_found)
+		return mb_fail(err, errlen, "entry point 0x%llx is in no loadable segment",
+			       (unsigned long long)entry);
+	if (entry > 0xffffffffull)
+		return mb_fail(err, errlen, "entry point 0x%llx is above 4 GiB; multiboot enters "
+			       "in 32-bit mode", (unsigned long long)entry);
+	k->entry = (uint32_t)entry;
+	return 0;
+}
+
+int mb_place_module(const struct mb_kernel *k, uint64_t size, uint64_t memory, uint64_t *addr,
+		    char *err, size_t errlen)
+{
+	uint64_t a = (k->end + 0xfff) & ~0xfffull;
+
+	if (a < MPVM_GUEST_LOAD_ADDR)
+		a = MPVM_GUEST_LOAD_ADDR;
+	if (a + size > low_ram(memory) || a + size > 0xffffffffull)
+		return mb_fail(err, errlen, "%llu bytes do not fit in RAM below %llu MiB above the "
+			       "kernel (at 0x%llx); try a larger --memory", (unsigned long long)size,
+			       (unsigned long long)(low_ram(memory) >> 20), (unsigned long long)a);
+	*addr = a;
+	return 0;
+}
+
+static size_t mmap_entry(uint8_t *p, uint64_t base, uint64_t len, uint32_t type)
+{
+	put32(p, 20);
+	put64(p + 4, base);
+	put64(p + 12, len);
+	put32(p + 20, type);
+	return 24;
+}
+
+int mb_build_info(const struct mb_info_params *p, uint8_t *buf, size_t buflen,
+		  char *err, size_t errlen)
+{
+	uint64_t low = low_ram(p->memory), high = p->memory - low;
+	size_t cmdlen = strlen(p->cmdline);
+	uint8_t *info = buf;
+	uint8_t *mm = buf + (MB_MMAP_ADDR - MB_INFO_ADDR);
+	size_t mmlen = 0;
+	uint32_t flags = MB_INFO_MEMORY | MB_INFO_CMDLINE | MB_INFO_MMAP | MB_INFO_LOADER_NAME;
+
+	if (buflen < MB_INFO_AREA_END - MB_INFO_ADDR)
+		return mb_fail(err, errlen, "buffer too small for the multiboot information");
+	if (cmdlen >= MB_CMDLINE_MAX)
+		return mb_fail(err, errlen, "multiboot command line of %zu bytes (the kernel's file "
+			       "name, a blank and --cmdline): at most %u", cmdlen, MB_CMDLINE_MAX - 1);
+	memset(buf, 0, MB_INFO_AREA_END - MB_INFO_ADDR);
+
+	/* Lower memory: 0 to the EBDA; upper memory: 1 MiB to the end of low RAM. */
+	put32(info + 4, MPVM_EBDA_ADDR >> 10);
+	put32(info + 8, (uint32_t)((low - MPVM_GUEST_LOAD_ADDR) >> 10));
+	put32(info + 12, 0xffffffffu); /* boot_device: none */
+	put32(info + 16, MB_CMDLINE_ADDR);
+	memcpy(buf + (MB_CMDLINE_ADDR - MB_INFO_ADDR), p->cmdline, cmdlen + 1);
+	if (p->has_module) {
+		uint8_t *mod = buf + (MB_MODS_ADDR - MB_INFO_ADDR);
+
+		flags |= MB_INFO_MODS;
+		put32(info + 20, 1);
+		put32(info + 24, MB_MODS_ADDR);
+		put32(mod, p->mod_start);
+		put32(mod + 4, p->mod_end);
+		put32(mod + 8, MB_MOD_STRING_ADDR);
+		memcpy(buf + (MB_MOD_STRING_ADDR - MB_INFO_ADDR), "initrd", 7);
+	}
+	mmlen += mmap_entry(mm + mmlen, 0, MPVM_EBDA_ADDR, 1);
+	mmlen += mmap_entry(mm + mmlen, MPVM_EBDA_ADDR, 0xa0000 - MPVM_EBDA_ADDR, 2);
+	mmlen += mmap_entry(mm + mmlen, MPVM_ACPI_ADDR, MPVM_GUEST_LOAD_ADDR - MPVM_ACPI_ADDR, 2);
+	mmlen += mmap_entry(mm + mmlen, MPVM_GUEST_LOAD_ADDR, low - MPVM_GUEST_LOAD_ADDR, 1);
+	if (high)
+		mmlen += mmap_entry(mm + mmlen, MB_HIGH_RAM_BASE, high, 1);
+	put32(info + 44, (uint32_t)mmlen);
+	put32(info + 48, MB_MMAP_ADDR);
+	memcpy(buf + (MB_LOADER_NAME_ADDR - MB_INFO_ADDR), "mpvm", 5);
+	put32(info + 64, MB_LOADER_NAME_ADDR);
+	put32(info, flags);
+	return 0;
+}
+
+uint8_t *mb_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	uint8_t *buf;
+
+	if (!f) {
+		mb_fail(err, errlen, "%s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		mb_fail(err, errlen, "not a regular file");
+		fclose(f);
+		return NULL;
+	}
+	if ((uint64_t)st.st_size > max) {
+		mb_fail(err, errlen, "%lld bytes: larger than guest RAM", (long long)st.st_size);
+		fclose(f);
+		return NULL;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		mb_fail(err, errlen, "out of memory");
+		fclose(f);
+		return NULL;
+	}
+	if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		mb_fail(err, errlen, "read error");
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+char *mb_make_cmdline(const char *kernel, const char *cmdline)
+{
+	size_t n = strlen(kernel) + strlen(cmdline) + 2;
+	char *s = malloc(n);
+
+	if (s)
+		snprintf(s, n, *cmdline ? "%s %s" : "%s", kernel, cmdline);
+	return s;
+}
+
+int mb_check_files(const char *kernel, const char *initrd, const char *cmdline,
+		   uint64_t memory, char *err, size_t errlen)
+{
+	struct mb_kernel k;
+	char why[256];
+	size_t len;
+	uint8_t *img = mb_read_file(kernel, memory, &len, why, sizeof(why));
+	char *full;
+	int ret;
+
+	if (!img)
+		return mb_fail(err, errlen, "--kernel %s: %s", kernel, why);
+	ret = mb_parse(img, len, memory, &k, why, sizeof(why));
+	free(img);
+	if (ret)
+		return mb_fail(err, errlen, "--kernel %s: %s", kernel, why);
+	if (initrd) {
+		uint64_t addr;
+
+		img = mb_read_file(initrd, memory, &len, why, sizeof(why));
+		if (!img)
+			return mb_fail(err, errlen, "--initrd %s: %s", initrd, why);
+		free(img);
+		if (mb_place_module(&k, len, memory, &addr, why, sizeof(why)))
+			return mb_fail(err, errlen, "--initrd %s: %s", initrd, why);
+	}
+	full = mb_make_cmdline(kernel, cmdline);
+	if (!full)
+		return mb_fail(err, errlen, "out of memory");
+	len = strlen(full);
+	free(full);
+	if (len >= MB_CMDLINE_MAX)
+		return mb_fail(err, errlen, "--cmdline: the multiboot command line (the kernel's file "
+			       "name, a blank and --cmdline) has %zu bytes; at most %u", len,
+			       MB_CMDLINE_MAX - 1);
+	return 0;
+}

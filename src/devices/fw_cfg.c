@@ -1,0 +1,56 @@
+#include "devices/fw_cfg.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "core/fw_cfg_store.h"
+
+struct fw_cfg {
+	pthread_mutex_t lock; /* vCPUs share the selector, as on real hardware */
+	struct fw_cfg_store store;
+};
+
+struct fw_cfg *fw_cfg_create(unsigned int ncpus, uint64_t ram_bytes)
+{
+	struct fw_cfg *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	pthread_mutex_init(&f->lock, NULL);
+	fw_cfg_store_init(&f->store, ncpus, ram_bytes);
+	return f;
+}
+
+void fw_cfg_destroy(struct fw_cfg *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+int fw_cfg_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+	       uint32_t *data, unsigned int size)
+{
+	struct fw_cfg *f = opaque;
+
+	(void)vcpu;
+	pthread_mutex_lock(&f->lock);
+	if (port == FW_CFG_PORT_SEL) {
+		if (is_write)
+			fw_cfg_store_select(&f->store, (uint16_t)*data);
+		else
+			*data = 0;
+	} else if (is_write) {
+		/* The data port is read-only on fw_cfg revision 2+: writes are ignored. */
+	} else {
+		/* A wider read takes that many bytes in a row, lowest first. */
+		uint32_t v = 0;
+
+		for (unsigned int i = 0; i < size; i++)
+			v |= (uint32_t)fw_cfg_store_read(&f->store) << (8 * i);
+		*data = v;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}

@@ -1,0 +1,22 @@
+/*
+ * fw_cfg (QEMU's firmware configuration interface), the traditional I/O
+ * port interface only: selector at 0x510 (16-bit write), data at 0x511
+ * (8-bit reads with auto-increment). No DMA. The items are in
+ * core/fw_cfg_store.h.
+ */
+#ifndef MPVM_DEVICES_FW_CFG_H
+#define MPVM_DEVICES_FW_CFG_H
+
+#include <stdint.h>
+
+#include "devices/pio.h"
+
+#define FW_CFG_PORTS 2 /* 0x510-0x511 */
+
+struct fw_cfg *fw_cfg_create(unsigned int ncpus, uint64_t ram_bytes);
+void fw_cfg_destroy(struct fw_cfg *f);
+/* The pio_bus handler for ports 0x510-0x511; opaque is the struct fw_cfg. */
+int fw_cfg_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+	       uint32_t *data, unsigned int size);
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * Multiboot (v1) kernels (--kernel, --initrd) and the devices such guests
+ * expect from a PC (fw_cfg, isa-debug-exit, pc-testdev's I/O register).
+ */
+#ifndef MPVM_KVM_BOOT_MULTIBOOT_H
+#define MPVM_KVM_BOOT_MULTIBOOT_H
+
+struct vm;
+
+/*
+ * Loads --kernel (and --initrd as its one module), writes the multiboot
+ * information, the ACPI and MP tables, and gives the BSP the multiboot entry
+ * state. -1 after printing why.
+ */
+int boot_multiboot(struct vm *vm);
+
+/* Registers fw_cfg, and --debug-exit / --pc-testdev when asked. -1 after printing why. */
+int vm_setup_fw_devices(struct vm *vm);
+void vm_destroy_fw_devices(struct vm *vm);
+
+#endif

@@ -1,0 +1,75 @@
+/* Unit tests of core/fw_cfg_store.c: the items mpvm serves through fw_cfg. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "core/fw_cfg_store.h"
+
+static uint64_t read_le(struct fw_cfg_store *s, uint16_t key, unsigned int n)
+{
+	uint64_t v = 0;
+
+	fw_cfg_store_select(s, key);
+	for (unsigned int i = 0; i < n; i++)
+		v |= (uint64_t)fw_cfg_store_read(s) << (8 * i);
+	return v;
+}
+
+static void items(void **state)
+{
+	struct fw_cfg_store s;
+	char sig[5] = { 0 };
+
+	(void)state;
+	fw_cfg_store_init(&s, 8, 3ull << 30);
+	fw_cfg_store_select(&s, FW_CFG_SIGNATURE);
+	for (int i = 0; i < 4; i++)
+		sig[i] = (char)fw_cfg_store_read(&s);
+	assert_string_equal(sig, "QEMU");
+	assert_int_equal(read_le(&s, FW_CFG_ID, 4), 1);
+	assert_true(read_le(&s, FW_CFG_RAM_SIZE, 8) == 3ull << 30);
+	assert_int_equal(read_le(&s, FW_CFG_NB_CPUS, 2), 8);
+	assert_int_equal(read_le(&s, FW_CFG_MAX_CPUS, 2), 8);
+	assert_int_equal(read_le(&s, FW_CFG_FILE_DIR, 4), 0); /* big-endian 0: no files */
+}
+
+static void signature_selected_at_reset(void **state)
+{
+	struct fw_cfg_store s;
+
+	(void)state;
+	fw_cfg_store_init(&s, 1, 16 << 20);
+	assert_int_equal(fw_cfg_store_read(&s), 'Q');
+}
+
+static void past_end_and_unknown_keys_read_zero(void **state)
+{
+	struct fw_cfg_store s;
+
+	(void)state;
+	fw_cfg_store_init(&s, 300, 16 << 20);
+	assert_int_equal(read_le(&s, FW_CFG_NB_CPUS, 4), 300); /* bytes 3 and 4 are past the end */
+	assert_true(read_le(&s, 0x11, 8) == 0);                 /* FW_CFG_MAX_RAM: not served */
+	assert_true(read_le(&s, 0x8000, 8) == 0);               /* arch-local keys are not key 0 */
+	/* The write-channel bit does not change the item. */
+	assert_int_equal(read_le(&s, 0x4000 | FW_CFG_NB_CPUS, 2), 300);
+	/* Selecting again restarts at offset 0. */
+	fw_cfg_store_select(&s, FW_CFG_SIGNATURE);
+	fw_cfg_store_read(&s);
+	fw_cfg_store_select(&s, FW_CFG_SIGNATURE);
+	assert_int_equal(fw_cfg_store_read(&s), 'Q');
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(items),
+		cmocka_unit_test(signature_selected_at_reset),
+		cmocka_unit_test(past_end_and_unknown_keys_read_zero),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,104 @@
+/*
+ * Unit tests of the port handlers for multiboot guests: fw_cfg on
+ * 0x510-0x511, pc-testdev's I/O register, the empty PCI configuration
+ * space and the isa-debug-exit status.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/fw_cfg_store.h"
+#include "devices/debug_exit.h"
+#include "devices/fw_cfg.h"
+#include "devices/pci_nodev.h"
+
+static uint32_t in(pio_handler_fn fn, void *dev, uint16_t port, unsigned int size)
+{
+	uint32_t v = 0xdeadbeef;
+
+	assert_int_equal(fn(dev, NULL, port, false, &v, size), 0);
+	return v;
+}
+
+static void out(pio_handler_fn fn, void *dev, uint16_t port, uint32_t v, unsigned int size)
+{
+	assert_int_equal(fn(dev, NULL, port, true, &v, size), 0);
+}
+
+static void fw_cfg_ports(void **state)
+{
+	struct fw_cfg *f = fw_cfg_create(4, 512ull << 20);
+	char sig[5] = { 0 };
+
+	(void)state;
+	assert_non_null(f);
+	out(fw_cfg_pio, f, FW_CFG_PORT_SEL, FW_CFG_SIGNATURE, 2);
+	for (int i = 0; i < 4; i++)
+		sig[i] = (char)in(fw_cfg_pio, f, FW_CFG_PORT_DATA, 1);
+	assert_string_equal(sig, "QEMU");
+	out(fw_cfg_pio, f, FW_CFG_PORT_SEL, FW_CFG_NB_CPUS, 2);
+	assert_int_equal(in(fw_cfg_pio, f, FW_CFG_PORT_DATA, 1), 4);
+	assert_int_equal(in(fw_cfg_pio, f, FW_CFG_PORT_DATA, 1), 0);
+	/* A 32-bit read of the data port takes four bytes in a row. */
+	out(fw_cfg_pio, f, FW_CFG_PORT_SEL, FW_CFG_RAM_SIZE, 2);
+	assert_int_equal(in(fw_cfg_pio, f, FW_CFG_PORT_DATA, 4), 512u << 20);
+	assert_int_equal(in(fw_cfg_pio, f, FW_CFG_PORT_DATA, 4), 0);
+	/* Writes to the data port are ignored. */
+	out(fw_cfg_pio, f, FW_CFG_PORT_SEL, FW_CFG_NB_CPUS, 2);
+	out(fw_cfg_pio, f, FW_CFG_PORT_DATA, 9, 1);
+	assert_int_equal(in(fw_cfg_pio, f, FW_CFG_PORT_DATA, 1), 4);
+	fw_cfg_destroy(f);
+}
+
+static void testdev_register(void **state)
+{
+	struct pc_testdev t = { { 0 } };
+
+	(void)state;
+	out(pc_testdev_pio, &t, 0xe0, 0x12345678, 4);
+	assert_int_equal(in(pc_testdev_pio, &t, 0xe0, 4), 0x12345678);
+	assert_int_equal(in(pc_testdev_pio, &t, 0xe0, 2), 0x5678);
+	assert_int_equal(in(pc_testdev_pio, &t, 0xe2, 1), 0x34);
+	out(pc_testdev_pio, &t, 0xe0, 0xab, 1);
+	assert_int_equal(in(pc_testdev_pio, &t, 0xe0, 4), 0x123456ab);
+	out(pc_testdev_pio, &t, 0xe0, 0xbeef, 2);
+	assert_int_equal(in(pc_testdev_pio, &t, 0xe0, 2), 0xbeef);
+}
+
+static void pci_empty(void **state)
+{
+	struct pci_nodev p = { 0 };
+
+	(void)state;
+	out(pci_nodev_pio, &p, 0xcf8, 0x80000000, 4);
+	assert_int_equal(in(pci_nodev_pio, &p, 0xcf8, 4), 0x80000000);
+	assert_int_equal(in(pci_nodev_pio, &p, 0xcfc, 4), 0xffffffff);
+	assert_int_equal(in(pci_nodev_pio, &p, 0xcfe, 2), 0xffff);
+	assert_int_equal(in(pci_nodev_pio, &p, 0xcfd, 1), 0xff);
+	out(pci_nodev_pio, &p, 0xcfc, 0, 4);
+	assert_int_equal(in(pci_nodev_pio, &p, 0xcfc, 4), 0xffffffff);
+}
+
+static void debug_exit_statuses(void **state)
+{
+	(void)state;
+	assert_int_equal(debug_exit_status(0), 1);
+	assert_int_equal(debug_exit_status(1), 3);
+	assert_int_equal(debug_exit_status(0x15), 43);
+	assert_int_equal(debug_exit_status(0x7f), 255);
+	assert_int_equal(debug_exit_status(0x80), 1); /* 0x101: 8 bits of status */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(fw_cfg_ports),
+		cmocka_unit_test(testdev_register),
+		cmocka_unit_test(pci_empty),
+		cmocka_unit_test(debug_exit_statuses),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
