@@ -24,6 +24,14 @@ for mode in kernel split user; do
 	is "$(count "$ERR" '^mpvm: +[0-9]+ +[0-9]+ +AP +UNINITIALIZED ')" 4 "--irqchip $mode partial: the 4 APs never started are UNINITIALIZED"
 	run_mpvm 600 run --irqchip $mode --cpus 4 --no-acpi
 	like "$OUT" "^4/4 CPUs online$" "--irqchip $mode --no-acpi: 4/4 CPUs online from the MP table"
+	# x2APIC: the guest drives the APICs through MSRs (ICR 0x830, ID 0x802, EOI 0x80b).
+	run_mpvm 600 run --irqchip $mode --cpus 4 --boot-cpu 2 --cmdline "apic=x2apic scenario=reinit"
+	is "$STATUS" 0 "--irqchip $mode apic=x2apic reinit: exit status 0"
+	like "$OUT" "^4/4 CPUs online$" "--irqchip $mode apic=x2apic reinit: 4/4 CPUs online"
 done
+
+# 300 vCPUs with mpvm's own APICs: x2APIC mode from the start, 32-bit IDs.
+run_mpvm 900 run --irqchip user --cpus 300 --boot-cpu 299
+check_bringup 300 299
 
 done_testing
