@@ -460,6 +460,7 @@ bool uirq_before_run(struct vcpu *v)
 			run->request_interrupt_window = 1;
 		}
 	}
+	run->cr8 = lapic_get_tpr(u->lapic) >> 4;
 	arm_timer(u, lapic_timer_next_ns(u->lapic));
 	return true;
 }
@@ -516,7 +517,17 @@ int uirq_handle_exit(struct vcpu *v)
 	struct user_cpu *u = v->user;
 	struct kvm_run *run = v->run;
 
+	/*
+	 * CR8 is the TPR's bits 7:4 (SDM vol. 3A §10.8.6.1). KVM reports the
+	 * guest's CR8 in kvm_run on every exit (and exits with SET_TPR when
+	 * the guest lowers it); the APIC's TPR follows it.
+	 */
+	if (run->cr8 != lapic_get_tpr(u->lapic) >> 4)
+		lapic_set_tpr(u->lapic, (uint32_t)(run->cr8 & 0xf) << 4);
+
 	switch (run->exit_reason) {
+	case KVM_EXIT_SET_TPR:
+		return 1;
 	case KVM_EXIT_HLT:
 		u->halt_if = run->if_flag;
 		step(u, MP_EV_HLT, 0, run->if_flag);
