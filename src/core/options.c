@@ -30,6 +30,7 @@ const char options_run_usage[] =
 	"                     write of V ends mpvm with status (V << 1) | 1\n"
 	"  --pc-testdev       pc-testdev's I/O test register at 0xe0-0xe3 and IRQ\n"
 	"                     lines at 0x2000-0x2017\n"
+	"  --no-x2apic        hide x2APIC from the guest (CPUID.1:ECX[21] clear)\n"
 	"  --legacy-pc        with --kernel: PICs, PIT and a real-mode IVT set up as\n"
 	"                     a PC BIOS leaves them\n"
 	"  --report FILE      write the per-vCPU MP-state report as JSON to FILE\n"
@@ -108,8 +109,9 @@ const char *irqchip_mode_name(enum irqchip_mode m)
 
 /*
  * --debug-exit[=PORT]: PORT in decimal or 0x hex; its 4 ports must leave
- * mpvm's own ports alone (the exit port 0x700, COM1, fw_cfg 0x510-0x511,
- * pc-testdev 0xe0-0xe3).
+ * mpvm's own ports alone (the exit port 0x700, COM1, fw_cfg, pc-testdev,
+ * PCI configuration, and the PIC, PIT and ELCR ports, which KVM's in-kernel
+ * irqchip would take before mpvm sees them).
  */
 static int options_parse_debug_exit(const char *val, struct mpvm_options *o, char *err, size_t errlen)
 {
@@ -118,6 +120,13 @@ static int options_parse_debug_exit(const char *val, struct mpvm_options *o, cha
 		{ 0x3f8, 8, "COM1 0x3f8-0x3ff" },
 		{ 0x510, 2, "fw_cfg 0x510-0x511" },
 		{ 0xe0, 4, "pc-testdev 0xe0-0xe3" },
+		{ 0x2000, 24, "pc-testdev's IRQ lines 0x2000-0x2017" },
+		{ 0xcf8, 8, "PCI configuration 0xcf8-0xcff" },
+		{ 0x20, 2, "the master PIC 0x20-0x21" },
+		{ 0xa0, 2, "the slave PIC 0xa0-0xa1" },
+		{ 0x40, 4, "the PIT 0x40-0x43" },
+		{ 0x61, 1, "the PIT's speaker port 0x61" },
+		{ 0x4d0, 2, "the ELCR 0x4d0-0x4d1" },
 	};
 	unsigned long port = 0xf4;
 	char *end;
@@ -178,10 +187,12 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 				return -1;
 			continue;
 		}
-		if (!strcmp(name, "--pc-testdev") || !strcmp(name, "--legacy-pc")) {
+		if (!strcmp(name, "--pc-testdev") || !strcmp(name, "--legacy-pc") ||
+		    !strcmp(name, "--no-x2apic")) {
 			if (val)
 				return fail(err, errlen, "option %s takes no value", name);
-			*(!strcmp(name, "--pc-testdev") ? &o->pc_testdev : &o->legacy_pc) = true;
+			*(!strcmp(name, "--pc-testdev") ? &o->pc_testdev :
+			  !strcmp(name, "--legacy-pc") ? &o->legacy_pc : &o->no_x2apic) = true;
 			continue;
 		}
 
@@ -256,6 +267,8 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 	if (boot_cpu_given && o->boot_cpu >= o->cpus)
 		return fail(err, errlen, "--boot-cpu %u: must be from 0 to %u (--cpus is %u)",
 			    o->boot_cpu, o->cpus - 1, o->cpus);
+	if (o->no_x2apic && o->cpus > 255)
+		return fail(err, errlen, "--no-x2apic: --cpus %u needs APIC IDs above 254, which only x2APIC has", o->cpus);
 	if (o->legacy_pc && !o->kernel)
 		return fail(err, errlen, "--legacy-pc needs --kernel (the built-in guest starts in long mode)");
 	if (o->initrd && !o->kernel)

@@ -37,6 +37,7 @@ struct mpvm_options {
 	bool debug_exit;           /* --debug-exit[=PORT]: isa-debug-exit */
 	uint16_t debug_exit_port;
 	bool pc_testdev;           /* --pc-testdev: pc-testdev's I/O register at 0xe0, IRQ lines at 0x2000 */
+	bool no_x2apic;            /* --no-x2apic: CPUID.1:ECX.x2APIC clear */
 	bool legacy_pc;            /* --legacy-pc: PIC, PIT and real-mode IVT as a BIOS leaves them */
 	bool help;
 };

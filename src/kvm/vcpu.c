@@ -61,6 +61,8 @@ static int set_cpuid(struct vcpu *v)
 	leaf1 = cpuid_find(&t, 1, 0);
 	if (leaf1)
 		leaf1->ecx |= 1u << 24;
+	if (leaf1 && v->vm->opts->no_x2apic) /* --no-x2apic: CPUID.1:ECX[21] */
+		leaf1->ecx &= ~(1u << 21);
 	c = calloc(1, sizeof(*c) + t.len * sizeof(c->entries[0]));
 	if (!c)
 		goto out;

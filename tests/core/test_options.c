@@ -171,6 +171,10 @@ static void multiboot_options(void **state)
 	assert_non_null(strstr(err, "overlap fw_cfg"));
 	assert_int_equal(PARSE(&o, err, "--debug-exit=0xe2"), -1);
 	assert_non_null(strstr(err, "overlap pc-testdev"));
+	assert_int_equal(PARSE(&o, err, "--debug-exit=0x40"), -1);
+	assert_non_null(strstr(err, "overlap the PIT 0x40-0x43"));
+	assert_int_equal(PARSE(&o, err, "--debug-exit=0xcfc"), -1);
+	assert_non_null(strstr(err, "overlap PCI configuration"));
 	assert_int_equal(PARSE(&o, err, "--debug-exit=0xfffd"), -1);
 	assert_non_null(strstr(err, "PORT must be an I/O port from 0 to 0xfffc"));
 	assert_int_equal(PARSE(&o, err, "--debug-exit=x"), -1);
@@ -181,6 +185,10 @@ static void multiboot_options(void **state)
 	assert_string_equal(err, "--initrd needs --kernel (the built-in guest takes no module)");
 	assert_int_equal(PARSE(&o, err, "--legacy-pc"), -1);
 	assert_non_null(strstr(err, "--legacy-pc needs --kernel"));
+	assert_int_equal(PARSE(&o, err, "--no-x2apic", "--cpus", "255"), 0);
+	assert_true(o.no_x2apic);
+	assert_int_equal(PARSE(&o, err, "--no-x2apic", "--cpus", "256"), -1);
+	assert_string_equal(err, "--no-x2apic: --cpus 256 needs APIC IDs above 254, which only x2APIC has");
 	assert_int_equal(PARSE(&o, err, "--kernel="), -1);
 	assert_string_equal(err, "--kernel: needs a file name");
 	assert_int_equal(PARSE(&o, err, "--kernel"), -1);

@@ -50,6 +50,7 @@ dry "--kernel k --irqchip kernel --legacy-pc" "kernel_irqchip=on" -kernel k -mac
 dry "--kernel k --irqchip split" "kernel_irqchip=split" -kernel k -machine accel=kvm,kernel_irqchip=split,pit=off
 dry "--kernel k --irqchip user" "kernel_irqchip=off" -kernel k -machine accel=kvm,kernel_irqchip=off -machine pit=off
 dry "--kernel k --debug-exit=0x501 --legacy-pc" "isa-debug-exit at another port" -kernel k -device isa-debug-exit,iobase=0x501,iosize=4
+dry "--kernel k --no-x2apic --legacy-pc" "-cpu host,-x2apic,+tsc-deadline (as the xapic test asks)" -kernel k -cpu host,-x2apic,+tsc-deadline
 dry "--kernel k --legacy-pc" "-enable-kvm, -vnc none, -nographic, --no-reboot are accepted" \
 	-enable-kvm -vnc none -nographic --no-reboot -kernel k -cpu host
 
@@ -66,7 +67,7 @@ refused() { # refused MESSAGE ARGS...
 	is "$STATUS" 1 "$* is refused with status 1"
 	like "$ERR" "^kut-run: .*$want" "$*: says '$want'"
 }
-refused "'-x2apic': mpvm cannot take CPUID features away" -cpu qemu64,-x2apic
+refused "'-sse4.2': mpvm cannot take this CPUID feature away" -cpu qemu64,-sse4.2
 refused "-device pci-testdev: mpvm has no such device" -device pci-testdev
 refused "mpvm's isa-debug-exit has iosize=4 only" -device isa-debug-exit,iobase=0xf4,iosize=2
 refused "-machine accel=tcg: mpvm runs on KVM only" -machine accel=tcg

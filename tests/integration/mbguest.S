@@ -142,6 +142,18 @@ _start:
 	call putd
 	call nl
 
+	mov $s_x2apic, %esi
+	call puts
+	push %ebx
+	mov $1, %eax
+	cpuid
+	mov %ecx, %eax
+	shr $21, %eax
+	and $1, %eax
+	call putd
+	call nl
+	pop %ebx
+
 	mov $s_bye, %esi
 	call puts
 	mov $EXITPORT, %dx
@@ -260,6 +272,7 @@ s_mmap:		.asciz "mbguest: mmap entries "
 s_sig:		.asciz "mbguest: fw_cfg signature "
 s_cpus:		.asciz "mbguest: fw_cfg cpus "
 s_ram:		.asciz "mbguest: fw_cfg ram MiB "
+s_x2apic:	.asciz "mbguest: cpuid x2apic "
 s_bye:		.asciz "mbguest: exiting through the debug-exit port\n"
 s_fail:		.asciz "mbguest: FAIL check "
 

@@ -103,6 +103,9 @@ is "$STATUS" 1 "a write of 0x80: (0x80 << 1) | 1 = 0x101, which the 8-bit exit s
 
 run_mpvm 60 run --kernel "$T_DIR/mb32" --cpus 2 --debug-exit --pc-testdev --legacy-pc
 is "$STATUS" 43 "--pc-testdev --legacy-pc: the guest runs as before"
+like "$OUT" "^mbguest: cpuid x2apic 1$" "the guest sees x2APIC in CPUID by default"
+run_mpvm 60 run --kernel "$T_DIR/mb32" --debug-exit --no-x2apic
+like "$OUT" "^mbguest: cpuid x2apic 0$" "--no-x2apic: the guest does not see x2APIC in CPUID"
 run_mpvm 30 run --legacy-pc
 is "$STATUS" 2 "--legacy-pc without --kernel: exit status 2"
 like "$ERR" "^mpvm: --legacy-pc needs --kernel" "--legacy-pc without --kernel says so"
