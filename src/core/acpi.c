@@ -643,7 +643,7 @@ long acpi_build(const struct fw_topology *t, void *buf, size_t size, uint64_t gp
 		return -1;
 	/* 5.2.5.1: the RSDP is found by scanning 16-byte boundaries. */
 	if (gpa & 15)
-		return fw_error(err, errlen, "ACPI tables: address 0x%llx not 16-byte aligned",
+		return errmsg(err, errlen, "ACPI tables: address 0x%llx not 16-byte aligned",
 				(unsigned long long)gpa);
 
 	/* Sizing pass: where everything goes. */
@@ -658,11 +658,11 @@ long acpi_build(const struct fw_topology *t, void *buf, size_t size, uint64_t gp
 	end = madt + madt_len;
 
 	if (!buf || size < end)
-		return fw_error(err, errlen,
+		return errmsg(err, errlen,
 				"ACPI tables for %u vCPUs need %zu bytes, buffer has %zu",
 				t->ncpus, end, buf ? size : 0);
 	if (gpa + end > 0x100000000ull)
-		return fw_error(err, errlen,
+		return errmsg(err, errlen,
 				"ACPI tables at 0x%llx would cross 4 GiB (RSDT holds 32-bit pointers)",
 				(unsigned long long)gpa);
 	memset(b, 0, end);

@@ -14,38 +14,26 @@ uint8_t fw_checksum(const void *buf, size_t len)
 	return (uint8_t)-sum;
 }
 
-int fw_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 int fw_topology_check(const struct fw_topology *t, char *err, size_t errlen)
 {
 	unsigned int i, j;
 
 	if (!t || !t->apic_ids)
-		return fw_error(err, errlen, "no CPU topology given");
+		return errmsg(err, errlen, "no CPU topology given");
 	if (t->ncpus < 1 || t->ncpus > FW_MAX_CPUS)
-		return fw_error(err, errlen, "%u vCPUs: must be 1 to %u",
+		return errmsg(err, errlen, "%u vCPUs: must be 1 to %u",
 				t->ncpus, FW_MAX_CPUS);
 	if (t->boot_cpu >= t->ncpus)
-		return fw_error(err, errlen, "boot vCPU %u out of range (%u vCPUs)",
+		return errmsg(err, errlen, "boot vCPU %u out of range (%u vCPUs)",
 				t->boot_cpu, t->ncpus);
 	/* Quadratic, but at most half a million compares, once per boot. */
 	for (i = 0; i < t->ncpus; i++) {
 		if (t->apic_ids[i] == 0xffffffffu)
-			return fw_error(err, errlen,
+			return errmsg(err, errlen,
 					"vCPU %u: APIC ID 0xffffffff is the broadcast ID", i);
 		for (j = 0; j < i; j++)
 			if (t->apic_ids[j] == t->apic_ids[i])
-				return fw_error(err, errlen,
+				return errmsg(err, errlen,
 						"vCPUs %u and %u have the same APIC ID %u",
 						j, i, t->apic_ids[i]);
 	}

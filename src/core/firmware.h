@@ -7,8 +7,10 @@
 #ifndef MPVM_CORE_FIRMWARE_H
 #define MPVM_CORE_FIRMWARE_H
 
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "core/errmsg.h"
 
 #define FW_LAPIC_ADDR  0xfee00000u
 #define FW_IOAPIC_ADDR 0xfec00000u
@@ -38,9 +40,5 @@ uint8_t fw_checksum(const void *buf, size_t len);
  * broadcast ID). Returns 0, or -1 with a one-line reason in err.
  */
 int fw_topology_check(const struct fw_topology *t, char *err, size_t errlen);
-
-/* snprintf into err when there is room for a message; always returns -1. */
-int fw_error(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 #endif

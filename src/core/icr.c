@@ -44,6 +44,8 @@
  */
 #include "core/icr.h"
 
+#include "core/errmsg.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,21 +58,6 @@
 #define ICR_SHORTHAND(v)     (((v) >> 18) & 0x3u)
 #define X2APIC_ICR_RESERVED  ((1ull << 13) | (3ull << 16) | (0xfffull << 20))
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 int icr_decode(uint64_t v, bool x2apic, struct icr *out, char *err, size_t errlen)
 {
 	unsigned dm = ICR_DELIVERY(v);
@@ -78,7 +65,7 @@ int icr_decode(uint64_t v, bool x2apic, struct icr *out, char *err, size_t errle
 	if (err && errlen)
 		err[0] = '\0';
 	if (!out)
-		return fail(err, errlen, "no output");
+		return errmsg(err, errlen, "no output");
 	memset(out, 0, sizeof(*out));
 	out->vector = (uint8_t)ICR_VECTOR(v);
 	out->delivery = (enum icr_delivery)dm;
@@ -92,21 +79,21 @@ int icr_decode(uint64_t v, bool x2apic, struct icr *out, char *err, size_t errle
 
 	if (x2apic && (v & X2APIC_ICR_RESERVED)) {
 		out->gp = true;
-		return fail(err, errlen, "x2APIC ICR reserved bits set (0x%llx): WRMSR #GP",
+		return errmsg(err, errlen, "x2APIC ICR reserved bits set (0x%llx): WRMSR #GP",
 			    (unsigned long long)(v & X2APIC_ICR_RESERVED));
 	}
 	if (dm == 3 || dm == 7)
-		return fail(err, errlen, "reserved delivery mode %u", dm);
+		return errmsg(err, errlen, "reserved delivery mode %u", dm);
 	if (x2apic && dm == ICR_LOWEST)
-		return fail(err, errlen, "lowest-priority delivery is reserved in the x2APIC ICR");
+		return errmsg(err, errlen, "lowest-priority delivery is reserved in the x2APIC ICR");
 	if ((dm == ICR_FIXED || dm == ICR_LOWEST) && out->vector < 16) {
 		out->esr = APIC_ESR_SEND_ILLEGAL_VECTOR;
-		return fail(err, errlen, "illegal vector %u for %s delivery (0-15 are reserved)",
+		return errmsg(err, errlen, "illegal vector %u for %s delivery (0-15 are reserved)",
 			    out->vector, icr_delivery_name(out->delivery));
 	}
 	if ((out->shorthand == ICR_SELF || out->shorthand == ICR_ALL_INCL_SELF) &&
 	    dm != ICR_FIXED && !out->init_deassert)
-		return fail(err, errlen, "%s delivery may not use the \"%s\" shorthand",
+		return errmsg(err, errlen, "%s delivery may not use the \"%s\" shorthand",
 			    icr_delivery_name(out->delivery),
 			    out->shorthand == ICR_SELF ? "self" : "all including self");
 	return 0;

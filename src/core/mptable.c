@@ -169,12 +169,12 @@ long mptable_build(const struct fw_topology *t, void *buf, size_t size, uint64_t
 		return -1;
 	for (i = 0; i < t->ncpus; i++)
 		if (t->apic_ids[i] > MPTABLE_MAX_APIC_ID)
-			return fw_error(err, errlen,
+			return errmsg(err, errlen,
 					"vCPU %u has APIC ID %u: an MP table can only describe APIC IDs 0-%u",
 					i, t->apic_ids[i], MPTABLE_MAX_APIC_ID);
 	/* 4 (Locating the floating pointer): it sits on a 16-byte boundary. */
 	if (gpa & 15)
-		return fw_error(err, errlen, "MP table: address 0x%llx not 16-byte aligned",
+		return errmsg(err, errlen, "MP table: address 0x%llx not 16-byte aligned",
 				(unsigned long long)gpa);
 
 	base_len = sizeof(*h) + t->ncpus * sizeof(struct mpc_cpu) +
@@ -182,11 +182,11 @@ long mptable_build(const struct fw_topology *t, void *buf, size_t size, uint64_t
 		   (MP_NR_IOINTS + 2) * sizeof(struct mpc_intsrc);
 	end = sizeof(*mpf) + base_len;
 	if (!buf || size < end)
-		return fw_error(err, errlen,
+		return errmsg(err, errlen,
 				"MP table for %u vCPUs needs %zu bytes, buffer has %zu",
 				t->ncpus, end, buf ? size : 0);
 	if (gpa + end > 0x100000000ull)
-		return fw_error(err, errlen,
+		return errmsg(err, errlen,
 				"MP table at 0x%llx would cross 4 GiB (it holds 32-bit pointers)",
 				(unsigned long long)gpa);
 	memset(buf, 0, end);

@@ -1,6 +1,8 @@
 /* Multiboot (v1) kernel images: header, ELF program headers, load plan, info structure. */
 #include "core/multiboot.h"
 
+#include "core/errmsg.h"
+
 #include <elf.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -10,21 +12,6 @@
 #include <sys/stat.h>
 
 #include "core/guest_abi.h"
-
-static int mb_fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int mb_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -60,21 +47,21 @@ static int check_range(uint64_t a, uint64_t len, uint64_t memory, char *err, siz
 	uint64_t end = a + len;
 
 	if (end < a)
-		return mb_fail(err, errlen, "%s: address range wraps around", what);
+		return errmsg(err, errlen, "%s: address range wraps around", what);
 	if (a < MPVM_GUEST_LOW_FREE && end > 0)
-		return mb_fail(err, errlen, "%s at 0x%llx-0x%llx overlaps mpvm's low memory "
+		return errmsg(err, errlen, "%s at 0x%llx-0x%llx overlaps mpvm's low memory "
 			       "(IVT, BIOS data, boot GDT, multiboot information at 0x0-0x%x)",
 			       what, (unsigned long long)a, (unsigned long long)end,
 			       MPVM_GUEST_LOW_FREE - 1);
 	if (a < MPVM_GUEST_LOAD_ADDR && end > MPVM_EBDA_ADDR)
-		return mb_fail(err, errlen, "%s at 0x%llx-0x%llx overlaps mpvm's EBDA, ACPI and "
+		return errmsg(err, errlen, "%s at 0x%llx-0x%llx overlaps mpvm's EBDA, ACPI and "
 			       "MP tables (0x%x-0xfffff)", what, (unsigned long long)a,
 			       (unsigned long long)end, MPVM_EBDA_ADDR);
 	if (end <= low)
 		return 0;
 	if (a >= MB_HIGH_RAM_BASE && end - MB_HIGH_RAM_BASE <= high)
 		return 0;
-	return mb_fail(err, errlen, "%s at 0x%llx-0x%llx is outside guest RAM "
+	return errmsg(err, errlen, "%s at 0x%llx-0x%llx is outside guest RAM "
 		       "(%llu MiB: 0x0-0x%llx%s; try a larger --memory)",
 		       what, (unsigned long long)a, (unsigned long long)end,
 		       (unsigned long long)(memory >> 20), (unsigned long long)low,
@@ -93,26 +80,26 @@ static int find_header(const uint8_t *img, size_t len, struct mb_kernel *k, char
 		flags = get32(img + off + 4);
 		sum = get32(img + off + 8);
 		if ((uint32_t)(magic + flags + sum) != 0)
-			return mb_fail(err, errlen, "multiboot header at offset 0x%zx: bad checksum "
+			return errmsg(err, errlen, "multiboot header at offset 0x%zx: bad checksum "
 				       "(magic + flags + checksum = 0x%x, must be 0)", off,
 				       (uint32_t)(magic + flags + sum));
 		if (flags & MB_HF_VIDEO_MODE)
-			return mb_fail(err, errlen, "multiboot header flags 0x%x ask for a video mode "
+			return errmsg(err, errlen, "multiboot header flags 0x%x ask for a video mode "
 				       "(bit 2); mpvm has no graphics", flags);
 		if (flags & MB_HF_AOUT_KLUDGE)
-			return mb_fail(err, errlen, "multiboot header flags 0x%x ask for the a.out "
+			return errmsg(err, errlen, "multiboot header flags 0x%x ask for the a.out "
 				       "kludge (bit 16, load addresses in the header); mpvm loads ELF "
 				       "program headers only", flags);
 		if (flags & 0xfff8u)
-			return mb_fail(err, errlen, "multiboot header flags 0x%x: required bits "
+			return errmsg(err, errlen, "multiboot header flags 0x%x: required bits "
 				       "0x%x unknown to mpvm", flags, flags & 0xfff8u);
 		k->header_offset = (uint32_t)off;
 		k->header_flags = flags;
 		return 0;
 	}
 	if (len < 12)
-		return mb_fail(err, errlen, "too short (%zu bytes) for a multiboot kernel", len);
-	return mb_fail(err, errlen, "no multiboot header (magic 0x1badb002, 4-byte aligned) "
+		return errmsg(err, errlen, "too short (%zu bytes) for a multiboot kernel", len);
+	return errmsg(err, errlen, "no multiboot header (magic 0x1badb002, 4-byte aligned) "
 		       "in the first %u bytes: not a multiboot kernel", MB_SEARCH_BYTES);
 }
 
@@ -147,55 +134,55 @@ int mb_parse(const uint8_t *img, size_t len, uint64_t memory, struct mb_kernel *
 	*k = (struct mb_kernel){ 0 };
 	if (len < 4 || memcmp(img, ELFMAG, SELFMAG) != 0) {
 		if (find_header(img, len, k, err, errlen) == 0)
-			return mb_fail(err, errlen, "not an ELF file (it has a multiboot header, but "
+			return errmsg(err, errlen, "not an ELF file (it has a multiboot header, but "
 				       "mpvm loads only ELF32/ELF64 multiboot kernels)");
 		if (len >= 2 && img[0] == 'M' && img[1] == 'Z')
-			return mb_fail(err, errlen, "not an ELF file (a PE/EFI image?); mpvm loads "
+			return errmsg(err, errlen, "not an ELF file (a PE/EFI image?); mpvm loads "
 				       "ELF32/ELF64 multiboot kernels");
-		return mb_fail(err, errlen, "not an ELF file (no \\x7fELF at its start); mpvm "
+		return errmsg(err, errlen, "not an ELF file (no \\x7fELF at its start); mpvm "
 			       "loads ELF32/ELF64 multiboot kernels");
 	}
 	if (find_header(img, len, k, err, errlen))
 		return -1;
 	if (len < EI_NIDENT)
-		return mb_fail(err, errlen, "truncated ELF header (%zu bytes)", len);
+		return errmsg(err, errlen, "truncated ELF header (%zu bytes)", len);
 	if (img[EI_DATA] != ELFDATA2LSB)
-		return mb_fail(err, errlen, "ELF data encoding %u: not little-endian", img[EI_DATA]);
+		return errmsg(err, errlen, "ELF data encoding %u: not little-endian", img[EI_DATA]);
 	if (img[EI_CLASS] == ELFCLASS32) {
 		Elf32_Ehdr e;
 
 		if (len < sizeof(e))
-			return mb_fail(err, errlen, "truncated ELF header (%zu bytes)", len);
+			return errmsg(err, errlen, "truncated ELF header (%zu bytes)", len);
 		memcpy(&e, img, sizeof(e));
 		k->elf_class = 32;
 		phoff = e.e_phoff; phnum = e.e_phnum; phentsize = e.e_phentsize;
 		machine = e.e_machine; type = e.e_type; entry = e.e_entry;
 		if (phentsize != sizeof(Elf32_Phdr))
-			return mb_fail(err, errlen, "ELF program header size %u, not %zu", phentsize,
+			return errmsg(err, errlen, "ELF program header size %u, not %zu", phentsize,
 				       sizeof(Elf32_Phdr));
 	} else if (img[EI_CLASS] == ELFCLASS64) {
 		Elf64_Ehdr e;
 
 		if (len < sizeof(e))
-			return mb_fail(err, errlen, "truncated ELF header (%zu bytes)", len);
+			return errmsg(err, errlen, "truncated ELF header (%zu bytes)", len);
 		memcpy(&e, img, sizeof(e));
 		k->elf_class = 64;
 		phoff = e.e_phoff; phnum = e.e_phnum; phentsize = e.e_phentsize;
 		machine = e.e_machine; type = e.e_type; entry = e.e_entry;
 		if (phentsize != sizeof(Elf64_Phdr))
-			return mb_fail(err, errlen, "ELF program header size %u, not %zu", phentsize,
+			return errmsg(err, errlen, "ELF program header size %u, not %zu", phentsize,
 				       sizeof(Elf64_Phdr));
 	} else {
-		return mb_fail(err, errlen, "ELF class %u: neither ELF32 nor ELF64", img[EI_CLASS]);
+		return errmsg(err, errlen, "ELF class %u: neither ELF32 nor ELF64", img[EI_CLASS]);
 	}
 	if (machine != EM_386 && machine != EM_X86_64)
-		return mb_fail(err, errlen, "ELF machine %u: not x86 (EM_386 or EM_X86_64)", machine);
+		return errmsg(err, errlen, "ELF machine %u: not x86 (EM_386 or EM_X86_64)", machine);
 	if (type != ET_EXEC)
-		return mb_fail(err, errlen, "ELF type %u: not an executable (ET_EXEC)", type);
+		return errmsg(err, errlen, "ELF type %u: not an executable (ET_EXEC)", type);
 	if (phnum == 0)
-		return mb_fail(err, errlen, "no ELF program headers");
+		return errmsg(err, errlen, "no ELF program headers");
 	if (phoff > len || (uint64_t)phnum * phentsize > len - phoff)
-		return mb_fail(err, errlen, "truncated: the %u ELF program headers at offset 0x%llx "
+		return errmsg(err, errlen, "truncated: the %u ELF program headers at offset 0x%llx "
 			       "end after the file's %zu bytes", phnum, (unsigned long long)phoff, len);
 
 	for (unsigned int i = 0; i < phnum; i++) {
@@ -207,10 +194,10 @@ int mb_parse(const uint8_t *img, size_t len, uint64_t memory, struct mb_kernel *
 			continue;
 		snprintf(what, sizeof(what), "segment %u", i);
 		if (h.filesz > h.memsz)
-			return mb_fail(err, errlen, "%s: file size 0x%llx above its memory size 0x%llx",
+			return errmsg(err, errlen, "%s: file size 0x%llx above its memory size 0x%llx",
 				       what, (unsigned long long)h.filesz, (unsigned long long)h.memsz);
 		if (h.offset > len || h.filesz > len - h.offset)
-			return mb_fail(err, errlen, "truncated: %s (0x%llx bytes at offset 0x%llx) ends "
+			return errmsg(err, errlen, "truncated: %s (0x%llx bytes at offset 0x%llx) ends "
 				       "after the file's %zu bytes", what, (unsigned long long)h.filesz,
 				       (unsigned long long)h.offset, len);
 		if (check_range(h.paddr, h.memsz, memory, err, errlen, what))
@@ -219,11 +206,11 @@ int mb_parse(const uint8_t *img, size_t len, uint64_t memory, struct mb_kernel *
 			const struct mb_segment *s = &k->seg[j];
 
 			if (h.paddr < s->paddr + s->memsz && s->paddr < h.paddr + h.memsz)
-				return mb_fail(err, errlen, "%s at 0x%llx overlaps another segment at 0x%llx",
+				return errmsg(err, errlen, "%s at 0x%llx overlaps another segment at 0x%llx",
 					       what, (unsigned long long)h.paddr, (unsigned long long)s->paddr);
 		}
 		if (k->nsegs == MB_MAX_SEGMENTS)
-			return mb_fail(err, errlen, "more than %u loadable segments", MB_MAX_SEGMENTS);
+			return errmsg(err, errlen, "more than %u loadable segments", MB_MAX_SEGMENTS);
 		k->seg[k->nsegs++] = (struct mb_segment){ h.paddr, h.offset, h.filesz, h.memsz };
 		if (h.paddr + h.memsz > k->end)
 			k->end = h.paddr + h.memsz;
@@ -234,12 +221,12 @@ int mb_parse(const uint8_t *img, size_t len, uint64_t memory, struct mb_kernel *
 		}
 	}
 	if (k->nsegs == 0)
-		return mb_fail(err, errlen, "no loadable (PT_LOAD) ELF segments");
+		return errmsg(err, errlen, "no loadable (PT_LOAD) ELF segments");
 	if (!entry_found)
-		return mb_fail(err, errlen, "entry point 0x%llx is in no loadable segment",
+		return errmsg(err, errlen, "entry point 0x%llx is in no loadable segment",
 			       (unsigned long long)entry);
 	if (entry > 0xffffffffull)
-		return mb_fail(err, errlen, "entry point 0x%llx is above 4 GiB; multiboot enters "
+		return errmsg(err, errlen, "entry point 0x%llx is above 4 GiB; multiboot enters "
 			       "in 32-bit mode", (unsigned long long)entry);
 	k->entry = (uint32_t)entry;
 	return 0;
@@ -253,7 +240,7 @@ int mb_place_module(const struct mb_kernel *k, uint64_t size, uint64_t memory, u
 	if (a < MPVM_GUEST_LOAD_ADDR)
 		a = MPVM_GUEST_LOAD_ADDR;
 	if (a + size > low_ram(memory) || a + size > 0xffffffffull)
-		return mb_fail(err, errlen, "%llu bytes do not fit in RAM below %llu MiB above the "
+		return errmsg(err, errlen, "%llu bytes do not fit in RAM below %llu MiB above the "
 			       "kernel (at 0x%llx); try a larger --memory", (unsigned long long)size,
 			       (unsigned long long)(low_ram(memory) >> 20), (unsigned long long)a);
 	*addr = a;
@@ -280,9 +267,9 @@ int mb_build_info(const struct mb_info_params *p, uint8_t *buf, size_t buflen,
 	uint32_t flags = MB_INFO_MEMORY | MB_INFO_CMDLINE | MB_INFO_MMAP | MB_INFO_LOADER_NAME;
 
 	if (buflen < MB_INFO_AREA_END - MB_INFO_ADDR)
-		return mb_fail(err, errlen, "buffer too small for the multiboot information");
+		return errmsg(err, errlen, "buffer too small for the multiboot information");
 	if (cmdlen >= MB_CMDLINE_MAX)
-		return mb_fail(err, errlen, "multiboot command line of %zu bytes (the kernel's file "
+		return errmsg(err, errlen, "multiboot command line of %zu bytes (the kernel's file "
 			       "name, a blank and --cmdline): at most %u", cmdlen, MB_CMDLINE_MAX - 1);
 	memset(buf, 0, MB_INFO_AREA_END - MB_INFO_ADDR);
 
@@ -324,27 +311,27 @@ uint8_t *mb_read_file(const char *path, size_t max, size_t *len, char *err, size
 	uint8_t *buf;
 
 	if (!f) {
-		mb_fail(err, errlen, "%s", strerror(errno));
+		errmsg(err, errlen, "%s", strerror(errno));
 		return NULL;
 	}
 	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		mb_fail(err, errlen, "not a regular file");
+		errmsg(err, errlen, "not a regular file");
 		fclose(f);
 		return NULL;
 	}
 	if ((uint64_t)st.st_size > max) {
-		mb_fail(err, errlen, "%lld bytes: larger than guest RAM", (long long)st.st_size);
+		errmsg(err, errlen, "%lld bytes: larger than guest RAM", (long long)st.st_size);
 		fclose(f);
 		return NULL;
 	}
 	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
 	if (!buf) {
-		mb_fail(err, errlen, "out of memory");
+		errmsg(err, errlen, "out of memory");
 		fclose(f);
 		return NULL;
 	}
 	if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		mb_fail(err, errlen, "read error");
+		errmsg(err, errlen, "read error");
 		free(buf);
 		fclose(f);
 		return NULL;
@@ -375,28 +362,28 @@ int mb_check_files(const char *kernel, const char *initrd, const char *cmdline,
 	int ret;
 
 	if (!img)
-		return mb_fail(err, errlen, "--kernel %s: %s", kernel, why);
+		return errmsg(err, errlen, "--kernel %s: %s", kernel, why);
 	ret = mb_parse(img, len, memory, &k, why, sizeof(why));
 	free(img);
 	if (ret)
-		return mb_fail(err, errlen, "--kernel %s: %s", kernel, why);
+		return errmsg(err, errlen, "--kernel %s: %s", kernel, why);
 	if (initrd) {
 		uint64_t addr;
 
 		img = mb_read_file(initrd, memory, &len, why, sizeof(why));
 		if (!img)
-			return mb_fail(err, errlen, "--initrd %s: %s", initrd, why);
+			return errmsg(err, errlen, "--initrd %s: %s", initrd, why);
 		free(img);
 		if (mb_place_module(&k, len, memory, &addr, why, sizeof(why)))
-			return mb_fail(err, errlen, "--initrd %s: %s", initrd, why);
+			return errmsg(err, errlen, "--initrd %s: %s", initrd, why);
 	}
 	full = mb_make_cmdline(kernel, cmdline);
 	if (!full)
-		return mb_fail(err, errlen, "out of memory");
+		return errmsg(err, errlen, "out of memory");
 	len = strlen(full);
 	free(full);
 	if (len >= MB_CMDLINE_MAX)
-		return mb_fail(err, errlen, "--cmdline: the multiboot command line (the kernel's file "
+		return errmsg(err, errlen, "--cmdline: the multiboot command line (the kernel's file "
 			       "name, a blank and --cmdline) has %zu bytes; at most %u", len,
 			       MB_CMDLINE_MAX - 1);
 	return 0;

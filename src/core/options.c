@@ -1,5 +1,7 @@
 #include "core/options.h"
 
+#include "core/errmsg.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -36,19 +38,6 @@ const char options_run_usage[] =
 	"  --report FILE      write the per-vCPU MP-state report as JSON to FILE\n"
 	"  --timeout SECONDS  stop the VM and fail after SECONDS (default: none)\n"
 	"  --help             this text\n";
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int parse_size(const char *s, uint64_t *out)
 {
@@ -135,12 +124,12 @@ static int options_parse_debug_exit(const char *val, struct mpvm_options *o, cha
 		errno = 0;
 		port = strtoul(val, &end, 0);
 		if (!*val || *val == '-' || *end || errno || port > 0xfffc)
-			return fail(err, errlen, "--debug-exit=%s: PORT must be an I/O port from 0 to 0xfffc "
+			return errmsg(err, errlen, "--debug-exit=%s: PORT must be an I/O port from 0 to 0xfffc "
 				    "(decimal or 0x hex)", val);
 	}
 	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
 		if (port < taken[i].base + taken[i].len && taken[i].base < port + 4)
-			return fail(err, errlen, "--debug-exit=0x%lx: ports 0x%lx-0x%lx overlap %s",
+			return errmsg(err, errlen, "--debug-exit=0x%lx: ports 0x%lx-0x%lx overlap %s",
 				    port, port, port + 3, taken[i].name);
 	o->debug_exit = true;
 	o->debug_exit_port = (uint16_t)port;
@@ -167,13 +156,13 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 		unsigned long n;
 
 		if (strncmp(arg, "--", 2) != 0)
-			return fail(err, errlen, "unexpected argument '%s' (options start with --; see mpvm run --help)", arg);
+			return errmsg(err, errlen, "unexpected argument '%s' (options start with --; see mpvm run --help)", arg);
 		eq = strchr(arg, '=');
 		if (eq) {
 			size_t len = (size_t)(eq - arg);
 
 			if (len >= sizeof(name))
-				return fail(err, errlen, "unknown option '%.*s' (see mpvm run --help)", (int)len, arg);
+				return errmsg(err, errlen, "unknown option '%.*s' (see mpvm run --help)", (int)len, arg);
 			memcpy(name, arg, len);
 			name[len] = '\0';
 			val = eq + 1;
@@ -190,7 +179,7 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 		if (!strcmp(name, "--pc-testdev") || !strcmp(name, "--legacy-pc") ||
 		    !strcmp(name, "--no-x2apic")) {
 			if (val)
-				return fail(err, errlen, "option %s takes no value", name);
+				return errmsg(err, errlen, "option %s takes no value", name);
 			*(!strcmp(name, "--pc-testdev") ? &o->pc_testdev :
 			  !strcmp(name, "--legacy-pc") ? &o->legacy_pc : &o->no_x2apic) = true;
 			continue;
@@ -199,7 +188,7 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 		/* Flags first: they take no value. */
 		if (!strcmp(name, "--help") || !strcmp(name, "--no-acpi") || !strcmp(name, "--no-mptable")) {
 			if (val)
-				return fail(err, errlen, "option %s takes no value", name);
+				return errmsg(err, errlen, "option %s takes no value", name);
 			if (!strcmp(name, "--help"))
 				o->help = true;
 			else if (!strcmp(name, "--no-acpi"))
@@ -212,30 +201,30 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 		if (strcmp(name, "--cpus") && strcmp(name, "--memory") && strcmp(name, "--boot-cpu") &&
 		    strcmp(name, "--irqchip") && strcmp(name, "--report") && strcmp(name, "--cmdline") &&
 		    strcmp(name, "--timeout") && strcmp(name, "--kernel") && strcmp(name, "--initrd"))
-			return fail(err, errlen, "unknown option '%s' (see mpvm run --help)", name);
+			return errmsg(err, errlen, "unknown option '%s' (see mpvm run --help)", name);
 		if (!val) {
 			if (i + 1 >= argc)
-				return fail(err, errlen, "option %s needs a value", name);
+				return errmsg(err, errlen, "option %s needs a value", name);
 			val = argv[++i];
 		}
 
 		if (!strcmp(name, "--cpus")) {
 			if (parse_uint(val, 1, OPT_MAX_CPUS, &n))
-				return fail(err, errlen, "--cpus '%s': must be a whole number from 1 to %u", val, OPT_MAX_CPUS);
+				return errmsg(err, errlen, "--cpus '%s': must be a whole number from 1 to %u", val, OPT_MAX_CPUS);
 			o->cpus = (unsigned int)n;
 		} else if (!strcmp(name, "--memory")) {
 			uint64_t bytes;
 
 			if (parse_size(val, &bytes))
-				return fail(err, errlen, "--memory '%s': not a size (a number with an optional K, M, G or T suffix, e.g. 256M)", val);
+				return errmsg(err, errlen, "--memory '%s': not a size (a number with an optional K, M, G or T suffix, e.g. 256M)", val);
 			if (bytes < OPT_MIN_MEMORY || bytes > OPT_MAX_MEMORY)
-				return fail(err, errlen, "--memory '%s': must be from 16M to 1T", val);
+				return errmsg(err, errlen, "--memory '%s': must be from 16M to 1T", val);
 			if (bytes & 0xfff)
-				return fail(err, errlen, "--memory '%s': must be a multiple of 4K", val);
+				return errmsg(err, errlen, "--memory '%s': must be a multiple of 4K", val);
 			o->memory = bytes;
 		} else if (!strcmp(name, "--boot-cpu")) {
 			if (parse_uint(val, 0, OPT_MAX_CPUS - 1, &n))
-				return fail(err, errlen, "--boot-cpu '%s': must be a vCPU id, a whole number from 0 to --cpus minus 1", val);
+				return errmsg(err, errlen, "--boot-cpu '%s': must be a vCPU id, a whole number from 0 to --cpus minus 1", val);
 			o->boot_cpu = (unsigned int)n;
 			boot_cpu_given = true;
 		} else if (!strcmp(name, "--irqchip")) {
@@ -246,35 +235,35 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 			else if (!strcmp(val, "split"))
 				o->irqchip = IRQCHIP_SPLIT;
 			else
-				return fail(err, errlen, "--irqchip '%s': must be kernel, split or user", val);
+				return errmsg(err, errlen, "--irqchip '%s': must be kernel, split or user", val);
 		} else if (!strcmp(name, "--report")) {
 			if (!*val)
-				return fail(err, errlen, "--report: needs a file name");
+				return errmsg(err, errlen, "--report: needs a file name");
 			o->report_path = val;
 		} else if (!strcmp(name, "--kernel") || !strcmp(name, "--initrd")) {
 			if (!*val)
-				return fail(err, errlen, "%s: needs a file name", name);
+				return errmsg(err, errlen, "%s: needs a file name", name);
 			*(!strcmp(name, "--kernel") ? &o->kernel : &o->initrd) = val;
 		} else if (!strcmp(name, "--cmdline")) {
 			o->cmdline = val;
 		} else if (!strcmp(name, "--timeout")) {
 			if (parse_uint(val, 1, 86400, &n))
-				return fail(err, errlen, "--timeout '%s': must be whole seconds from 1 to 86400", val);
+				return errmsg(err, errlen, "--timeout '%s': must be whole seconds from 1 to 86400", val);
 			o->timeout_ms = (unsigned int)n * 1000;
 		}
 	}
 
 	if (boot_cpu_given && o->boot_cpu >= o->cpus)
-		return fail(err, errlen, "--boot-cpu %u: must be from 0 to %u (--cpus is %u)",
+		return errmsg(err, errlen, "--boot-cpu %u: must be from 0 to %u (--cpus is %u)",
 			    o->boot_cpu, o->cpus - 1, o->cpus);
 	if (o->no_x2apic && o->cpus > 255)
-		return fail(err, errlen, "--no-x2apic: --cpus %u needs APIC IDs above 254, which only x2APIC has", o->cpus);
+		return errmsg(err, errlen, "--no-x2apic: --cpus %u needs APIC IDs above 254, which only x2APIC has", o->cpus);
 	if (o->legacy_pc && !o->kernel)
-		return fail(err, errlen, "--legacy-pc needs --kernel (the built-in guest starts in long mode)");
+		return errmsg(err, errlen, "--legacy-pc needs --kernel (the built-in guest starts in long mode)");
 	if (o->initrd && !o->kernel)
-		return fail(err, errlen, "--initrd needs --kernel (the built-in guest takes no module)");
+		return errmsg(err, errlen, "--initrd needs --kernel (the built-in guest takes no module)");
 	if (o->no_acpi && o->no_mptable)
-		return fail(err, errlen, "--no-acpi and --no-mptable together leave the guest no way to find its CPUs");
+		return errmsg(err, errlen, "--no-acpi and --no-mptable together leave the guest no way to find its CPUs");
 	return 0;
 }
 
@@ -282,7 +271,7 @@ int options_check_host(const struct mpvm_options *o, unsigned int max_vcpus,
 		       char *err, size_t errlen)
 {
 	if (o->cpus > max_vcpus)
-		return fail(err, errlen, "--cpus %u: must be from 1 to %u (KVM_CAP_MAX_VCPUS on this host)",
+		return errmsg(err, errlen, "--cpus %u: must be from 1 to %u (KVM_CAP_MAX_VCPUS on this host)",
 			    o->cpus, max_vcpus);
 	return 0;
 }

@@ -116,18 +116,14 @@ out:
 	return ret;
 }
 
-static int setup_bsp(struct vcpu *bsp)
+int boot_enter_flat(struct vcpu *bsp, bool long_mode, const struct kvm_regs *r)
 {
 	struct kvm_sregs s;
-	struct kvm_regs r = {
-		.rip = MPVM_GUEST_LOAD_ADDR,
-		.rsi = MPVM_BOOT_INFO_ADDR,
-		.rsp = MPVM_BOOT_STACK_TOP,
-		.rflags = 0x2,
-	};
+	/* Flat 4 GiB segments from the boot GDT (SDM vol. 3A §3.4.5). */
 	struct kvm_segment code = {
-		.base = 0, .limit = 0xffffffff, .selector = MPVM_BOOT_SEL_CODE64,
-		.type = 0xb, .present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1,
+		.base = 0, .limit = 0xffffffff,
+		.selector = long_mode ? MPVM_BOOT_SEL_CODE64 : MPVM_BOOT_SEL_CODE32,
+		.type = 0xb, .present = 1, .dpl = 0, .db = !long_mode, .s = 1, .l = long_mode, .g = 1,
 	};
 	struct kvm_segment data = {
 		.base = 0, .limit = 0xffffffff, .selector = MPVM_BOOT_SEL_DATA,
@@ -142,11 +138,16 @@ static int setup_bsp(struct vcpu *bsp)
 	s.gdt.limit = 4 * 8 - 1;
 	s.idt.base = 0;
 	s.idt.limit = 0;
-	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_PG;
-	s.cr3 = MPVM_BOOT_PML4_ADDR;
-	s.cr4 = CR4_PAE;
-	s.efer = EFER_LME | EFER_LMA;
-	if (ioctl(bsp->fd, KVM_SET_SREGS, &s) < 0 || ioctl(bsp->fd, KVM_SET_REGS, &r) < 0)
+	if (long_mode) {
+		s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_PG;
+		s.cr3 = MPVM_BOOT_PML4_ADDR;
+		s.cr4 = CR4_PAE;
+		s.efer = EFER_LME | EFER_LMA;
+	} else { /* 32-bit protected mode, paging off (the multiboot entry state) */
+		s.cr0 = CR0_PE | CR0_ET;
+		s.cr3 = s.cr4 = s.efer = 0;
+	}
+	if (ioctl(bsp->fd, KVM_SET_SREGS, &s) < 0 || ioctl(bsp->fd, KVM_SET_REGS, r) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -187,7 +188,9 @@ int boot_builtin_guest(struct vm *vm)
 	memcpy(mem + MPVM_GUEST_LOAD_ADDR, mpvm_guest_image, image);
 	if (write_tables(vm))
 		return -1;
-	return setup_bsp(&vm->vcpus[o->boot_cpu]);
+	return boot_enter_flat(&vm->vcpus[o->boot_cpu], true, &(struct kvm_regs){
+		.rip = MPVM_GUEST_LOAD_ADDR, .rsi = MPVM_BOOT_INFO_ADDR,
+		.rsp = MPVM_BOOT_STACK_TOP, .rflags = 0x2 });
 }
 
 /* What every guest gets whatever it is: BDA pointers, the boot GDT, ACPI and MP tables. */

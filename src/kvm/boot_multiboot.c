@@ -25,47 +25,6 @@
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
-#define CR0_PE (1ull << 0)
-#define CR0_ET (1ull << 4)
-
-static int setup_bsp_multiboot(struct vcpu *bsp, uint32_t entry)
-{
-	struct kvm_sregs s;
-	struct kvm_regs r = {
-		.rip = entry,
-		.rax = MB_BOOT_MAGIC,
-		.rbx = MB_INFO_ADDR,
-		.rflags = 0x2,
-	};
-	struct kvm_segment code = {
-		.base = 0, .limit = 0xffffffff, .selector = MPVM_BOOT_SEL_CODE32,
-		.type = 0xb, .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1,
-	};
-	struct kvm_segment data = {
-		.base = 0, .limit = 0xffffffff, .selector = MPVM_BOOT_SEL_DATA,
-		.type = 0x3, .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1,
-	};
-
-	if (ioctl(bsp->fd, KVM_GET_SREGS, &s) < 0)
-		goto fail;
-	s.cs = code;
-	s.ds = s.es = s.fs = s.gs = s.ss = data;
-	s.gdt.base = MPVM_BOOT_GDT_ADDR;
-	s.gdt.limit = 4 * 8 - 1;
-	s.idt.base = 0;
-	s.idt.limit = 0;
-	s.cr0 = CR0_PE | CR0_ET;
-	s.cr3 = 0;
-	s.cr4 = 0;
-	s.efer = 0;
-	if (ioctl(bsp->fd, KVM_SET_SREGS, &s) < 0 || ioctl(bsp->fd, KVM_SET_REGS, &r) < 0)
-		goto fail;
-	return 0;
-fail:
-	fprintf(stderr, "mpvm: vCPU %u: setting the BSP's multiboot entry registers: %s\n",
-		bsp->id, strerror(errno));
-	return -1;
-}
 
 static uint8_t *load_file(const char *opt, const char *path, uint64_t max, size_t *len)
 {
@@ -208,7 +167,8 @@ int boot_multiboot(struct vm *vm)
 		goto out;
 	if (o->legacy_pc && setup_legacy_pc(vm))
 		goto out;
-	ret = setup_bsp_multiboot(&vm->vcpus[o->boot_cpu], k.entry);
+	ret = boot_enter_flat(&vm->vcpus[o->boot_cpu], false, &(struct kvm_regs){
+		.rip = k.entry, .rax = MB_BOOT_MAGIC, .rbx = MB_INFO_ADDR, .rflags = 0x2 });
 out:
 	free(cmdline);
 	free(mod);
