@@ -137,6 +137,10 @@ void smp_final_check(void);
 uint64_t smp_ram_needed(void);
 void smp_ap_ipi(void);
 
+/* bench.c: scenario=ipi-bench */
+#define BENCH_MAX_ROUNDS 10000
+void bench_ipi(unsigned rounds, bool spin);
+
 extern unsigned failures;
 extern uint64_t ap_timeout_ms;
 #define FAIL(...) do { failures++; gprintf("mpvm-guest: FAIL: " __VA_ARGS__); } while (0)

@@ -15,13 +15,13 @@ uint64_t ap_timeout_ms; /* per AP wait; timeout=MS, default 5 s */
  */
 enum scenario {
 	SC_DEFAULT, SC_SECOND_SIPI, SC_REINIT, SC_PARTIAL, SC_BROADCAST,
-	SC_HANG, SC_TRIPLE_FAULT, SC_BAD_PORT, SC_BAD_MMIO, SC_BAD_FETCH, SC_COUNT
+	SC_HANG, SC_TRIPLE_FAULT, SC_BAD_PORT, SC_BAD_MMIO, SC_BAD_FETCH, SC_IPI_BENCH, SC_COUNT
 };
 static const char *const scenario_names[SC_COUNT] = {
 	[SC_DEFAULT] = "default", [SC_SECOND_SIPI] = "second-sipi", [SC_REINIT] = "reinit",
 	[SC_PARTIAL] = "partial", [SC_BROADCAST] = "broadcast", [SC_HANG] = "hang",
 	[SC_TRIPLE_FAULT] = "triple-fault", [SC_BAD_PORT] = "bad-port",
-	[SC_BAD_MMIO] = "bad-mmio", [SC_BAD_FETCH] = "bad-fetch",
+	[SC_BAD_MMIO] = "bad-mmio", [SC_BAD_FETCH] = "bad-fetch", [SC_IPI_BENCH] = "ipi-bench",
 };
 static const enum fault scenario_fault[SC_COUNT] = {
 	[SC_TRIPLE_FAULT] = FAULT_TRIPLE, [SC_BAD_PORT] = FAULT_BAD_PORT,
@@ -37,6 +37,8 @@ struct options {
 	enum tables tables;
 	enum apicmode apic;
 	bool fault_on_ap; /* where=ap: the fault scenarios fault on the first AP */
+	unsigned rounds;  /* scenario=ipi-bench: measured rounds (bench.c) */
+	bool spin;        /* scenario=ipi-bench wait=spin: the BSP spins for replies */
 };
 
 __attribute__((noreturn)) static void usage_error(const char *what, const char *tok, size_t len)
@@ -49,8 +51,12 @@ __attribute__((noreturn)) static void usage_error(const char *what, const char *
 		gprintf("'");
 	}
 	gprintf(" (keys: scenario=default|second-sipi|reinit|partial|broadcast|hang|"
-		"triple-fault|bad-port|bad-mmio|bad-fetch, start=K, where=bsp|ap, "
-		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS)\n");
+		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench, start=K, where=bsp|ap, "
+		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS, rounds=N, "
+		"wait=hlt|spin)\n");
+	gprintf("mpvm-guest:   scenario=ipi-bench rounds=N wait=hlt|spin: IPI round trip and HLT "
+		"wake-up latency, BSP and first AP, N rounds (1-%u, default 1000; HLT wake-up at most "
+		"200); the BSP waits for replies halted (default) or spinning\n", BENCH_MAX_ROUNDS);
 	guest_exit(1);
 }
 
@@ -76,8 +82,8 @@ static long parse_num(const char *s, size_t len)
 /* Space-separated key=value tokens. Anything unknown is an error. */
 static struct options parse_cmdline(const char *s, size_t len)
 {
-	struct options o = { SC_DEFAULT, -1, TABLES_AUTO, APIC_AUTO, false };
-	bool have_start = false, have_where = false;
+	struct options o = { SC_DEFAULT, -1, TABLES_AUTO, APIC_AUTO, false, 1000, false };
+	bool have_start = false, have_where = false, have_rounds = false, have_wait = false;
 	size_t i = 0;
 
 	ap_timeout_ms = 5000;
@@ -136,6 +142,20 @@ static struct options parse_cmdline(const char *s, size_t len)
 			else
 				usage_error("unknown where value", v, vl);
 			have_where = true;
+		} else if (token_is(tok, kl, "rounds")) {
+			long r = parse_num(v, vl);
+			if (r <= 0 || r > BENCH_MAX_ROUNDS)
+				usage_error("bad rounds", v, vl);
+			o.rounds = (unsigned)r;
+			have_rounds = true;
+		} else if (token_is(tok, kl, "wait")) {
+			if (token_is(v, vl, "hlt"))
+				o.spin = false;
+			else if (token_is(v, vl, "spin"))
+				o.spin = true;
+			else
+				usage_error("unknown wait value", v, vl);
+			have_wait = true;
 		} else if (token_is(tok, kl, "timeout")) {
 			long ms = parse_num(v, vl);
 			if (ms <= 0)
@@ -147,6 +167,8 @@ static struct options parse_cmdline(const char *s, size_t len)
 	}
 	if (have_start && o.scenario != SC_PARTIAL)
 		usage_error("start= needs scenario=partial", NULL, 0);
+	if ((have_rounds || have_wait) && o.scenario != SC_IPI_BENCH)
+		usage_error("rounds= and wait= need scenario=ipi-bench", NULL, 0);
 	if (have_where && !scenario_fault[o.scenario])
 		usage_error("where= needs a fault scenario", NULL, 0);
 	return o;
@@ -289,6 +311,10 @@ void bsp_main(const struct mpvm_boot_info *bi)
 	smp_prepare(bsp_id);
 
 	unsigned naps = cpus.n - 1;
+	if (o.scenario == SC_IPI_BENCH && !naps) {
+		gprintf("mpvm-guest: ipi-bench needs an AP (--cpus 2 or more)\n");
+		guest_exit(1);
+	}
 	if (scenario_fault[o.scenario])
 		run_fault(scenario_fault[o.scenario], o.fault_on_ap, naps);
 
@@ -315,6 +341,8 @@ void bsp_main(const struct mpvm_boot_info *bi)
 		smp_second_sipi();
 	if (o.scenario == SC_REINIT)
 		smp_reinit();
+	if (o.scenario == SC_IPI_BENCH)
+		bench_ipi(o.rounds, o.spin);
 	if (o.scenario == SC_HANG) {
 		gprintf("mpvm-guest: hang: %u/%u CPUs online; the BSP now halts with interrupts off, "
 			"for good\n", 1 + smp_online(), cpus.n);
