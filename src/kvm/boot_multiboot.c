@@ -22,6 +22,7 @@
 #include "devices/fw_cfg.h"
 #include "devices/pci_nodev.h"
 #include "kvm/boot.h"
+#include "kvm/platform.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
@@ -194,8 +195,9 @@ static int debug_exit_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool i
 }
 
 /*
- * pc-testdev's IRQ lines, ports 0x2000-0x2017: a write of V sets ISA/IOAPIC
- * line (port - 0x2000) to level !!V (KVM_IRQ_LINE; in-kernel irqchip).
+ * pc-testdev's IRQ lines, ports 0x2000-0x2017: a write of V sets GSI
+ * (port - 0x2000) to level !!V: KVM_IRQ_LINE with the in-kernel irqchip,
+ * mpvm's own IOAPIC and PIC otherwise.
  */
 #define TESTDEV_IRQ_PORT 0x2000
 #define TESTDEV_IRQ_PORTS 24
@@ -209,6 +211,10 @@ static int testdev_irq_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool 
 	(void)size;
 	if (!is_write) {
 		*data = 0;
+		return 0;
+	}
+	if (vm->platform) {
+		platform_set_gsi(vm, l.irq, l.level);
 		return 0;
 	}
 	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0) {
@@ -258,8 +264,7 @@ int vm_setup_fw_devices(struct vm *vm)
 				PC_TESTDEV_PORT, PC_TESTDEV_PORT + PC_TESTDEV_PORTS - 1);
 			return -1;
 		}
-		if (o->irqchip == IRQCHIP_KERNEL &&
-		    pio_register(&vm->pio, TESTDEV_IRQ_PORT, TESTDEV_IRQ_PORTS, "pc-testdev IRQ lines",
+		if (pio_register(&vm->pio, TESTDEV_IRQ_PORT, TESTDEV_IRQ_PORTS, "pc-testdev IRQ lines",
 				 testdev_irq_pio, vm)) {
 			fprintf(stderr, "mpvm: --pc-testdev: cannot claim I/O ports 0x%x-0x%x\n",
 				TESTDEV_IRQ_PORT, TESTDEV_IRQ_PORT + TESTDEV_IRQ_PORTS - 1);

@@ -267,6 +267,16 @@ void platform_set_irq(struct vm *vm, unsigned int irq, bool level)
 	ioapic_set_irq(p->ioapic, irq == 0 ? 2 : irq, level);
 }
 
+void platform_set_gsi(struct vm *vm, unsigned int gsi, bool level)
+{
+	struct platform *p = vm->platform;
+
+	if (gsi < 16)
+		pic_set_irq(p->pic, gsi, level);
+	if (gsi < IOAPIC_PINS)
+		ioapic_set_irq(p->ioapic, gsi, level);
+}
+
 void platform_eoi(struct vm *vm, uint8_t vector)
 {
 	if (vm->platform)

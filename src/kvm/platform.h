@@ -30,6 +30,8 @@ int platform_handle_exit(struct vcpu *v);
 
 /* A level change on ISA IRQ line `irq` (0-15). */
 void platform_set_irq(struct vm *vm, unsigned int irq, bool level);
+/* A level change on GSI `gsi` (0-23): IOAPIC pin `gsi`, and PIC input `gsi` below 16. */
+void platform_set_gsi(struct vm *vm, unsigned int gsi, bool level);
 
 /* A local APIC's EOI of a level-triggered vector (--irqchip user). */
 void platform_eoi(struct vm *vm, uint8_t vector);
