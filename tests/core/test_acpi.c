@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/acpi.h"
+#include "fw_topo.h"
 
 #define GPA   0xe0000ull
 #define BUFSZ 0x10000u
@@ -402,25 +403,6 @@ static void check_madt(const struct image *im, const struct tables *t,
 }
 
 /* ---- building ----------------------------------------------------------- */
-
-struct topo {
-	struct fw_topology t;
-	uint32_t ids[FW_MAX_CPUS];
-};
-
-static void make_topo(struct topo *tp, unsigned int n, unsigned int boot,
-		      uint32_t first, uint32_t stride)
-{
-	unsigned int i;
-
-	memset(tp, 0, sizeof(*tp));
-	for (i = 0; i < n; i++)
-		tp->ids[i] = first + i * stride;
-	tp->t.ncpus = n;
-	tp->t.apic_ids = tp->ids;
-	tp->t.boot_cpu = boot;
-	tp->t.ioapic_id = 0xfe;
-}
 
 /* Builds into a poisoned 64 KiB buffer, checks everything, returns size. */
 static long build_and_check(const struct fw_topology *t, uint64_t gpa, uint8_t *buf)

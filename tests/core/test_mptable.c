@@ -13,12 +13,13 @@
 #include <string.h>
 
 #include "core/mptable.h"
+#include "fw_topo.h"
 
 #define GPA   0xf0000ull
 #define BUFSZ 0x10000u
-#define SIG   0x000806eau   /* a CPUID.1:EAX */
-#define FEAT  0x178bfbffu   /* a CPUID.1:EDX */
-#define IOAPIC_ID 0xfe
+#define SIG   TEST_CPU_SIGNATURE
+#define FEAT  TEST_CPU_FEATURES
+#define IOAPIC_ID TEST_IOAPIC_ID
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32(const uint8_t *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
@@ -30,27 +31,6 @@ static uint8_t sum8(const uint8_t *p, size_t len)
 	while (len--)
 		s += *p++;
 	return s;
-}
-
-struct topo {
-	struct fw_topology t;
-	uint32_t ids[FW_MAX_CPUS];
-};
-
-static void make_topo(struct topo *tp, unsigned int n, unsigned int boot,
-		      uint32_t first, uint32_t stride)
-{
-	unsigned int i;
-
-	memset(tp, 0, sizeof(*tp));
-	for (i = 0; i < n; i++)
-		tp->ids[i] = first + i * stride;
-	tp->t.ncpus = n;
-	tp->t.apic_ids = tp->ids;
-	tp->t.boot_cpu = boot;
-	tp->t.ioapic_id = IOAPIC_ID;
-	tp->t.cpu_signature = SIG;
-	tp->t.cpu_features = FEAT;
 }
 
 /*
