@@ -467,6 +467,16 @@ bool uirq_before_run(struct vcpu *v)
 
 /* ---- exits ------------------------------------------------------------------ */
 
+static int set_kvm_apic_base(struct vcpu *v, uint64_t value)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr.nmsrs = 1, .e = { .index = MSR_IA32_APICBASE, .data = value } };
+
+	return ioctl(v->fd, KVM_SET_MSRS, &m) == 1 ? 0 : -1;
+}
+
 static int handle_msr(struct vcpu *v, bool write)
 {
 	struct user_cpu *u = v->user;
@@ -477,7 +487,13 @@ static int handle_msr(struct vcpu *v, bool write)
 	if (msr == MSR_IA32_APICBASE) {
 		if (write)
 			err = lapic_set_base(u->lapic, run->msr.data);
-		else
+		/*
+		 * KVM keeps its own copy too: CPUID.1:EDX.APIC (bit 9) follows
+		 * IA32_APIC_BASE.EN, and KVM updates it from that copy.
+		 */
+		if (write && !err)
+			err = set_kvm_apic_base(v, run->msr.data);
+		else if (!write)
 			run->msr.data = lapic_get_base(u->lapic);
 	} else if (msr == MSR_IA32_TSC_DEADLINE) {
 		if (write)

@@ -26,6 +26,8 @@ _Static_assert(MP_STATE_RUNNABLE == KVM_MP_STATE_RUNNABLE &&
 	       MP_STATE_SIPI_RECEIVED == KVM_MP_STATE_SIPI_RECEIVED,
 	       "core/mpstate.h values must match KVM's");
 
+/* Where a local APIC's registers are after reset (SDM vol. 3A §10.4.1). */
+#define APIC_DEFAULT_BASE 0xfee00000ull
 /* KVM's local APIC timer runs at 1 GHz (one tick per nanosecond). */
 #define KVM_APIC_BUS_KHZ 1000000u
 /* Room for the leaves cpuid_apply_topology() may add. */
@@ -325,6 +327,17 @@ static int handle_exit(struct vcpu *v)
 	case KVM_EXIT_IO:
 		return handle_io(v);
 	case KVM_EXIT_MMIO:
+		/*
+		 * The local APIC's page reaches mpvm only while that APIC is
+		 * disabled (IA32_APIC_BASE.EN=0): the page is then no device's,
+		 * reads return all ones and writes go nowhere, as on a bus with
+		 * nothing behind the address (SDM vol. 3A §10.4.3).
+		 */
+		if (run->mmio.phys_addr >= APIC_DEFAULT_BASE && run->mmio.phys_addr < APIC_DEFAULT_BASE + 0x1000) {
+			if (!run->mmio.is_write)
+				memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+			return 0;
+		}
 		vcpu_guest_fault(v, "%s %u bytes at unknown MMIO address 0x%llx",
 				 run->mmio.is_write ? "write of" : "read of", run->mmio.len,
 				 (unsigned long long)run->mmio.phys_addr);
