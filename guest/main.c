@@ -15,13 +15,15 @@ uint64_t ap_timeout_ms; /* per AP wait; timeout=MS, default 5 s */
  */
 enum scenario {
 	SC_DEFAULT, SC_SECOND_SIPI, SC_REINIT, SC_PARTIAL, SC_BROADCAST,
-	SC_HANG, SC_TRIPLE_FAULT, SC_BAD_PORT, SC_BAD_MMIO, SC_BAD_FETCH, SC_IPI_BENCH, SC_COUNT
+	SC_HANG, SC_TRIPLE_FAULT, SC_BAD_PORT, SC_BAD_MMIO, SC_BAD_FETCH, SC_IPI_BENCH,
+	SC_APIC_DISABLE, SC_COUNT
 };
 static const char *const scenario_names[SC_COUNT] = {
 	[SC_DEFAULT] = "default", [SC_SECOND_SIPI] = "second-sipi", [SC_REINIT] = "reinit",
 	[SC_PARTIAL] = "partial", [SC_BROADCAST] = "broadcast", [SC_HANG] = "hang",
 	[SC_TRIPLE_FAULT] = "triple-fault", [SC_BAD_PORT] = "bad-port",
 	[SC_BAD_MMIO] = "bad-mmio", [SC_BAD_FETCH] = "bad-fetch", [SC_IPI_BENCH] = "ipi-bench",
+	[SC_APIC_DISABLE] = "apic-disable",
 };
 static const enum fault scenario_fault[SC_COUNT] = {
 	[SC_TRIPLE_FAULT] = FAULT_TRIPLE, [SC_BAD_PORT] = FAULT_BAD_PORT,
@@ -51,7 +53,7 @@ __attribute__((noreturn)) static void usage_error(const char *what, const char *
 		gprintf("'");
 	}
 	gprintf(" (keys: scenario=default|second-sipi|reinit|partial|broadcast|hang|"
-		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench, start=K, where=bsp|ap, "
+		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable, start=K, where=bsp|ap, "
 		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS, rounds=N, "
 		"wait=hlt|spin)\n");
 	gprintf("mpvm-guest:   scenario=ipi-bench rounds=N wait=hlt|spin: IPI round trip and HLT "
@@ -280,6 +282,36 @@ __attribute__((noreturn)) static void run_fault(enum fault f, bool on_ap, unsign
 	guest_exit(1);
 }
 
+/*
+ * scenario=apic-disable: the BSP turns its local APIC off (IA32_APIC_BASE.EN
+ * = 0, SDM vol. 3A §10.4.3). Its page is then no device's: reads give all
+ * ones and writes go nowhere; CPUID.1:EDX.APIC (bit 9) reads 0. Turning it
+ * back on gives an APIC in its reset state (version register readable).
+ */
+static void apic_disable_check(void)
+{
+	uint64_t base = rdmsr(0x1b);
+	uint32_t r[4], edx, ver;
+
+	wrmsr(0x1b, base & ~((1ull << 11) | (1ull << 10)));
+	cpuid(1, 0, r);
+	edx = r[3];
+	ver = mmio_read32(0xfee00030);
+	mmio_write32(0xfee00080, 0x20);
+	gprintf("mpvm-guest: apic-disable: version reads 0x%x, TPR reads 0x%x, CPUID.1:EDX.APIC %u\n",
+		ver, mmio_read32(0xfee00080), (edx >> 9) & 1);
+	if (ver != 0xffffffffu || mmio_read32(0xfee00080) != 0xffffffffu || (edx & (1u << 9)))
+		FAIL("apic-disable: a disabled APIC's page must read all ones and CPUID.1:EDX.APIC be 0\n");
+	wrmsr(0x1b, (base & ~(1ull << 10)) | (1ull << 11));
+	cpuid(1, 0, r);
+	edx = r[3];
+	ver = mmio_read32(0xfee00030);
+	gprintf("mpvm-guest: apic-disable: enabled again, version 0x%x, CPUID.1:EDX.APIC %u\n",
+		ver, (edx >> 9) & 1);
+	if ((ver & 0xff) != 0x14 || !(edx & (1u << 9)))
+		FAIL("apic-disable: the re-enabled APIC must answer with version 0x14 and CPUID.1:EDX.APIC 1\n");
+}
+
 void bsp_main(const struct mpvm_boot_info *bi)
 {
 	serial_init();
@@ -357,6 +389,8 @@ void bsp_main(const struct mpvm_boot_info *bi)
 	gprintf("mpvm-guest: HLT wake-up round 2: %u/%u APs woke\n", acked, n);
 
 	smp_final_check();
+	if (o.scenario == SC_APIC_DISABLE)
+		apic_disable_check();
 	gprintf("%u/%u CPUs online\n", 1 + smp_online(), cpus.n);
 	guest_exit(failures ? 1 : 0);
 }

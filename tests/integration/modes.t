@@ -24,6 +24,13 @@ for mode in kernel split user; do
 	is "$(count "$ERR" '^mpvm: +[0-9]+ +[0-9]+ +AP +UNINITIALIZED ')" 4 "--irqchip $mode partial: the 4 APs never started are UNINITIALIZED"
 	run_mpvm 600 run --irqchip $mode --cpus 4 --no-acpi
 	like "$OUT" "^4/4 CPUs online$" "--irqchip $mode --no-acpi: 4/4 CPUs online from the MP table"
+	# A disabled local APIC's page is no device's: all ones, writes ignored, CPUID.1:EDX.APIC 0.
+	run_mpvm 600 run --irqchip $mode --cpus 2 --cmdline scenario=apic-disable
+	is "$STATUS" 0 "--irqchip $mode apic-disable: exit status 0"
+	like "$OUT" "^mpvm-guest: apic-disable: version reads 0xffffffff, TPR reads 0xffffffff, CPUID.1:EDX.APIC 0$" \
+	     "--irqchip $mode apic-disable: the disabled APIC's page reads all ones and CPUID says no APIC"
+	like "$OUT" "^mpvm-guest: apic-disable: enabled again, version 0x[0-9a-f]*14, CPUID.1:EDX.APIC 1$" \
+	     "--irqchip $mode apic-disable: enabled again, the APIC answers"
 	# x2APIC: the guest drives the APICs through MSRs (ICR 0x830, ID 0x802, EOI 0x80b).
 	run_mpvm 600 run --irqchip $mode --cpus 4 --boot-cpu 2 --cmdline "apic=x2apic scenario=reinit"
 	is "$STATUS" 0 "--irqchip $mode apic=x2apic reinit: exit status 0"
