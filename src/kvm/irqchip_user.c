@@ -39,7 +39,7 @@ struct user_cpu {
 	bool init_pending;
 	bool sipi_pending;
 	uint8_t sipi_vector;
-	bool nmi_pending;
+	unsigned int nmi_pending; /* NMIs not yet handed to KVM (at most 2 count, SDM vol. 3A §6.7.1) */
 
 	/* The owning vCPU thread's alone. */
 	enum mp_state state;
@@ -108,7 +108,13 @@ static void queue(struct vcpu *t, enum queued what, uint8_t vector)
 		u->sipi_vector = vector;
 		break;
 	case Q_NMI:
-		u->nmi_pending = true;
+		/*
+		 * One NMI may be in service and one more latched; KVM_NMI
+		 * per NMI lets KVM apply that rule against the CPU's NMI
+		 * blocking, which only it sees.
+		 */
+		if (u->nmi_pending < 2)
+			u->nmi_pending++;
 		break;
 	}
 	pthread_mutex_unlock(&u->lock);
@@ -338,7 +344,7 @@ static void step(struct user_cpu *u, enum mp_event_type type, uint8_t vector, bo
 	switch (s.action) {
 	case MP_ACT_RESET_CPU:
 		lapic_reset(u->lapic, true);
-		u->nmi_pending = false;
+		u->nmi_pending = 0;
 		if (load_start_state(v, 0xf000, 0xffff0000u, 0xfff0))
 			vcpu_guest_fault(v, "INIT: cannot load the reset state: %s", strerror(errno));
 		break;
@@ -387,6 +393,7 @@ bool uirq_before_run(struct vcpu *v)
 	struct user_cpu *u = v->user;
 	struct vm *vm = v->vm;
 	struct kvm_run *run = v->run;
+	unsigned int nmis;
 	int vector;
 
 	for (;;) {
@@ -433,14 +440,12 @@ bool uirq_before_run(struct vcpu *v)
 
 	/* RUNNABLE: NMI first, then the highest pending interrupt when IF allows. */
 	pthread_mutex_lock(&u->lock);
-	if (u->nmi_pending) {
-		u->nmi_pending = false;
-		pthread_mutex_unlock(&u->lock);
+	nmis = u->nmi_pending;
+	u->nmi_pending = 0;
+	pthread_mutex_unlock(&u->lock);
+	while (nmis--)
 		if (ioctl(v->fd, KVM_NMI) < 0)
 			fprintf(stderr, "mpvm: vCPU %u: KVM_NMI: %s\n", v->id, strerror(errno));
-	} else {
-		pthread_mutex_unlock(&u->lock);
-	}
 	/* The local APIC's vectors first; then ExtINT from the PIC through LINT0. */
 	vector = lapic_pending_vector(u->lapic);
 	run->request_interrupt_window = 0;
