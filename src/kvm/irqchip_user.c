@@ -49,6 +49,7 @@ struct user_cpu {
 	bool timer_made;
 	uint64_t timer_armed_ns; /* absolute CLOCK_MONOTONIC ns, 0 = disarmed */
 	uint64_t sipis_dropped;
+	bool nmi_in_kvm;         /* KVM_NMI was called; KVM may still hold it */
 };
 
 static atomic_uint uirq_logs;
@@ -366,6 +367,26 @@ static void step(struct user_cpu *u, enum mp_event_type type, uint8_t vector, bo
 		set_state(u, s.next);
 }
 
+/*
+ * An NMI outranks a maskable interrupt (SDM vol. 3A §6.9). An interrupt
+ * given with KVM_INTERRUPT counts as already injected and would go in ahead
+ * of an NMI that KVM still holds (blocked by an NMI handler in progress),
+ * so while KVM holds one the interrupt waits for the next window.
+ */
+static bool nmi_still_pending(struct user_cpu *u)
+{
+	struct kvm_vcpu_events ev;
+
+	if (!u->nmi_in_kvm)
+		return false;
+	if (ioctl(u->vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return false;
+	if (ev.nmi.pending || ev.nmi.injected)
+		return true;
+	u->nmi_in_kvm = false;
+	return false;
+}
+
 /* Arms the POSIX timer for the local APIC timer's next expiry (or disarms it). */
 static void arm_timer(struct user_cpu *u, uint64_t next_ns)
 {
@@ -443,14 +464,16 @@ bool uirq_before_run(struct vcpu *v)
 	nmis = u->nmi_pending;
 	u->nmi_pending = 0;
 	pthread_mutex_unlock(&u->lock);
-	while (nmis--)
+	while (nmis--) {
 		if (ioctl(v->fd, KVM_NMI) < 0)
 			fprintf(stderr, "mpvm: vCPU %u: KVM_NMI: %s\n", v->id, strerror(errno));
+		u->nmi_in_kvm = true;
+	}
 	/* The local APIC's vectors first; then ExtINT from the PIC through LINT0. */
 	vector = lapic_pending_vector(u->lapic);
 	run->request_interrupt_window = 0;
 	if (vector >= 0 || platform_extint_pending(v)) {
-		if (run->ready_for_interrupt_injection && run->if_flag) {
+		if (run->ready_for_interrupt_injection && run->if_flag && !nmi_still_pending(u)) {
 			bool extint = vector < 0;
 			struct kvm_interrupt irq;
 
