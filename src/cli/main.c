@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/multiboot.h"
 #include "core/options.h"
@@ -17,14 +16,6 @@
 static const char usage[] =
 	"usage: mpvm run [options]     run a VM (mpvm run --help lists the options)\n"
 	"       mpvm --help            this text\n";
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static const char *stop_name(int reason)
 {

@@ -28,7 +28,7 @@
 #define KVM_TSS_ADDR 0xfffbd000ul
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
 
-static uint64_t monotonic_ns(void)
+uint64_t monotonic_ns(void)
 {
 	struct timespec ts;
 

@@ -98,6 +98,8 @@ bool vm_stopping(const struct vm *vm);
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 
 uint64_t vm_now_ns(const struct vm *vm);
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t monotonic_ns(void);
 
 /* For vCPU threads: wait at the start gate; say the run loop is over. */
 void vm_wait_started(struct vm *vm);
