@@ -21,6 +21,7 @@ static const char *stop_name(int reason)
 {
 	switch (reason) {
 	case VM_STOP_GUEST_EXIT: return "guest-exit";
+	case VM_STOP_GUEST_RESET: return "guest-reset";
 	case VM_STOP_GUEST_FAULT: return "guest-fault";
 	case VM_STOP_HOST_ERROR: return "host-error";
 	case VM_STOP_TIMEOUT: return "timeout";

@@ -35,6 +35,17 @@ const char options_run_usage[] =
 	"  --no-x2apic        hide x2APIC from the guest (CPUID.1:ECX[21] clear)\n"
 	"  --legacy-pc        with --kernel: PICs, PIT and a real-mode IVT set up as\n"
 	"                     a PC BIOS leaves them\n"
+"  --bios FILE        boot a raw firmware image (at most 16M, a multiple of 4K)\n"
+	"                     mapped just below 4 GiB, its last 128K also at 0xe0000;\n"
+	"                     the BSP starts at the reset vector\n"
+	"  --cpu-features LIST CPUID features the guest sees: host (default), baseline,\n"
+	"                     then +name/-name, comma-separated (mpvm run\n"
+	"                     --cpu-features help lists the names)\n"
+	"  --unknown-io MODE  an access to an I/O port with no device: fault (stop the\n"
+	"                     VM) or ignore (reads all ones, as on a PC's ISA bus);\n"
+	"                     default ignore for Linux kernels and --bios, else fault\n"
+	"  --stop-on TEXT     end the run with status 0 once the guest's console\n"
+	"                     prints TEXT\n"
 	"  --report FILE      write the per-vCPU MP-state report as JSON to FILE\n"
 	"  --timeout SECONDS  stop the VM and fail after SECONDS (default: none)\n"
 	"  --help             this text\n";
@@ -200,7 +211,9 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 
 		if (strcmp(name, "--cpus") && strcmp(name, "--memory") && strcmp(name, "--boot-cpu") &&
 		    strcmp(name, "--irqchip") && strcmp(name, "--report") && strcmp(name, "--cmdline") &&
-		    strcmp(name, "--timeout") && strcmp(name, "--kernel") && strcmp(name, "--initrd"))
+		    strcmp(name, "--timeout") && strcmp(name, "--kernel") && strcmp(name, "--initrd") &&
+		    strcmp(name, "--bios") && strcmp(name, "--cpu-features") && strcmp(name, "--unknown-io") &&
+		    strcmp(name, "--stop-on"))
 			return errmsg(err, errlen, "unknown option '%s' (see mpvm run --help)", name);
 		if (!val) {
 			if (i + 1 >= argc)
@@ -244,6 +257,25 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 			if (!*val)
 				return errmsg(err, errlen, "%s: needs a file name", name);
 			*(!strcmp(name, "--kernel") ? &o->kernel : &o->initrd) = val;
+		} else if (!strcmp(name, "--bios")) {
+			if (!*val)
+				return errmsg(err, errlen, "--bios: needs a file name");
+			o->bios = val;
+		} else if (!strcmp(name, "--cpu-features")) {
+			if (!*val)
+				return errmsg(err, errlen, "--cpu-features: needs a list (host, baseline, +name, -name)");
+			o->cpu_features = val;
+		} else if (!strcmp(name, "--unknown-io")) {
+			if (!strcmp(val, "fault"))
+				o->unknown_io = UNKNOWN_IO_FAULT;
+			else if (!strcmp(val, "ignore"))
+				o->unknown_io = UNKNOWN_IO_IGNORE;
+			else
+				return errmsg(err, errlen, "--unknown-io '%s': must be fault or ignore", val);
+		} else if (!strcmp(name, "--stop-on")) {
+			if (!*val)
+				return errmsg(err, errlen, "--stop-on: needs the text to wait for");
+			o->stop_on = val;
 		} else if (!strcmp(name, "--cmdline")) {
 			o->cmdline = val;
 		} else if (!strcmp(name, "--timeout")) {
@@ -260,6 +292,10 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 		return errmsg(err, errlen, "--no-x2apic: --cpus %u needs APIC IDs above 254, which only x2APIC has", o->cpus);
 	if (o->legacy_pc && !o->kernel)
 		return errmsg(err, errlen, "--legacy-pc needs --kernel (the built-in guest starts in long mode)");
+	if (o->bios && o->kernel)
+		return errmsg(err, errlen, "--bios and --kernel together: the firmware image boots by itself");
+	if (o->bios && o->legacy_pc)
+		return errmsg(err, errlen, "--legacy-pc needs --kernel; a --bios image sets up the PC itself");
 	if (o->initrd && !o->kernel)
 		return errmsg(err, errlen, "--initrd needs --kernel (the built-in guest takes no module)");
 	if (o->no_acpi && o->no_mptable)

@@ -16,6 +16,17 @@ enum irqchip_mode {
 	IRQCHIP_USER,   /* everything, MP state included, in mpvm */
 };
 
+/*
+ * What a guest access to an I/O port no device claims does. A PC's ISA bus
+ * floats (reads all ones, writes vanish), and Linux probes many absent
+ * devices that way; mpvm's own guests never should.
+ */
+enum unknown_io {
+	UNKNOWN_IO_AUTO,   /* ignore for Linux kernels and --bios, fault otherwise */
+	UNKNOWN_IO_FAULT,  /* stop the VM with a guest-fault report */
+	UNKNOWN_IO_IGNORE, /* reads all ones, writes dropped; counted in the report */
+};
+
 #define OPT_DEFAULT_MEMORY (256ull << 20)
 #define OPT_MIN_MEMORY (16ull << 20)
 #define OPT_MAX_MEMORY (1ull << 40)
@@ -39,6 +50,10 @@ struct mpvm_options {
 	bool pc_testdev;           /* --pc-testdev: pc-testdev's I/O register at 0xe0, IRQ lines at 0x2000 */
 	bool no_x2apic;            /* --no-x2apic: CPUID.1:ECX.x2APIC clear */
 	bool legacy_pc;            /* --legacy-pc: PIC, PIT and real-mode IVT as a BIOS leaves them */
+	const char *cpu_features;  /* --cpu-features LIST: NULL = host (all KVM supports) */
+	const char *bios;          /* --bios FILE: raw firmware image below 4 GiB */
+	enum unknown_io unknown_io; /* --unknown-io */
+	const char *stop_on;       /* --stop-on TEXT: end with status 0 when the console prints TEXT */
 	bool help;
 };
 

@@ -206,19 +206,15 @@ static int testdev_irq_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool 
 			   uint32_t *data, unsigned int size)
 {
 	struct vm *vm = opaque;
-	struct kvm_irq_level l = { .irq = (uint32_t)(port - TESTDEV_IRQ_PORT), .level = *data != 0 };
+	unsigned int gsi = (unsigned int)(port - TESTDEV_IRQ_PORT);
 
 	(void)size;
 	if (!is_write) {
 		*data = 0;
 		return 0;
 	}
-	if (vm->platform) {
-		platform_set_gsi(vm, l.irq, l.level);
-		return 0;
-	}
-	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0) {
-		vcpu_guest_fault(vcpu, "pc-testdev: KVM_IRQ_LINE %u: %s", l.irq, strerror(errno));
+	if (vm_set_gsi(vm, gsi, *data != 0)) {
+		vcpu_guest_fault(vcpu, "pc-testdev: KVM_IRQ_LINE %u: %s", gsi, strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -357,7 +357,11 @@ static int handle_exit(struct vcpu *v)
 			vm_request_stop(v->vm, VM_STOP_GUEST_EXIT, 0);
 			return -1;
 		}
-		vcpu_guest_fault(v, "system event %u (reset or crash)", run->system_event.type);
+		if (run->system_event.type == KVM_SYSTEM_EVENT_RESET) {
+			vm_request_stop(v->vm, VM_STOP_GUEST_RESET, 0);
+			return -1;
+		}
+		vcpu_guest_fault(v, "system event %u (a guest crash report)", run->system_event.type);
 		return -1;
 	case KVM_EXIT_INTR:
 	case KVM_EXIT_IRQ_WINDOW_OPEN:

@@ -324,6 +324,17 @@ void vm_thread_exited(struct vm *vm)
 	pthread_mutex_unlock(&vm->threads_lock);
 }
 
+int vm_set_gsi(struct vm *vm, unsigned int gsi, bool level)
+{
+	struct kvm_irq_level l = { .irq = gsi, .level = level };
+
+	if (vm->platform) {
+		platform_set_gsi(vm, gsi, level);
+		return 0;
+	}
+	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -1 : 0;
+}
+
 bool vm_stopping(const struct vm *vm)
 {
 	return atomic_load(&vm->stop_reason) != VM_RUNNING;

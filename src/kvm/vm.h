@@ -21,7 +21,8 @@ struct kvm_cpuid2;
 /* Why the VM stopped; the first reason given wins. */
 enum vm_stop_reason {
 	VM_RUNNING = 0,
-	VM_STOP_GUEST_EXIT,  /* the guest wrote its exit status */
+	VM_STOP_GUEST_EXIT,  /* the guest wrote its exit status, or powered off (ACPI S5) */
+	VM_STOP_GUEST_RESET, /* the guest reset the machine (0xcf9, i8042, ACPI reset): mpvm ends, status 0 */
 	VM_STOP_GUEST_FAULT, /* triple fault, emulation failure, unknown port ... */
 	VM_STOP_HOST_ERROR,  /* a KVM call failed */
 	VM_STOP_TIMEOUT,     /* --timeout expired */
@@ -93,6 +94,14 @@ void vm_destroy(struct vm *vm);
  */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status);
 bool vm_stopping(const struct vm *vm);
+
+/*
+ * Drives interrupt line `gsi` (an ISA IRQ 0-15 or IOAPIC pin) to `level`:
+ * KVM_IRQ_LINE with the in-kernel irqchip, mpvm's own IOAPIC and PIC
+ * otherwise. Edge-triggered devices pulse it (1 then 0). -1 if KVM refuses
+ * (errno set). Safe from any thread.
+ */
+int vm_set_gsi(struct vm *vm, unsigned int gsi, bool level);
 
 /* Host pointer for guest-physical [gpa, gpa+len), or NULL if not all RAM. */
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
