@@ -87,4 +87,4 @@ test: $(BUILD)/mpvm $(UNIT_BIN)
 clean:
 	rm -rf build build-*
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f -not -path '$(BUILD)/linux-kit/*' 2>/dev/null)

@@ -16,14 +16,14 @@ uint64_t ap_timeout_ms; /* per AP wait; timeout=MS, default 5 s */
 enum scenario {
 	SC_DEFAULT, SC_SECOND_SIPI, SC_REINIT, SC_PARTIAL, SC_BROADCAST,
 	SC_HANG, SC_TRIPLE_FAULT, SC_BAD_PORT, SC_BAD_MMIO, SC_BAD_FETCH, SC_IPI_BENCH,
-	SC_APIC_DISABLE, SC_COUNT
+	SC_APIC_DISABLE, SC_CPUID, SC_COUNT
 };
 static const char *const scenario_names[SC_COUNT] = {
 	[SC_DEFAULT] = "default", [SC_SECOND_SIPI] = "second-sipi", [SC_REINIT] = "reinit",
 	[SC_PARTIAL] = "partial", [SC_BROADCAST] = "broadcast", [SC_HANG] = "hang",
 	[SC_TRIPLE_FAULT] = "triple-fault", [SC_BAD_PORT] = "bad-port",
 	[SC_BAD_MMIO] = "bad-mmio", [SC_BAD_FETCH] = "bad-fetch", [SC_IPI_BENCH] = "ipi-bench",
-	[SC_APIC_DISABLE] = "apic-disable",
+	[SC_APIC_DISABLE] = "apic-disable", [SC_CPUID] = "cpuid",
 };
 static const enum fault scenario_fault[SC_COUNT] = {
 	[SC_TRIPLE_FAULT] = FAULT_TRIPLE, [SC_BAD_PORT] = FAULT_BAD_PORT,
@@ -53,7 +53,7 @@ __attribute__((noreturn)) static void usage_error(const char *what, const char *
 		gprintf("'");
 	}
 	gprintf(" (keys: scenario=default|second-sipi|reinit|partial|broadcast|hang|"
-		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable, start=K, where=bsp|ap, "
+		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable|cpuid, start=K, where=bsp|ap, "
 		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS, rounds=N, "
 		"wait=hlt|spin)\n");
 	gprintf("mpvm-guest:   scenario=ipi-bench rounds=N wait=hlt|spin: IPI round trip and HLT "
@@ -312,6 +312,52 @@ static void apic_disable_check(void)
 		FAIL("apic-disable: the re-enabled APIC must answer with version 0x14 and CPUID.1:EDX.APIC 1\n");
 }
 
+/*
+ * CPUID as KVM answers it from the VMM's table (KVM_SET_CPUID2). KVM-PVM
+ * runs a guest at the hardware's CPL 3, where a plain CPUID need not trap
+ * (it then returns the host CPU's values); PVM's synthetic CPUID, an INVLPG
+ * of 0xffffffffff4d5650 right before the CPUID, always traps and goes to
+ * KVM. At CPL 0 elsewhere the INVLPG only drops a TLB entry and the CPUID
+ * is an ordinary one, which KVM always intercepts.
+ */
+static void cpuid_vmm(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile(".byte 0x0f, 0x01, 0x3c, 0x25, 0x50, 0x56, 0x4d, 0xff\n\tcpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(sub) : "memory");
+}
+
+/* The feature registers; a leaf above the maximum reads as 0. */
+static void cpuid_line(const char *tag, void (*get)(uint32_t, uint32_t, uint32_t *))
+{
+	uint32_t r[4], l1[4] = { 0 }, l7[4] = { 0 }, e1[4] = { 0 };
+
+	get(0, 0, r);
+	if (r[0] >= 1)
+		get(1, 0, l1);
+	if (r[0] >= 7)
+		get(7, 0, l7);
+	get(0x80000000u, 0, r);
+	if (r[0] >= 0x80000001u)
+		get(0x80000001u, 0, e1);
+	gprintf("%s: 1.ecx=%08x 1.edx=%08x 7.ebx=%08x 7.ecx=%08x 80000001.ecx=%08x 80000001.edx=%08x\n",
+		tag, l1[2], l1[3], l7[1], l7[2], e1[2], e1[3]);
+}
+
+/*
+ * scenario=cpuid: the BSP prints its feature registers (for --cpu-features
+ * tests) and exits 0, starting no AP. `cpuid:` is what the VMM set,
+ * `cpuid-plain:` what a plain CPUID instruction returns; the two differ
+ * only where the hypervisor lets a plain CPUID through (KVM-PVM without
+ * CPUID faulting).
+ */
+__attribute__((noreturn)) static void cpuid_report(void)
+{
+	cpuid_line("cpuid", cpuid_vmm);
+	cpuid_line("cpuid-plain", cpuid);
+	guest_exit(0);
+}
+
 void bsp_main(const struct mpvm_boot_info *bi)
 {
 	serial_init();
@@ -327,6 +373,8 @@ void bsp_main(const struct mpvm_boot_info *bi)
 							      : MPVM_BOOT_CMDLINE_MAX - 1;
 	struct options o = parse_cmdline((const char *)(uintptr_t)bi->cmdline_addr, len);
 	gprintf("mpvm-guest: scenario %s\n", scenario_names[o.scenario]);
+	if (o.scenario == SC_CPUID)
+		cpuid_report();
 
 	if (!time_init())
 		guest_exit(1);

@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/multiboot.h"
+#include "core/bios_image.h"
+#include "core/cpu_features.h"
+#include "core/linux_boot.h"
 #include "core/options.h"
 #include "core/report.h"
+#include "devices/serial.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
@@ -25,6 +28,7 @@ static const char *stop_name(int reason)
 	case VM_STOP_GUEST_FAULT: return "guest-fault";
 	case VM_STOP_HOST_ERROR: return "host-error";
 	case VM_STOP_TIMEOUT: return "timeout";
+	case VM_STOP_CONSOLE_TEXT: return "stop-on";
 	case VM_STOP_SIGNAL: return "signal";
 	default: return "running";
 	}
@@ -64,6 +68,11 @@ static int report(struct vm *vm, uint64_t process_start_ns, uint64_t run_ns)
 		};
 	}
 	report_print(stderr, &r);
+	if (vm->com1 && serial_describe_line(vm->com1, err, sizeof(err)))
+		fprintf(stderr, "mpvm: COM1: the guest programmed %s\n", err);
+	vm_format_unknown_io(vm, err, sizeof(err));
+	if (*err)
+		fprintf(stderr, "mpvm: note: %s\n", err);
 	if (o->report_path && report_write_json(o->report_path, &r, err, sizeof(err))) {
 		fprintf(stderr, "mpvm: --report %s\n", err);
 		ret = -1;
@@ -89,10 +98,32 @@ static int cmd_run(int argc, char **argv, uint64_t process_start_ns)
 		return 0;
 	}
 	/* A bad kernel or initrd is bad input: say so before KVM is touched. */
-	if (opts.kernel && mb_check_files(opts.kernel, opts.initrd, opts.cmdline, opts.memory,
+	if (opts.kernel && kernel_check_files(opts.kernel, opts.initrd, opts.cmdline, opts.memory,
 					  err, sizeof(err))) {
 		fprintf(stderr, "mpvm: %s\n", err);
 		return MPVM_EXIT_USAGE;
+	}
+	if (opts.bios && bios_image_check(opts.bios, err, sizeof(err))) {
+		fprintf(stderr, "mpvm: %s\n", err);
+		return MPVM_EXIT_USAGE;
+	}
+	if (opts.cpu_features && !strcmp(opts.cpu_features, "help")) {
+		cpu_features_help(stdout);
+		return 0;
+	}
+	if (opts.cpu_features) {
+		struct cpu_feature_set fs;
+
+		if (cpu_features_parse(opts.cpu_features, &fs, err, sizeof(err))) {
+			fprintf(stderr, "mpvm: %s\n", err);
+			return MPVM_EXIT_USAGE;
+		}
+		/* Without x2APIC, APIC IDs stop at 254 (as with --no-x2apic). */
+		if (!cpu_feature_set_shows(&fs, "x2apic") && opts.cpus > 255) {
+			fprintf(stderr, "mpvm: --cpu-features hides x2apic, but --cpus %u needs APIC IDs "
+				"above 254, which only x2APIC has\n", opts.cpus);
+			return MPVM_EXIT_USAGE;
+		}
 	}
 
 	/*

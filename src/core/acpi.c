@@ -505,6 +505,8 @@ static void build_fadt(struct acpi_fadt *f, uint64_t facs, uint64_t dsdt)
 	f->p_lvl2_lat = 101;
 	f->p_lvl3_lat = 1001;
 
+	/* 5.2.9: the RTC's century register in CMOS RAM (devices/rtc.h). */
+	f->century = ACPI_RTC_CENTURY;
 	f->iapc_boot_arch = FADT_BOOT_LEGACY_DEVICES | FADT_BOOT_8042;
 	f->flags = FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON |
 		   FADT_F_RESET_REG_SUP;

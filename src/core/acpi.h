@@ -12,6 +12,7 @@
  *                 significant (TMR_VAL_EXT is not set)
  *   RESET_REG     I/O port 0xcf9, write ACPI_RESET_VALUE to reset
  *   SCI           ISA IRQ ACPI_SCI_IRQ = GSI 9, level-triggered, active high
+ *   CENTURY       CMOS RTC register ACPI_RTC_CENTURY (0x32, the IBM AT location)
  * The FADT gives the FACS in FIRMWARE_CTRL only (ACPI 5.2.9: it and
  * X_FIRMWARE_CTRL must not both be set) and the DSDT in both DSDT and X_DSDT.
  * Sleeping: the DSDT's \_S5 package gives SLP_TYP ACPI_S5_SLP_TYP, so a
@@ -31,6 +32,7 @@
 #define ACPI_S5_SLP_TYP   5    /* SLP_TYP value the DSDT's \_S5 gives */
 #define ACPI_RESET_PORT   0xcf9
 #define ACPI_RESET_VALUE  0x06 /* "hard reset" in the PIIX/ICH 0xcf9 register */
+#define ACPI_RTC_CENTURY  0x32 /* CMOS index of the RTC's century register */
 
 /* Largest image acpi_build() makes (1024 vCPUs); fits the 64 KiB window. */
 #define ACPI_MAX_SIZE     (48u * 1024)

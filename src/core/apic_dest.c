@@ -38,6 +38,17 @@
  *  - Logical destinations match only receivers in the same mode as the
  *    ICR: the SDM defines no mixed xAPIC/x2APIC logical addressing.
  *
+ *  - A message from no local APIC (an I/O APIC redirection entry or an
+ *    MSI, sender APIC_DEST_NO_SENDER) has one format only: an 8-bit
+ *    destination (82093AA §3.2.4; SDM §10.11.1), up to 15 bits with the
+ *    extended destination ID. Without interrupt remapping each receiver
+ *    reads it in its own mode: an xAPIC as above (bits 7:0), an x2APIC as
+ *    a 32-bit destination zero-extended, so a logical one names cluster 0
+ *    (x2APIC IDs 0-15, one mask bit each) and 0xFF stays a broadcast. KVM
+ *    does the same (kvm_apic_mda() and its x2APIC broadcast quirk), and
+ *    OSes that run x2APIC without remapping rely on it. The ICR's x2apic
+ *    field plays no part.
+ *
  * Acceptance: a software-disabled local APIC (SVR bit 8 clear) still takes
  * INIT, NMI, SMI and STARTUP (§10.4.7.2); fixed and lowest-priority
  * interrupts to it are discarded (KVM: __apic_accept_irq), and it takes no
@@ -93,11 +104,21 @@ static bool match_logical_x2apic(uint32_t dest, const struct apic_cpu *c)
 	       (dest & ldr & 0xffff) != 0;
 }
 
-static bool match_dest_field(const struct icr *icr, const struct apic_cpu *c)
+static bool match_dest_field(const struct icr *icr, bool from_apic, const struct apic_cpu *c)
 {
 	uint32_t broadcast = icr->x2apic ? 0xffffffffu : 0xffu;
 	uint32_t dest = icr->x2apic ? icr->dest : (icr->dest & 0xffu);
 
+	if (!from_apic) { /* I/O APIC or MSI: the receiver's mode decides (above) */
+		dest = icr->dest & 0x7fffu;
+		if (dest == 0xffu)
+			return true;
+		if (!c->x2apic)
+			dest &= 0xffu;
+		if (!icr->logical)
+			return c->apic_id == dest;
+		return c->x2apic ? match_logical_x2apic(dest, c) : match_logical_xapic((uint8_t)dest, c);
+	}
 	if (dest == broadcast)
 		return true;
 	if (!icr->logical)
@@ -114,7 +135,7 @@ static bool selected(const struct icr *icr, enum icr_shorthand sh, uint32_t send
 	case ICR_SELF:          return i == sender;
 	case ICR_ALL_INCL_SELF: return true;
 	case ICR_ALL_EXCL_SELF: return i != sender;
-	case ICR_DEST_FIELD:    return match_dest_field(icr, c);
+	case ICR_DEST_FIELD:    return match_dest_field(icr, sender != APIC_DEST_NO_SENDER, c);
 	}
 	return false;
 }

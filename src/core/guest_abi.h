@@ -16,6 +16,8 @@
  *   0x9fc00-0x9ffff  EBDA (1 KiB)
  *   0xe0000-0xeffff  ACPI: RSDP at 0xe0000, the other tables after it
  *   0xf0000-0xfffff  MP floating pointer structure at 0xf0000, MP config table after it
+ *                    (with --bios the image's ROM mirror takes 0xe0000-0xfffff and
+ *                    both tables move to the top of low RAM: kvm/boot_bios.c)
  *   0x100000-        the guest image (flat binary), entered at its first byte
  *
  * Entry state of the BSP (the vCPU chosen by --boot-cpu): 64-bit long mode,

@@ -3,7 +3,6 @@
 
 #include "core/errmsg.h"
 
-#include <elf.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "core/guest_abi.h"
+#include "core/memmap.h"
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -29,43 +29,6 @@ static void put32(uint8_t *p, uint32_t v)
 static void put64(uint8_t *p, uint64_t v)
 {
 	memcpy(p, &v, sizeof(v));
-}
-
-static uint64_t low_ram(uint64_t memory)
-{
-	return memory < MB_LOW_RAM_MAX ? memory : MB_LOW_RAM_MAX;
-}
-
-/*
- * Is [a, a+len) RAM a kernel may load into? 0, or -1 with the reason.
- * mpvm's own areas: [0, MPVM_GUEST_LOW_FREE) and [MPVM_EBDA_ADDR, 1 MiB).
- */
-static int check_range(uint64_t a, uint64_t len, uint64_t memory, char *err, size_t errlen,
-		       const char *what)
-{
-	uint64_t low = low_ram(memory), high = memory - low;
-	uint64_t end = a + len;
-
-	if (end < a)
-		return errmsg(err, errlen, "%s: address range wraps around", what);
-	if (a < MPVM_GUEST_LOW_FREE && end > 0)
-		return errmsg(err, errlen, "%s at 0x%llx-0x%llx overlaps mpvm's low memory "
-			       "(IVT, BIOS data, boot GDT, multiboot information at 0x0-0x%x)",
-			       what, (unsigned long long)a, (unsigned long long)end,
-			       MPVM_GUEST_LOW_FREE - 1);
-	if (a < MPVM_GUEST_LOAD_ADDR && end > MPVM_EBDA_ADDR)
-		return errmsg(err, errlen, "%s at 0x%llx-0x%llx overlaps mpvm's EBDA, ACPI and "
-			       "MP tables (0x%x-0xfffff)", what, (unsigned long long)a,
-			       (unsigned long long)end, MPVM_EBDA_ADDR);
-	if (end <= low)
-		return 0;
-	if (a >= MB_HIGH_RAM_BASE && end - MB_HIGH_RAM_BASE <= high)
-		return 0;
-	return errmsg(err, errlen, "%s at 0x%llx-0x%llx is outside guest RAM "
-		       "(%llu MiB: 0x0-0x%llx%s; try a larger --memory)",
-		       what, (unsigned long long)a, (unsigned long long)end,
-		       (unsigned long long)(memory >> 20), (unsigned long long)low,
-		       high ? " and from 4 GiB" : "");
 }
 
 static int find_header(const uint8_t *img, size_t len, struct mb_kernel *k, char *err, size_t errlen)
@@ -103,36 +66,11 @@ static int find_header(const uint8_t *img, size_t len, struct mb_kernel *k, char
 		       "in the first %u bytes: not a multiboot kernel", MB_SEARCH_BYTES);
 }
 
-/* One program header, whatever the class, widened to 64 bits. */
-struct phdr {
-	uint32_t type;
-	uint64_t offset, vaddr, paddr, filesz, memsz;
-};
-
-static void read_phdr(const uint8_t *p, unsigned int cls, struct phdr *h)
-{
-	if (cls == 32) {
-		Elf32_Phdr e;
-
-		memcpy(&e, p, sizeof(e));
-		*h = (struct phdr){ e.p_type, e.p_offset, e.p_vaddr, e.p_paddr, e.p_filesz, e.p_memsz };
-	} else {
-		Elf64_Phdr e;
-
-		memcpy(&e, p, sizeof(e));
-		*h = (struct phdr){ e.p_type, e.p_offset, e.p_vaddr, e.p_paddr, e.p_filesz, e.p_memsz };
-	}
-}
-
 int mb_parse(const uint8_t *img, size_t len, uint64_t memory, struct mb_kernel *k,
 	     char *err, size_t errlen)
 {
-	uint64_t phoff, entry;
-	unsigned int phnum, phentsize, machine, type;
-	int entry_found = 0;
-
 	*k = (struct mb_kernel){ 0 };
-	if (len < 4 || memcmp(img, ELFMAG, SELFMAG) != 0) {
+	if (!elf_image_is_elf(img, len)) {
 		if (find_header(img, len, k, err, errlen) == 0)
 			return errmsg(err, errlen, "not an ELF file (it has a multiboot header, but "
 				       "mpvm loads only ELF32/ELF64 multiboot kernels)");
@@ -144,105 +82,26 @@ int mb_parse(const uint8_t *img, size_t len, uint64_t memory, struct mb_kernel *
 	}
 	if (find_header(img, len, k, err, errlen))
 		return -1;
-	if (len < EI_NIDENT)
-		return errmsg(err, errlen, "truncated ELF header (%zu bytes)", len);
-	if (img[EI_DATA] != ELFDATA2LSB)
-		return errmsg(err, errlen, "ELF data encoding %u: not little-endian", img[EI_DATA]);
-	if (img[EI_CLASS] == ELFCLASS32) {
-		Elf32_Ehdr e;
-
-		if (len < sizeof(e))
-			return errmsg(err, errlen, "truncated ELF header (%zu bytes)", len);
-		memcpy(&e, img, sizeof(e));
-		k->elf_class = 32;
-		phoff = e.e_phoff; phnum = e.e_phnum; phentsize = e.e_phentsize;
-		machine = e.e_machine; type = e.e_type; entry = e.e_entry;
-		if (phentsize != sizeof(Elf32_Phdr))
-			return errmsg(err, errlen, "ELF program header size %u, not %zu", phentsize,
-				       sizeof(Elf32_Phdr));
-	} else if (img[EI_CLASS] == ELFCLASS64) {
-		Elf64_Ehdr e;
-
-		if (len < sizeof(e))
-			return errmsg(err, errlen, "truncated ELF header (%zu bytes)", len);
-		memcpy(&e, img, sizeof(e));
-		k->elf_class = 64;
-		phoff = e.e_phoff; phnum = e.e_phnum; phentsize = e.e_phentsize;
-		machine = e.e_machine; type = e.e_type; entry = e.e_entry;
-		if (phentsize != sizeof(Elf64_Phdr))
-			return errmsg(err, errlen, "ELF program header size %u, not %zu", phentsize,
-				       sizeof(Elf64_Phdr));
-	} else {
-		return errmsg(err, errlen, "ELF class %u: neither ELF32 nor ELF64", img[EI_CLASS]);
-	}
-	if (machine != EM_386 && machine != EM_X86_64)
-		return errmsg(err, errlen, "ELF machine %u: not x86 (EM_386 or EM_X86_64)", machine);
-	if (type != ET_EXEC)
-		return errmsg(err, errlen, "ELF type %u: not an executable (ET_EXEC)", type);
-	if (phnum == 0)
-		return errmsg(err, errlen, "no ELF program headers");
-	if (phoff > len || (uint64_t)phnum * phentsize > len - phoff)
-		return errmsg(err, errlen, "truncated: the %u ELF program headers at offset 0x%llx "
-			       "end after the file's %zu bytes", phnum, (unsigned long long)phoff, len);
-
-	for (unsigned int i = 0; i < phnum; i++) {
-		struct phdr h;
-		char what[64];
-
-		read_phdr(img + phoff + (uint64_t)i * phentsize, k->elf_class, &h);
-		if (h.type != PT_LOAD || h.memsz == 0)
-			continue;
-		snprintf(what, sizeof(what), "segment %u", i);
-		if (h.filesz > h.memsz)
-			return errmsg(err, errlen, "%s: file size 0x%llx above its memory size 0x%llx",
-				       what, (unsigned long long)h.filesz, (unsigned long long)h.memsz);
-		if (h.offset > len || h.filesz > len - h.offset)
-			return errmsg(err, errlen, "truncated: %s (0x%llx bytes at offset 0x%llx) ends "
-				       "after the file's %zu bytes", what, (unsigned long long)h.filesz,
-				       (unsigned long long)h.offset, len);
-		if (check_range(h.paddr, h.memsz, memory, err, errlen, what))
-			return -1;
-		for (unsigned int j = 0; j < k->nsegs; j++) {
-			const struct mb_segment *s = &k->seg[j];
-
-			if (h.paddr < s->paddr + s->memsz && s->paddr < h.paddr + h.memsz)
-				return errmsg(err, errlen, "%s at 0x%llx overlaps another segment at 0x%llx",
-					       what, (unsigned long long)h.paddr, (unsigned long long)s->paddr);
-		}
-		if (k->nsegs == MB_MAX_SEGMENTS)
-			return errmsg(err, errlen, "more than %u loadable segments", MB_MAX_SEGMENTS);
-		k->seg[k->nsegs++] = (struct mb_segment){ h.paddr, h.offset, h.filesz, h.memsz };
-		if (h.paddr + h.memsz > k->end)
-			k->end = h.paddr + h.memsz;
-		/* The entry point is virtual: find it in this segment and make it physical. */
-		if (!entry_found && entry >= h.vaddr && entry - h.vaddr < h.memsz) {
-			entry = entry - h.vaddr + h.paddr;
-			entry_found = 1;
-		}
-	}
-	if (k->nsegs == 0)
-		return errmsg(err, errlen, "no loadable (PT_LOAD) ELF segments");
-	if (!entry_found)
-		return errmsg(err, errlen, "entry point 0x%llx is in no loadable segment",
-			       (unsigned long long)entry);
-	if (entry > 0xffffffffull)
+	/* [0, MPVM_GUEST_LOW_FREE) holds the multiboot information: not for the kernel. */
+	if (elf_image_parse(img, len, memory, MPVM_GUEST_LOW_FREE, &k->elf, err, errlen))
+		return -1;
+	if (k->elf.entry > 0xffffffffull)
 		return errmsg(err, errlen, "entry point 0x%llx is above 4 GiB; multiboot enters "
-			       "in 32-bit mode", (unsigned long long)entry);
-	k->entry = (uint32_t)entry;
+			       "in 32-bit mode", (unsigned long long)k->elf.entry);
 	return 0;
 }
 
 int mb_place_module(const struct mb_kernel *k, uint64_t size, uint64_t memory, uint64_t *addr,
 		    char *err, size_t errlen)
 {
-	uint64_t a = (k->end + 0xfff) & ~0xfffull;
+	uint64_t a = (k->elf.end + 0xfff) & ~0xfffull;
 
 	if (a < MPVM_GUEST_LOAD_ADDR)
 		a = MPVM_GUEST_LOAD_ADDR;
-	if (a + size > low_ram(memory) || a + size > 0xffffffffull)
+	if (a + size > memmap_low_ram(memory) || a + size > 0xffffffffull)
 		return errmsg(err, errlen, "%llu bytes do not fit in RAM below %llu MiB above the "
 			       "kernel (at 0x%llx); try a larger --memory", (unsigned long long)size,
-			       (unsigned long long)(low_ram(memory) >> 20), (unsigned long long)a);
+			       (unsigned long long)(memmap_low_ram(memory) >> 20), (unsigned long long)a);
 	*addr = a;
 	return 0;
 }
@@ -259,12 +118,14 @@ static size_t mmap_entry(uint8_t *p, uint64_t base, uint64_t len, uint32_t type)
 int mb_build_info(const struct mb_info_params *p, uint8_t *buf, size_t buflen,
 		  char *err, size_t errlen)
 {
-	uint64_t low = low_ram(p->memory), high = p->memory - low;
+	uint64_t low = memmap_low_ram(p->memory);
 	size_t cmdlen = strlen(p->cmdline);
 	uint8_t *info = buf;
 	uint8_t *mm = buf + (MB_MMAP_ADDR - MB_INFO_ADDR);
 	size_t mmlen = 0;
 	uint32_t flags = MB_INFO_MEMORY | MB_INFO_CMDLINE | MB_INFO_MMAP | MB_INFO_LOADER_NAME;
+	struct memmap_entry map[MEMMAP_MAX_ENTRIES];
+	unsigned int nmap = memmap_build(p->memory, map);
 
 	if (buflen < MB_INFO_AREA_END - MB_INFO_ADDR)
 		return errmsg(err, errlen, "buffer too small for the multiboot information");
@@ -290,12 +151,8 @@ int mb_build_info(const struct mb_info_params *p, uint8_t *buf, size_t buflen,
 		put32(mod + 8, MB_MOD_STRING_ADDR);
 		memcpy(buf + (MB_MOD_STRING_ADDR - MB_INFO_ADDR), "initrd", 7);
 	}
-	mmlen += mmap_entry(mm + mmlen, 0, MPVM_EBDA_ADDR, 1);
-	mmlen += mmap_entry(mm + mmlen, MPVM_EBDA_ADDR, 0xa0000 - MPVM_EBDA_ADDR, 2);
-	mmlen += mmap_entry(mm + mmlen, MPVM_ACPI_ADDR, MPVM_GUEST_LOAD_ADDR - MPVM_ACPI_ADDR, 2);
-	mmlen += mmap_entry(mm + mmlen, MPVM_GUEST_LOAD_ADDR, low - MPVM_GUEST_LOAD_ADDR, 1);
-	if (high)
-		mmlen += mmap_entry(mm + mmlen, MB_HIGH_RAM_BASE, high, 1);
+	for (unsigned int i = 0; i < nmap; i++)
+		mmlen += mmap_entry(mm + mmlen, map[i].addr, map[i].size, map[i].type);
 	put32(info + 44, (uint32_t)mmlen);
 	put32(info + 48, MB_MMAP_ADDR);
 	memcpy(buf + (MB_LOADER_NAME_ADDR - MB_INFO_ADDR), "mpvm", 5);

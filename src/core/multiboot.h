@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/elf_image.h"
+
 #define MB_HEADER_MAGIC      0x1badb002u
 #define MB_BOOT_MAGIC        0x2badb002u /* EAX at entry */
 #define MB_SEARCH_BYTES      8192u
@@ -50,27 +52,10 @@
 #define MB_CMDLINE_ADDR      0x7200u
 #define MB_CMDLINE_MAX       (MB_INFO_AREA_END - MB_CMDLINE_ADDR) /* the NUL included */
 
-/* mpvm's RAM map: low RAM from 0 up to 3 GiB, the rest from 4 GiB. */
-#define MB_LOW_RAM_MAX       (3ull << 30)
-#define MB_HIGH_RAM_BASE     (4ull << 30)
-
-#define MB_MAX_SEGMENTS      16u
-
-struct mb_segment {
-	uint64_t paddr;    /* guest-physical load address */
-	uint64_t offset;   /* in the file */
-	uint64_t filesz;   /* bytes copied from the file */
-	uint64_t memsz;    /* bytes in memory: memsz - filesz zeroed (bss) */
-};
-
 struct mb_kernel {
 	uint32_t header_offset;  /* of the multiboot header in the file */
 	uint32_t header_flags;
-	unsigned int elf_class;  /* 32 or 64 */
-	uint32_t entry;          /* guest-physical entry point */
-	unsigned int nsegs;
-	struct mb_segment seg[MB_MAX_SEGMENTS];
-	uint64_t end;            /* first byte above every segment */
+	struct elf_image elf;    /* the load plan; elf.entry is below 4 GiB */
 };
 
 /*

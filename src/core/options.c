@@ -35,9 +35,10 @@ const char options_run_usage[] =
 	"  --no-x2apic        hide x2APIC from the guest (CPUID.1:ECX[21] clear)\n"
 	"  --legacy-pc        with --kernel: PICs, PIT and a real-mode IVT set up as\n"
 	"                     a PC BIOS leaves them\n"
-"  --bios FILE        boot a raw firmware image (at most 16M, a multiple of 4K)\n"
-	"                     mapped just below 4 GiB, its last 128K also at 0xe0000;\n"
-	"                     the BSP starts at the reset vector\n"
+	"  --bios FILE        boot a raw firmware image (at most 16M, a multiple of 4K)\n"
+	"                     mapped read-only just below 4 GiB, its last 128K also at\n"
+	"                     0xe0000 (so mpvm's ACPI and MP tables go to the top of\n"
+	"                     low RAM); the BSP starts at the reset vector\n"
 	"  --cpu-features LIST CPUID features the guest sees: host (default), baseline,\n"
 	"                     then +name/-name, comma-separated (mpvm run\n"
 	"                     --cpu-features help lists the names)\n"
@@ -273,8 +274,8 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 			else
 				return errmsg(err, errlen, "--unknown-io '%s': must be fault or ignore", val);
 		} else if (!strcmp(name, "--stop-on")) {
-			if (!*val)
-				return errmsg(err, errlen, "--stop-on: needs the text to wait for");
+			if (!*val || strlen(val) > 255)
+				return errmsg(err, errlen, "--stop-on: the text to wait for must be 1 to 255 bytes");
 			o->stop_on = val;
 		} else if (!strcmp(name, "--cmdline")) {
 			o->cmdline = val;

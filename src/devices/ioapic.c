@@ -35,6 +35,7 @@ struct ioapic {
 	uint8_t regsel;
 	uint32_t lines;   /* electrical level of each pin's input */
 	uint64_t rte[IOAPIC_PINS];
+	uint32_t sent[IOAPIC_PINS]; /* messages each pin has sent (wraps) */
 };
 
 /*
@@ -130,6 +131,7 @@ static void send(struct ioapic *io, unsigned int pin, struct actions *a)
 	struct ioapic_msg *m = &a->msg[a->n++];
 
 	*m = ioapic_rte_msg(io->rte[pin]);
+	io->sent[pin]++;
 	/* The local APIC will EOI it; until then the pin cannot fire again. */
 	if (m->level)
 		io->rte[pin] |= RTE_REMOTE_IRR;
@@ -270,6 +272,37 @@ void ioapic_eoi(struct ioapic *io, uint8_t vector)
 			continue;
 		io->rte[pin] &= ~RTE_REMOTE_IRR;
 		/* Still asserted: the source wants service again. */
+		service_level(io, pin, &a);
+	}
+	unlock_and_act(io, &a);
+}
+
+uint32_t ioapic_awaiting_eoi(struct ioapic *io, uint8_t vector[IOAPIC_PINS],
+			     uint32_t sent[IOAPIC_PINS])
+{
+	uint32_t pins = 0;
+
+	pthread_mutex_lock(&io->lock);
+	for (unsigned int pin = 0; pin < IOAPIC_PINS; pin++) {
+		if (!(io->rte[pin] & RTE_REMOTE_IRR))
+			continue;
+		pins |= 1u << pin;
+		vector[pin] = (uint8_t)(io->rte[pin] & RTE_VECTOR);
+		sent[pin] = io->sent[pin];
+	}
+	pthread_mutex_unlock(&io->lock);
+	return pins;
+}
+
+void ioapic_eoi_pin(struct ioapic *io, unsigned int pin, uint32_t sent)
+{
+	struct actions a = { .n = 0, .changed = -1 };
+
+	if (pin >= IOAPIC_PINS)
+		return;
+	pthread_mutex_lock(&io->lock);
+	if ((io->rte[pin] & RTE_REMOTE_IRR) && io->sent[pin] == sent) {
+		io->rte[pin] &= ~RTE_REMOTE_IRR;
 		service_level(io, pin, &a);
 	}
 	unlock_and_act(io, &a);

@@ -62,6 +62,21 @@ void ioapic_mmio_write(struct ioapic *io, uint64_t offset, const void *data, uns
 void ioapic_set_irq(struct ioapic *io, unsigned int pin, bool level);
 /* A local APIC EOI'd a level-triggered `vector`. */
 void ioapic_eoi(struct ioapic *io, uint8_t vector);
+
+/*
+ * The pins whose remote IRR is set, awaiting an EOI: bit n for pin n. For
+ * each such pin, vector[n] is its entry's vector and sent[n] counts the
+ * messages the pin has sent so far, which tells one delivery from the next.
+ */
+uint32_t ioapic_awaiting_eoi(struct ioapic *io, uint8_t vector[IOAPIC_PINS],
+			     uint32_t sent[IOAPIC_PINS]);
+/*
+ * An EOI for `pin` alone, found by the VMM rather than reported by a local
+ * APIC (see platform.c): clears its remote IRR, and services the pin as an
+ * EOI does, only if the pin has sent exactly `sent` messages, so that a
+ * newer delivery still awaiting its own EOI is left alone.
+ */
+void ioapic_eoi_pin(struct ioapic *io, unsigned int pin, uint32_t sent);
 /* The redirection entry of `pin` (0 if out of range). */
 uint64_t ioapic_redirection(struct ioapic *io, unsigned int pin);
 

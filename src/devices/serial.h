@@ -1,20 +1,64 @@
 /*
- * A 16550A UART (National Semiconductor PC16550D data sheet), enough of it
- * to be a console: the guest's transmitted bytes go to an output file
- * descriptor, a line at a time. No receive path and no interrupts yet.
+ * A 16550A UART (National Semiconductor PC16550D data sheet) as a PC's COM
+ * port: the guest's console. Transmitted bytes go to an output file
+ * descriptor; received bytes come from serial_receive() (another thread);
+ * the interrupt output reaches the caller through set_irq, gated by
+ * MCR.OUT2 as on a PC. Details and data-sheet references in serial.c.
  */
 #ifndef MPVM_DEVICES_SERIAL_H
 #define MPVM_DEVICES_SERIAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "devices/pio.h"
 
-struct serial *serial_create(int out_fd);
+/*
+ * The interrupt line as the PIC and IOAPIC see it: called (never with a
+ * serial lock held, one call at a time) each time the level changes; it
+ * starts low. On a PC the COM ports' IRQs are ISA edge-triggered, so a
+ * rise is the interrupt.
+ */
+typedef void (*serial_irq_fn)(void *opaque, bool level);
+
+/* set_irq may be NULL (no interrupt line, as in a polled-only setup). */
+struct serial *serial_create(int out_fd, serial_irq_fn set_irq, void *irq_opaque);
+/* Writes out the guest's output held back so far (it is line-buffered). */
 void serial_flush(struct serial *s);
 void serial_destroy(struct serial *s);
+
+/*
+ * Bytes for the guest's receiver, from any thread. Returns how many were
+ * taken (0 up to n): the rest find no room now and the caller offers them
+ * again later. The device holds up to SERIAL_INPUT_BUF bytes on the host
+ * side and feeds them to the 16-byte receiver FIFO as the guest reads it
+ * and while the guest asserts MCR.RTS (hardware flow control).
+ */
+size_t serial_receive(struct serial *s, const uint8_t *buf, size_t n);
+
+/*
+ * Watches the guest's output for `text` (1 to SERIAL_WATCH_MAX bytes): once
+ * it has gone by and the line holding it is out, fn(opaque) runs once, on
+ * the vCPU thread that wrote the line's end, with no serial lock held.
+ * -1 if text is empty or too long.
+ */
+#define SERIAL_WATCH_MAX 255
+typedef void (*serial_match_fn)(void *opaque);
+int serial_watch(struct serial *s, const char *text, serial_match_fn fn, void *opaque);
+
+/*
+ * The line settings the guest programmed ("115200 baud, 8N1") into buf;
+ * false if it never wrote LCR or the divisor latch.
+ */
+bool serial_describe_line(struct serial *s, char *buf, size_t len);
+
 /* The pio_bus handler; opaque is the struct serial. */
 int serial_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
 	       uint32_t *data, unsigned int size);
 
 #define SERIAL_PORTS 8
+#define SERIAL_FIFO 16          /* PC16550D: 16-byte receiver and transmitter FIFOs */
+#define SERIAL_INPUT_BUF 4096   /* host-side input waiting for the receiver */
 
 #endif

@@ -10,6 +10,7 @@
 #include "core/acpi.h"
 #include "core/firmware.h"
 #include "core/guest_abi.h"
+#include "core/linux_boot.h"
 #include "core/mptable.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
@@ -71,7 +72,7 @@ static void write_page_tables(uint8_t *mem)
 	}
 }
 
-static int write_tables(struct vm *vm)
+static int write_tables_at(struct vm *vm, uint64_t acpi_addr, uint64_t mp_addr)
 {
 	const struct mpvm_options *o = vm->opts;
 	uint32_t *ids = calloc(vm->ncpus, sizeof(*ids));
@@ -95,14 +96,14 @@ static int write_tables(struct vm *vm)
 	}
 
 	if (!o->no_acpi &&
-	    acpi_build(&t, vm->mem + MPVM_ACPI_ADDR, MPVM_ACPI_END - MPVM_ACPI_ADDR,
-		       MPVM_ACPI_ADDR, err, sizeof(err)) < 0) {
+	    acpi_build(&t, vm->mem + acpi_addr, MPVM_ACPI_END - MPVM_ACPI_ADDR,
+		       acpi_addr, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mpvm: ACPI tables: %s\n", err);
 		goto out;
 	}
 	if (!o->no_mptable &&
-	    mptable_build(&t, vm->mem + MPVM_MPTABLE_ADDR, MPVM_MPTABLE_END - MPVM_MPTABLE_ADDR,
-			  MPVM_MPTABLE_ADDR, err, sizeof(err)) < 0) {
+	    mptable_build(&t, vm->mem + mp_addr, MPVM_MPTABLE_END - MPVM_MPTABLE_ADDR,
+			  mp_addr, err, sizeof(err)) < 0) {
 		/* More than 255 CPUs: only ACPI can describe them; say so unless ACPI is off too. */
 		if (o->no_acpi) {
 			fprintf(stderr, "mpvm: MP table: %s\n", err);
@@ -116,17 +117,35 @@ out:
 	return ret;
 }
 
-int boot_enter_flat(struct vcpu *bsp, bool long_mode, const struct kvm_regs *r)
+static int write_tables(struct vm *vm)
+{
+	return write_tables_at(vm, MPVM_ACPI_ADDR, MPVM_MPTABLE_ADDR);
+}
+
+int boot_write_tables_at(struct vm *vm, uint64_t acpi_addr, uint64_t mp_addr)
+{
+	if (acpi_addr + (MPVM_ACPI_END - MPVM_ACPI_ADDR) > vm->low_size ||
+	    mp_addr + (MPVM_MPTABLE_END - MPVM_MPTABLE_ADDR) > vm->low_size) {
+		fprintf(stderr, "mpvm: firmware tables at 0x%llx/0x%llx: not in low RAM\n",
+			(unsigned long long)acpi_addr, (unsigned long long)mp_addr);
+		return -1;
+	}
+	return write_tables_at(vm, acpi_addr, mp_addr);
+}
+
+/* Flat segments from the GDT at gdt_base, long mode with the boot page tables or 32-bit PM. */
+static int enter_flat(struct vcpu *bsp, bool long_mode, uint64_t gdt_base, uint16_t gdt_limit,
+		      uint16_t code_sel, uint16_t data_sel, const struct kvm_regs *r)
 {
 	struct kvm_sregs s;
 	/* Flat 4 GiB segments from the boot GDT (SDM vol. 3A §3.4.5). */
 	struct kvm_segment code = {
 		.base = 0, .limit = 0xffffffff,
-		.selector = long_mode ? MPVM_BOOT_SEL_CODE64 : MPVM_BOOT_SEL_CODE32,
+		.selector = code_sel,
 		.type = 0xb, .present = 1, .dpl = 0, .db = !long_mode, .s = 1, .l = long_mode, .g = 1,
 	};
 	struct kvm_segment data = {
-		.base = 0, .limit = 0xffffffff, .selector = MPVM_BOOT_SEL_DATA,
+		.base = 0, .limit = 0xffffffff, .selector = data_sel,
 		.type = 0x3, .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1,
 	};
 
@@ -134,8 +153,8 @@ int boot_enter_flat(struct vcpu *bsp, bool long_mode, const struct kvm_regs *r)
 		goto fail;
 	s.cs = code;
 	s.ds = s.es = s.fs = s.gs = s.ss = data;
-	s.gdt.base = MPVM_BOOT_GDT_ADDR;
-	s.gdt.limit = 4 * 8 - 1;
+	s.gdt.base = gdt_base;
+	s.gdt.limit = gdt_limit;
 	s.idt.base = 0;
 	s.idt.limit = 0;
 	if (long_mode) {
@@ -153,6 +172,31 @@ int boot_enter_flat(struct vcpu *bsp, bool long_mode, const struct kvm_regs *r)
 fail:
 	fprintf(stderr, "mpvm: vCPU %u: setting the BSP's entry registers: %s\n", bsp->id, strerror(errno));
 	return -1;
+}
+
+int boot_enter_flat(struct vcpu *bsp, bool long_mode, const struct kvm_regs *r)
+{
+	return enter_flat(bsp, long_mode, MPVM_BOOT_GDT_ADDR, 4 * 8 - 1,
+			  long_mode ? MPVM_BOOT_SEL_CODE64 : MPVM_BOOT_SEL_CODE32, MPVM_BOOT_SEL_DATA, r);
+}
+
+/*
+ * The 64-bit boot protocol (boot.rst, "64-bit Boot Protocol"): a GDT with
+ * flat __BOOT_CS (0x10, execute/read) and __BOOT_DS (0x18, read/write), CS
+ * and DS/ES/SS loaded from them, paging on with an identity map of the
+ * kernel, the zero page and the command line (the boot page tables map
+ * all of 0-4 GiB), interrupts off.
+ */
+int boot_enter_linux64(struct vm *vm, struct vcpu *bsp, const struct kvm_regs *r)
+{
+	uint8_t *gdt = vm->mem + LINUX_GDT_ADDR;
+
+	put64(gdt + 0x00, 0);
+	put64(gdt + 0x08, 0);
+	put64(gdt + LINUX_BOOT_CS, 0x00af9b000000ffffull); /* L=1, D=0, execute/read */
+	put64(gdt + LINUX_BOOT_DS, 0x00cf93000000ffffull); /* read/write, 4 KiB granular */
+	write_page_tables(vm->mem);
+	return enter_flat(bsp, true, LINUX_GDT_ADDR, LINUX_GDT_LIMIT, LINUX_BOOT_CS, LINUX_BOOT_DS, r);
 }
 
 int boot_builtin_guest(struct vm *vm)

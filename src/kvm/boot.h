@@ -6,6 +6,8 @@
 #define MPVM_KVM_BOOT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct vm;
 struct vcpu;
@@ -15,6 +17,27 @@ struct kvm_regs;
 int boot_builtin_guest(struct vm *vm);
 /* BDA, boot GDT, ACPI and MP tables, for any guest (multiboot too). -1 after printing why. */
 int boot_write_platform(struct vm *vm);
+/*
+ * The ACPI tables (RSDP first) at acpi_addr and the MP table (floating
+ * pointer first) at mp_addr, 64 KiB each, in low RAM, as --no-acpi and
+ * --no-mptable say. -1 after printing why.
+ */
+int boot_write_tables_at(struct vm *vm, uint64_t acpi_addr, uint64_t mp_addr);
+
+/*
+ * --bios FILE (boot_bios.c): maps the image read-only just below 4 GiB and
+ * its last 128 KiB at 0xe0000-0xfffff (vm.c leaves that window out of low
+ * RAM), puts the ACPI and MP tables at the top of low RAM and leaves the
+ * BSP at the reset vector. -1 after printing why.
+ */
+int boot_bios(struct vm *vm);
+/*
+ * A KVM_EXIT_MMIO inside the --bios image's ROM ranges: a write is dropped
+ * (a ROM), a read gets the image's bytes. False if gpa is not ROM.
+ */
+bool bios_mmio(struct vm *vm, uint64_t gpa, uint8_t *data, uint32_t len, bool is_write);
+/* Frees the image's host memory (vm_destroy). */
+void bios_unmap(struct vm *vm);
 
 /*
  * The BSP's entry state: flat segments from the boot GDT, interrupts off,
@@ -22,5 +45,16 @@ int boot_write_platform(struct vm *vm);
  * 32-bit protected mode with paging off (multiboot); `r` its registers.
  */
 int boot_enter_flat(struct vcpu *bsp, bool long_mode, const struct kvm_regs *r);
+/* Linux's 64-bit entry state, its boot GDT written at LINUX_GDT_ADDR (core/linux_boot.h). */
+int boot_enter_linux64(struct vm *vm, struct vcpu *bsp, const struct kvm_regs *r);
+
+/* A whole input file (at most max bytes), or NULL after printing "mpvm: OPT PATH: why". */
+uint8_t *boot_read_file(const char *opt, const char *path, uint64_t max, size_t *len);
+
+/*
+ * --kernel FILE (boot_linux.c): a bzImage, a PVH vmlinux or a multiboot
+ * kernel, whichever the file is. -1 after printing why.
+ */
+int boot_kernel(struct vm *vm);
 
 #endif

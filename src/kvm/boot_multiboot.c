@@ -27,16 +27,6 @@
 #include "kvm/vm.h"
 
 
-static uint8_t *load_file(const char *opt, const char *path, uint64_t max, size_t *len)
-{
-	char why[256];
-	uint8_t *p = mb_read_file(path, max, len, why, sizeof(why));
-
-	if (!p)
-		fprintf(stderr, "mpvm: %s %s: %s\n", opt, path, why);
-	return p;
-}
-
 /*
  * --legacy-pc: the state a PC BIOS leaves behind, which real-mode code
  * relies on (kvm-unit-tests' realmode test halts until the timer ticks):
@@ -44,7 +34,8 @@ static uint8_t *load_file(const char *opt, const char *path, uint64_t max, size_
  * 8-15), only IRQ 0 and the cascade (IRQ 2) unmasked; the 8254 PIT
  * channel 0 in mode 3 with count 65536 (18.2 Hz); a real-mode IVT whose
  * IRQ vectors point at tiny handlers that send the PICs an EOI and IRET,
- * and every other vector at an IRET. In-kernel irqchip only.
+ * and every other vector at an IRET. KVM's PICs and PIT with the in-kernel
+ * irqchip, mpvm's (platform_legacy_pc()) in split and user mode.
  */
 #define LEGACY_STUBS_ADDR 0xffe00u /* f000:fe00, above the MP table */
 
@@ -62,10 +53,6 @@ static int setup_legacy_pc(struct vm *vm)
 	struct kvm_pit_state2 pit;
 	uint8_t *ivt = vm->mem;
 
-	if (vm->opts->irqchip != IRQCHIP_KERNEL) {
-		fprintf(stderr, "mpvm: --legacy-pc needs --irqchip kernel\n");
-		return -1;
-	}
 	memcpy(vm->mem + LEGACY_STUBS_ADDR, stubs, sizeof(stubs));
 	for (unsigned int v = 0; v < 256; v++) {
 		uint16_t off = (LEGACY_STUBS_ADDR & 0xffff) + 18, seg = 0xf000;
@@ -77,6 +64,8 @@ static int setup_legacy_pc(struct vm *vm)
 		memcpy(ivt + v * 4, &off, 2);
 		memcpy(ivt + v * 4 + 2, &seg, 2);
 	}
+	if (vm->opts->irqchip != IRQCHIP_KERNEL)
+		return platform_legacy_pc(vm);
 	for (unsigned int id = KVM_IRQCHIP_PIC_MASTER; id <= KVM_IRQCHIP_PIC_SLAVE; id++) {
 		chip = (struct kvm_irqchip){ .chip_id = id };
 		if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &chip) < 0)
@@ -106,26 +95,23 @@ fail:
 	return -1;
 }
 
-int boot_multiboot(struct vm *vm)
+int boot_multiboot(struct vm *vm, const uint8_t *img, size_t len)
 {
 	const struct mpvm_options *o = vm->opts;
 	struct mb_kernel k;
 	struct mb_info_params ip = { .memory = vm->mem_size };
-	uint8_t *img, *mod = NULL;
-	size_t len, modlen = 0;
+	uint8_t *mod = NULL;
+	size_t modlen = 0;
 	char why[256];
 	char *cmdline = NULL;
 	int ret = -1;
 
-	img = load_file("--kernel", o->kernel, vm->mem_size, &len);
-	if (!img)
-		return -1;
 	if (mb_parse(img, len, vm->mem_size, &k, why, sizeof(why))) {
 		fprintf(stderr, "mpvm: --kernel %s: %s\n", o->kernel, why);
 		goto out;
 	}
-	for (unsigned int i = 0; i < k.nsegs; i++) {
-		const struct mb_segment *s = &k.seg[i];
+	for (unsigned int i = 0; i < k.elf.nsegs; i++) {
+		const struct elf_segment *s = &k.elf.seg[i];
 		uint8_t *dst = vm_gpa_to_hva(vm, s->paddr, s->memsz);
 
 		if (!dst) { /* mb_parse checked it against the same map */
@@ -140,7 +126,7 @@ int boot_multiboot(struct vm *vm)
 		uint64_t addr;
 		uint8_t *dst;
 
-		mod = load_file("--initrd", o->initrd, vm->mem_size, &modlen);
+		mod = boot_read_file("--initrd", o->initrd, vm->mem_size, &modlen);
 		if (!mod)
 			goto out;
 		if (mb_place_module(&k, modlen, vm->mem_size, &addr, why, sizeof(why)) ||
@@ -169,11 +155,10 @@ int boot_multiboot(struct vm *vm)
 	if (o->legacy_pc && setup_legacy_pc(vm))
 		goto out;
 	ret = boot_enter_flat(&vm->vcpus[o->boot_cpu], false, &(struct kvm_regs){
-		.rip = k.entry, .rax = MB_BOOT_MAGIC, .rbx = MB_INFO_ADDR, .rflags = 0x2 });
+		.rip = k.elf.entry, .rax = MB_BOOT_MAGIC, .rbx = MB_INFO_ADDR, .rflags = 0x2 });
 out:
 	free(cmdline);
 	free(mod);
-	free(img);
 	return ret;
 }
 
@@ -241,8 +226,8 @@ int vm_setup_fw_devices(struct vm *vm)
 			o->debug_exit_port, o->debug_exit_port, o->debug_exit_port + DEBUG_EXIT_PORTS - 1);
 		return -1;
 	}
-	/* A multiboot kernel expects a PC: PCI config ports, with no devices behind them. */
-	if (o->kernel) {
+	/* A multiboot kernel or a --bios image expects a PC: PCI config ports, with no devices behind them. */
+	if (o->kernel || o->bios) {
 		vm->pci = calloc(1, sizeof(*vm->pci));
 		if (!vm->pci ||
 		    pio_register(&vm->pio, PCI_CONF_PORT, PCI_CONF_PORTS, "PCI config", pci_nodev_pio, vm->pci)) {

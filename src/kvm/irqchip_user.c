@@ -142,7 +142,8 @@ void uirq_deliver(struct vm *vm, const struct icr *icr, uint32_t sender)
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		lapic_dest_info(vm->vcpus[i].user->lapic, &cpus[i]);
 	n = apic_dest_resolve(icr, sender, cpus, vm->ncpus, set);
-	if (n == 0 && !icr->init_deassert) {
+	/* All-excluding-self on one CPU reaches nobody, and rightly (firmware broadcasts INIT/SIPI). */
+	if (n == 0 && !icr->init_deassert && icr->shorthand != ICR_ALL_EXCL_SELF) {
 		snprintf(msg, sizeof(msg), "%s IPI (vector 0x%02x) to %s destination 0x%x reaches no CPU",
 			 icr_delivery_name(icr->delivery), icr->vector,
 			 icr->logical ? "logical" : "physical", icr->dest);
@@ -596,6 +597,28 @@ void uirq_wake(struct vcpu *v)
 	pthread_mutex_lock(&u->lock);
 	pthread_cond_broadcast(&u->wake);
 	pthread_mutex_unlock(&u->lock);
+}
+
+void uirq_legacy_pc(struct vm *vm)
+{
+	/*
+	 * What a PC BIOS leaves (SeaBIOS does this; MP spec v1.4 §3.6.2.2,
+	 * virtual wire mode): the BSP's local APIC software-enabled, LINT0 in
+	 * ExtINT mode for the PIC's INTR, LINT1 in NMI mode.
+	 */
+	static const struct { uint32_t reg, value; } regs[] = {
+		{ LAPIC_REG_SVR, 0x1ff },
+		{ LAPIC_REG_LVT_LINT0, LAPIC_DM_EXTINT << 8 },
+		{ LAPIC_REG_LVT_LINT1, LAPIC_DM_NMI << 8 },
+	};
+	struct lapic *l = vm->vcpus[vm->opts->boot_cpu].user->lapic;
+
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		if (lapic_x2apic_mode(l))
+			lapic_msr_write(l, MSR_X2APIC_FIRST + regs[i].reg / 16, regs[i].value);
+		else
+			lapic_mmio_write(l, regs[i].reg, &regs[i].value, 4);
+	}
 }
 
 bool uirq_takes_extint(struct vcpu *v)

@@ -51,6 +51,9 @@ void uirq_wake(struct vcpu *v);
 struct icr;
 void uirq_deliver(struct vm *vm, const struct icr *icr, uint32_t sender);
 
+/* --legacy-pc: the BSP's local APIC in virtual wire mode (LINT0 ExtINT), as a BIOS leaves it. */
+void uirq_legacy_pc(struct vm *vm);
+
 /* Whether this vCPU takes the PIC's ExtINT (LINT0 in ExtINT mode, or APIC off on the BSP). */
 bool uirq_takes_extint(struct vcpu *v);
 

@@ -21,9 +21,22 @@ struct icr;
 
 /* Creates the devices and claims their ports; -1 after printing why. */
 int platform_create(struct vm *vm);
-/* Starts and stops the PIT's timer thread. */
+/*
+ * --legacy-pc: the PICs and the PIT programmed as a PC BIOS leaves them
+ * (and, in user mode, the BSP's local APIC in virtual wire mode). 0, or -1
+ * without a platform (kernel mode).
+ */
+int platform_legacy_pc(struct vm *vm);
+/* Starts and stops the timer thread (the PIT; in split mode the EOI watchdog too). */
 int platform_start(struct vm *vm);
 void platform_destroy(struct vm *vm);
+
+/*
+ * Split mode, on the vCPU's thread before each KVM_RUN: reports the local
+ * APIC's IRR and ISR when the EOI watchdog asks (platform.c). A no-op
+ * otherwise, and in the other modes.
+ */
+void platform_before_run(struct vcpu *v);
 
 /* Exits the platform owns (IOAPIC MMIO, KVM_EXIT_IOAPIC_EOI): 1 handled, 0 not ours. */
 int platform_handle_exit(struct vcpu *v);

@@ -11,8 +11,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/cpu_features.h"
 #include "core/cpuid.h"
 #include "devices/serial.h"
+#include "kvm/boot.h"
 #include "kvm/irqchip_user.h"
 #include "kvm/platform.h"
 #include "kvm/vm.h"
@@ -32,6 +34,26 @@ _Static_assert(MP_STATE_RUNNABLE == KVM_MP_STATE_RUNNABLE &&
 #define KVM_APIC_BUS_KHZ 1000000u
 /* Room for the leaves cpuid_apply_topology() may add. */
 #define CPUID_EXTRA_LEAVES 8
+
+/*
+ * --cpu-features, last: it only clears bits, so what mpvm added above counts
+ * as the host's. main.c has parsed the list already (before KVM was
+ * touched); each vCPU parses it again, and the BSP warns once about
+ * +features this host lacks.
+ */
+static int apply_cpu_features(struct vcpu *v, struct cpuid_table *t)
+{
+	struct cpu_feature_set fs;
+	char msg[512];
+
+	if (cpu_features_parse(v->vm->opts->cpu_features, &fs, msg, sizeof(msg))) {
+		fprintf(stderr, "mpvm: %s\n", msg);
+		return -1;
+	}
+	if (cpu_features_apply(&fs, t, msg, sizeof(msg)) && v->bsp)
+		fprintf(stderr, "mpvm: warning: %s\n", msg);
+	return 0;
+}
 
 static int set_cpuid(struct vcpu *v)
 {
@@ -65,6 +87,8 @@ static int set_cpuid(struct vcpu *v)
 		leaf1->ecx |= 1u << 24;
 	if (leaf1 && v->vm->opts->no_x2apic) /* --no-x2apic: CPUID.1:ECX[21] */
 		leaf1->ecx &= ~(1u << 21);
+	if (v->vm->opts->cpu_features && apply_cpu_features(v, &t))
+		goto out;
 	c = calloc(1, sizeof(*c) + t.len * sizeof(c->entries[0]));
 	if (!c)
 		goto out;
@@ -114,6 +138,30 @@ fail:
 	return -1;
 }
 
+/*
+ * What firmware does before any OS runs: MTRRs enabled with write-back as
+ * the default memory type (IA32_MTRR_DEF_TYPE, SDM vol. 3A §11.11.2.1:
+ * E = bit 11, type 6 = WB). With every MTRR blank, Linux otherwise turns
+ * MTRRs and PAT handling off ("MTRRs disabled").
+ */
+#define MSR_IA32_MTRR_DEF_TYPE 0x2ff
+#define MTRR_DEF_TYPE_E (1u << 11)
+#define MTRR_TYPE_WB 6u
+
+static int set_mtrr_default(struct vcpu *v)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr.nmsrs = 1, .e = { .index = MSR_IA32_MTRR_DEF_TYPE,
+				       .data = MTRR_DEF_TYPE_E | MTRR_TYPE_WB } };
+
+	if (ioctl(v->fd, KVM_SET_MSRS, &m) == 1)
+		return 0;
+	fprintf(stderr, "mpvm: vCPU %u: KVM refuses IA32_MTRR_DEF_TYPE: %s\n", v->id, strerror(errno));
+	return -1;
+}
+
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 {
 	*v = (struct vcpu){ .vm = vm, .id = id, .apic_id = id, .fd = -1 };
@@ -130,7 +178,7 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 		fprintf(stderr, "mpvm: vCPU %u: mmap of kvm_run: %s\n", id, strerror(errno));
 		return -1;
 	}
-	if (set_cpuid(v))
+	if (set_cpuid(v) || set_mtrr_default(v))
 		return -1;
 	if (vm->opts->irqchip == IRQCHIP_USER)
 		return uirq_vcpu_init(v);
@@ -270,6 +318,13 @@ static int handle_io(struct vcpu *v)
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	const struct pio_range *r = pio_find(&v->vm->pio, run->io.port);
 
+	if (!r && v->vm->unknown_io_ignore) {
+		/* No device: the bus floats (reads all ones), as on a PC. */
+		if (!is_write)
+			memset(data, 0xff, (size_t)size * run->io.count);
+		vm_note_unknown_io(v->vm, run->io.port);
+		return 0;
+	}
 	if (!r) {
 		uint32_t val = 0;
 
@@ -278,7 +333,8 @@ static int handle_io(struct vcpu *v)
 			vcpu_guest_fault(v, "OUT to unknown I/O port 0x%x (%u byte%s, value 0x%x)",
 					 run->io.port, size, size == 1 ? "" : "s", val);
 		else
-			vcpu_guest_fault(v, "IN from unknown I/O port 0x%x (%u byte%s)",
+			vcpu_guest_fault(v, "IN from unknown I/O port 0x%x (%u byte%s; --unknown-io "
+					 "ignore lets such reads give all ones)",
 					 run->io.port, size, size == 1 ? "" : "s");
 		return -1;
 	}
@@ -338,6 +394,9 @@ static int handle_exit(struct vcpu *v)
 				memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
 			return 0;
 		}
+		/* --bios: a write to the image's ROM goes nowhere (boot_bios.c). */
+		if (bios_mmio(v->vm, run->mmio.phys_addr, run->mmio.data, run->mmio.len, run->mmio.is_write))
+			return 0;
 		vcpu_guest_fault(v, "%s %u bytes at unknown MMIO address 0x%llx",
 				 run->mmio.is_write ? "write of" : "read of", run->mmio.len,
 				 (unsigned long long)run->mmio.phys_addr);
@@ -430,8 +489,10 @@ static void *vcpu_thread(void *arg)
 		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		if (v->user && !uirq_before_run(v))
 			break;
-		if (!v->user && vm->platform)
+		if (!v->user && vm->platform) {
+			platform_before_run(v); /* the IOAPIC's EOI watchdog */
 			split_inject_extint(v);
+		}
 		if (!v->first_run_ns)
 			v->first_run_ns = vm_now_ns(vm);
 		r = ioctl(v->fd, KVM_RUN, 0);
@@ -464,6 +525,15 @@ static void *vcpu_thread(void *arg)
 			break;
 	}
 	vcpu_observe_mp_state(v);
+	/* A run cut short by --timeout: say where each running vCPU was. */
+	if (atomic_load(&vm->stop_reason) == VM_STOP_TIMEOUT && v->first_run_ns &&
+	    mp_history_last(&v->mp, MP_STATE_UNINITIALIZED) == MP_STATE_RUNNABLE) {
+		pthread_mutex_lock(&vm->stop_lock);
+		fprintf(stderr, "mpvm: vCPU %u (APIC ID %u) was running at the timeout:\n",
+			v->id, v->apic_id);
+		dump_registers(v);
+		pthread_mutex_unlock(&vm->stop_lock);
+	}
 	atomic_store(&v->state, VCPU_EXITED);
 	vm_thread_exited(vm);
 	return NULL;

@@ -12,21 +12,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/bios_image.h"
 #include "core/guest_abi.h"
 #include "devices/serial.h"
 #include "kvm/boot.h"
 #include "kvm/boot_multiboot.h"
+#include "kvm/console.h"
 #include "devices/ioapic.h"
 #include "kvm/irqchip_user.h"
+#include "kvm/pc_devices.h"
 #include "kvm/platform.h"
 #include "kvm/vcpu.h"
 
 /* RAM above this goes to 4 GiB, leaving the 32-bit MMIO hole (LAPIC, IOAPIC). */
 #define LOW_RAM_MAX (3ull << 30)
 #define HIGH_RAM_BASE (4ull << 30)
-/* Real mode on VMX without unrestricted guest needs these pages (KVM API 4.48, 4.75). */
-#define KVM_TSS_ADDR 0xfffbd000ul
-#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
+/*
+ * Real mode on VMX without unrestricted guest needs these pages (KVM API
+ * 4.48, 4.75); they must not overlap a memory slot, so they sit just below
+ * the top 16 MiB, where a --bios image may reach (BIOS_IMAGE_MAX).
+ */
+#define KVM_TSS_ADDR 0xfeffd000ul
+#define KVM_IDENTITY_MAP_ADDR 0xfeffc000ull
 
 uint64_t monotonic_ns(void)
 {
@@ -45,6 +52,16 @@ void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
 {
 	if (gpa + len < gpa)
 		return NULL;
+	if (vm->bios) { /* the ROM, and its mirror that hides low RAM there (boot_bios.c) */
+		uint64_t mirror = vm->bios_size < BIOS_MIRROR_MAX ? vm->bios_size : BIOS_MIRROR_MAX;
+
+		if (gpa >= BIOS_ROM_END - vm->bios_size && gpa + len <= BIOS_ROM_END)
+			return vm->bios + (gpa - (BIOS_ROM_END - vm->bios_size));
+		if (gpa >= BIOS_MIRROR_END - mirror && gpa + len <= BIOS_MIRROR_END)
+			return vm->bios + vm->bios_size - (BIOS_MIRROR_END - gpa);
+		if (gpa < BIOS_MIRROR_END && gpa + len > BIOS_MIRROR_END - mirror)
+			return NULL;
+	}
 	if (gpa + len <= vm->low_size)
 		return vm->mem + gpa;
 	if (gpa >= HIGH_RAM_BASE && gpa - HIGH_RAM_BASE + len <= vm->high_size)
@@ -128,6 +145,20 @@ static int setup_memory(struct vm *vm)
 		.slot = 0, .guest_phys_addr = 0, .memory_size = vm->low_size,
 		.userspace_addr = (uintptr_t)vm->mem,
 	};
+	/*
+	 * --bios: low RAM leaves 0xe0000-0xfffff out (slot 0 below, slot 2
+	 * from 1 MiB): boot_bios() maps the image's read-only mirror there.
+	 */
+	if (vm->opts->bios) {
+		low.memory_size = BIOS_MIRROR_WINDOW;
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &low) < 0)
+			goto fail;
+		low = (struct kvm_userspace_memory_region){
+			.slot = 2, .guest_phys_addr = BIOS_MIRROR_END,
+			.memory_size = vm->low_size - BIOS_MIRROR_END,
+			.userspace_addr = (uintptr_t)(vm->mem + BIOS_MIRROR_END),
+		};
+	}
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &low) < 0)
 		goto fail;
 	if (vm->high_size) {
@@ -217,11 +248,46 @@ static int exit_port_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is
 	return -1; /* this vCPU stops here */
 }
 
+/*
+ * COM1's interrupt: ISA IRQ 4, which the MADT leaves without an interrupt
+ * source override and the MP table lists as conforming, so the ISA default,
+ * edge-triggered, active high. The UART gives its line level; a rise is the
+ * edge the PIC and IOAPIC latch. Called with no UART lock held (serial.c).
+ */
+#define COM1_IRQ 4
+
+static void com1_set_irq(void *opaque, bool level)
+{
+	struct vm *vm = opaque;
+
+	if (vm_set_gsi(vm, COM1_IRQ, level)) {
+		fprintf(stderr, "mpvm: KVM_IRQ_LINE (COM1, IRQ %d): %s\n", COM1_IRQ, strerror(errno));
+		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
+	}
+}
+
+/* --stop-on TEXT: the guest's console printed it; the run ends with status 0. */
+static void stop_on_seen(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (atomic_load(&vm->stop_reason) == VM_RUNNING)
+		fprintf(stderr, "mpvm: --stop-on: the guest's console printed '%s'; stopping\n",
+			vm->opts->stop_on);
+	pthread_mutex_unlock(&vm->stop_lock);
+	vm_request_stop(vm, VM_STOP_CONSOLE_TEXT, 0);
+}
+
 static int setup_devices(struct vm *vm)
 {
-	vm->com1 = serial_create(STDOUT_FILENO);
+	vm->com1 = serial_create(STDOUT_FILENO, com1_set_irq, vm);
 	if (!vm->com1) {
 		fprintf(stderr, "mpvm: out of memory for the serial port\n");
+		return -1;
+	}
+	if (vm->opts->stop_on && serial_watch(vm->com1, vm->opts->stop_on, stop_on_seen, vm)) {
+		fprintf(stderr, "mpvm: --stop-on: the text must be 1 to %d bytes\n", SERIAL_WATCH_MAX);
 		return -1;
 	}
 	if (pio_register(&vm->pio, MPVM_COM1_PORT, SERIAL_PORTS, "COM1", serial_pio, vm->com1) ||
@@ -229,7 +295,9 @@ static int setup_devices(struct vm *vm)
 		fprintf(stderr, "mpvm: I/O port ranges overlap\n");
 		return -1;
 	}
-	return vm_setup_fw_devices(vm);
+	if (vm_setup_fw_devices(vm))
+		return -1;
+	return vm_setup_pc_devices(vm);
 }
 
 int vm_create(struct vm *vm, const struct mpvm_options *opts)
@@ -242,6 +310,10 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 	pthread_mutex_init(&vm->threads_lock, NULL);
 	pthread_cond_init(&vm->threads_cond, NULL);
 	atomic_init(&vm->stop_reason, VM_RUNNING);
+	pthread_mutex_init(&vm->io_ignored_lock, NULL);
+	/* auto: boot_kernel() decides for --kernel; a --bios image is a PC's firmware. */
+	vm->unknown_io_ignore = opts->unknown_io == UNKNOWN_IO_IGNORE ||
+				(opts->unknown_io == UNKNOWN_IO_AUTO && opts->bios);
 	vm->main_thread = pthread_self();
 
 	vm->kvm_fd = open_kvm();
@@ -305,7 +377,7 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 			return -1;
 		}
 	}
-	return opts->kernel ? boot_multiboot(vm) : boot_builtin_guest(vm);
+	return opts->kernel ? boot_kernel(vm) : opts->bios ? boot_bios(vm) : boot_builtin_guest(vm);
 }
 
 void vm_wait_started(struct vm *vm)
@@ -333,6 +405,43 @@ int vm_set_gsi(struct vm *vm, unsigned int gsi, bool level)
 		return 0;
 	}
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -1 : 0;
+}
+
+void vm_note_unknown_io(struct vm *vm, uint16_t port)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&vm->io_ignored_lock);
+	vm->io_ignored_total++;
+	for (i = 0; i < vm->io_ignored_n && vm->io_ignored_port[i] != port; i++)
+		;
+	if (i == vm->io_ignored_n && i < VM_IO_IGNORED_MAX)
+		vm->io_ignored_port[vm->io_ignored_n++] = port;
+	if (i < vm->io_ignored_n)
+		vm->io_ignored_count[i]++;
+	pthread_mutex_unlock(&vm->io_ignored_lock);
+}
+
+void vm_format_unknown_io(struct vm *vm, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	pthread_mutex_lock(&vm->io_ignored_lock);
+	if (vm->io_ignored_total) {
+		off += (size_t)snprintf(buf, len, "%llu access%s to I/O ports with no device "
+					"(reads gave all ones, writes were dropped):",
+					(unsigned long long)vm->io_ignored_total,
+					vm->io_ignored_total == 1 ? "" : "es");
+		for (unsigned int i = 0; i < vm->io_ignored_n && off < len; i++)
+			off += (size_t)snprintf(buf + off, len - off, " 0x%x (%llu)%s",
+						vm->io_ignored_port[i],
+						(unsigned long long)vm->io_ignored_count[i],
+						i + 1 < vm->io_ignored_n ? "," : "");
+		if (vm->io_ignored_n == VM_IO_IGNORED_MAX && off < len)
+			snprintf(buf + off, len - off, " and others");
+	}
+	pthread_mutex_unlock(&vm->io_ignored_lock);
 }
 
 bool vm_stopping(const struct vm *vm)
@@ -369,6 +478,8 @@ int vm_run(struct vm *vm)
 	sigaddset(&wait_set, SIGTERM);
 	sigaddset(&wait_set, SIGHUP);
 
+	if (console_start(vm, vm->com1, &vm->console))
+		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		if (vcpu_start(&vm->vcpus[i])) {
 			vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
@@ -410,6 +521,13 @@ int vm_run(struct vm *vm)
 		}
 	}
 	/*
+	 * The console's reader raises COM1's IRQ, which can signal vCPU
+	 * threads (--irqchip user): it goes before any vCPU thread is joined.
+	 * This also gives the terminal back before mpvm's report.
+	 */
+	console_stop(vm->console);
+	vm->console = NULL;
+	/*
 	 * Only this thread kicks and joins, and it kicks every vCPU before it
 	 * joins any: a kick can then neither miss a thread still in KVM_RUN
 	 * nor reach a thread already joined.
@@ -429,6 +547,7 @@ int vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	console_stop(vm->console); /* if vm_run() did not get to it */
 	if (vm->vcpus) {
 		for (unsigned int i = 0; i < vm->ncpus; i++) {
 			vcpu_join(&vm->vcpus[i]);
@@ -439,15 +558,18 @@ void vm_destroy(struct vm *vm)
 	platform_destroy(vm);
 	serial_destroy(vm->com1);
 	vm_destroy_fw_devices(vm);
+	vm_destroy_pc_devices(vm);
 	free(vm->cpuid);
 	if (vm->mem)
 		munmap(vm->mem, vm->mem_size);
+	bios_unmap(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_mutex_destroy(&vm->threads_lock);
+	pthread_mutex_destroy(&vm->io_ignored_lock);
 	pthread_cond_destroy(&vm->threads_cond);
 	*vm = (struct vm){ .kvm_fd = -1, .vm_fd = -1 };
 }

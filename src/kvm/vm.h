@@ -15,6 +15,7 @@
 
 struct vcpu;
 struct serial;
+struct console;
 struct platform;
 struct kvm_cpuid2;
 
@@ -26,6 +27,7 @@ enum vm_stop_reason {
 	VM_STOP_GUEST_FAULT, /* triple fault, emulation failure, unknown port ... */
 	VM_STOP_HOST_ERROR,  /* a KVM call failed */
 	VM_STOP_TIMEOUT,     /* --timeout expired */
+	VM_STOP_CONSOLE_TEXT, /* --stop-on: the console printed the text (status 0) */
 	VM_STOP_SIGNAL,      /* SIGINT/SIGTERM/SIGHUP */
 };
 
@@ -42,6 +44,8 @@ enum vm_stop_reason {
  */
 #define VM_XAPIC_MAX_CPUS 255
 
+#define VM_IO_IGNORED_MAX 16
+
 struct vm {
 	const struct mpvm_options *opts;
 	int kvm_fd, vm_fd;
@@ -50,17 +54,33 @@ struct vm {
 	uint64_t mem_size;
 	uint64_t low_size;       /* RAM below the PCI hole, at GPA 0 */
 	uint64_t high_size;      /* the rest, at GPA 4 GiB */
+	uint8_t *bios;           /* --bios: the image, read-only (boot_bios.c) */
+	uint64_t bios_size;
 	uint32_t tsc_khz;
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
 	unsigned int ncpus;
 	struct vcpu *vcpus;
 	struct pio_bus pio;
 	struct serial *com1;
+	struct console *console;   /* stdin to COM1 while vm_run() runs (console.c) */
 	struct platform *platform; /* IOAPIC, PIC, PIT in mpvm (split, user) */
 	uint8_t ioapic_id;
 	struct fw_cfg *fw_cfg;          /* boot_multiboot.c: vm_setup_fw_devices() */
 	struct pc_testdev *testdev;     /* --pc-testdev */
 	struct pci_nodev *pci;          /* PCI config ports, no devices (multiboot kernels) */
+	struct pc_devices *pc;          /* ACPI PM, RTC, 8042, ports 0x80, 0x92 (pc_devices.c) */
+
+	/*
+	 * --unknown-io ignore (resolved from auto when the guest is known): an
+	 * access to a port no device claims floats, as on a PC's ISA bus. The
+	 * first VM_IO_IGNORED_MAX ports are counted for the end-of-run note.
+	 */
+	bool unknown_io_ignore;
+	pthread_mutex_t io_ignored_lock;
+	unsigned int io_ignored_n;
+	uint16_t io_ignored_port[VM_IO_IGNORED_MAX];
+	uint64_t io_ignored_count[VM_IO_IGNORED_MAX];
+	uint64_t io_ignored_total;
 
 	uint64_t t0_ns;          /* CLOCK_MONOTONIC when the VM was created */
 	pthread_t main_thread;
@@ -103,7 +123,16 @@ bool vm_stopping(const struct vm *vm);
  */
 int vm_set_gsi(struct vm *vm, unsigned int gsi, bool level);
 
-/* Host pointer for guest-physical [gpa, gpa+len), or NULL if not all RAM. */
+/* Counts an ignored access to an unclaimed port. */
+void vm_note_unknown_io(struct vm *vm, uint16_t port);
+/* One line for stderr naming the ignored ports, or "" if there were none. */
+void vm_format_unknown_io(struct vm *vm, char *buf, size_t len);
+
+/*
+ * Host pointer for guest-physical [gpa, gpa+len), or NULL if not all RAM.
+ * With --bios, the image's ROM ranges (below 4 GiB and its mirror below
+ * 1 MiB) give read-only pointers: never write through those.
+ */
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 
 uint64_t vm_now_ns(const struct vm *vm);

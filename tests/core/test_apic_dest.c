@@ -267,6 +267,60 @@ static void mixed_modes(void **state)
 	EXPECT(&i, 0, 2, 0, 1);
 }
 
+/*
+ * An I/O APIC or MSI message (no sending APIC) has an 8-bit destination
+ * (15 bits with the extended ID) that each receiver reads in its own mode:
+ * an x2APIC zero-extends it, so a logical one is cluster 0 (kvm-unit-tests'
+ * ioapic test sends logical 0x0d to x2APIC IDs 0, 2 and 3).
+ */
+static void ioapic_messages(void **state)
+{
+	static const struct {
+		bool logical;
+		uint32_t dest;
+		uint32_t want[4];
+		int nwant;
+	} x2[] = {
+		{ true, 0x0d, { 0, 2, 3 }, 3 },        /* cluster 0, members 0, 2, 3 */
+		{ true, 0x4000, { 14 }, 1 },           /* extended ID bit 14: member 14 */
+		{ false, 17, { 17 }, 1 },
+		{ false, 0x101, { 0 }, 0 },            /* 15-bit ID 257: nobody here */
+	};
+	struct apic_dest_set set;
+	struct icr i;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(x2) / sizeof(x2[0]); k++) {
+		reset_cpus(20, true);
+		i = ipi(ICR_FIXED, x2[k].logical, x2[k].dest, false);
+		expect(&i, APIC_DEST_NO_SENDER, 20, x2[k].want, x2[k].nwant);
+		/* the ICR's own x2apic field plays no part */
+		i.x2apic = true;
+		expect(&i, APIC_DEST_NO_SENDER, 20, x2[k].want, x2[k].nwant);
+	}
+	/* 0xFF is still a broadcast to x2APICs, physical or logical */
+	i = ipi(ICR_FIXED, false, 0xff, false);
+	assert_int_equal(apic_dest_resolve(&i, APIC_DEST_NO_SENDER, cpus, 20, &set), 20);
+	i.logical = true;
+	assert_int_equal(apic_dest_resolve(&i, APIC_DEST_NO_SENDER, cpus, 20, &set), 20);
+	/* from a local APIC the same xAPIC-format ICR reaches no x2APIC */
+	reset_cpus(4, true);
+	i = ipi(ICR_FIXED, true, 0x0d, false);
+	EXPECT_NONE(&i, 1, 4);
+	/* mixed: the xAPIC compares its LDR, the x2APIC its cluster-0 mask */
+	reset_cpus(2, false);
+	cpus[0].ldr = 0x01000000;
+	cpus[1].x2apic = true;                       /* x2APIC LDR 0x00000002 */
+	i = ipi(ICR_FIXED, true, 0x03, false);
+	EXPECT(&i, APIC_DEST_NO_SENDER, 2, 0, 1);
+	i.dest = 0x02;
+	EXPECT(&i, APIC_DEST_NO_SENDER, 2, 1);
+	/* xAPIC receivers: physical IDs are 8 bits */
+	reset_cpus(4, false);
+	i = ipi(ICR_FIXED, false, 0x102, false);
+	EXPECT(&i, APIC_DEST_NO_SENDER, 4, 2);
+}
+
 static void shorthands(void **state)
 {
 	struct icr i;
@@ -439,6 +493,7 @@ int main(void)
 		cmocka_unit_test(logical_cluster),
 		cmocka_unit_test(logical_x2apic_cluster),
 		cmocka_unit_test(mixed_modes),
+		cmocka_unit_test(ioapic_messages),
 		cmocka_unit_test(shorthands),
 		cmocka_unit_test(software_disabled),
 		cmocka_unit_test(lowest_priority),

@@ -108,14 +108,14 @@ static void good_elf32(void **state)
 	(void)state;
 	make32(&im, 0x400000, 0x2000, 0x5000, 0x400010);
 	assert_int_equal(mb_parse(im.b, im.len, MEM, &k, err, sizeof(err)), 0);
-	assert_int_equal(k.elf_class, 32);
+	assert_int_equal(k.elf.cls, 32);
 	assert_int_equal(k.header_offset, 0x1000);
 	assert_int_equal(k.header_flags, 3);
-	assert_int_equal(k.entry, 0x400010);
-	assert_int_equal(k.nsegs, 1);
-	assert_true(k.seg[0].paddr == 0x400000 && k.seg[0].offset == 0x1000);
-	assert_true(k.seg[0].filesz == 0x2000 && k.seg[0].memsz == 0x5000);
-	assert_true(k.end == 0x405000);
+	assert_int_equal(k.elf.entry, 0x400010);
+	assert_int_equal(k.elf.nsegs, 1);
+	assert_true(k.elf.seg[0].paddr == 0x400000 && k.elf.seg[0].offset == 0x1000);
+	assert_true(k.elf.seg[0].filesz == 0x2000 && k.elf.seg[0].memsz == 0x5000);
+	assert_true(k.elf.end == 0x405000);
 }
 
 static void good_elf64_entry_virtual(void **state)
@@ -127,8 +127,8 @@ static void good_elf64_entry_virtual(void **state)
 	/* Linked high, loaded at 2 MiB: the entry becomes physical. */
 	make64(&im, 0x200000, 0xffffffff80200000ull, 0x1000, 0x1000, 0xffffffff80200040ull);
 	assert_int_equal(mb_parse(im.b, im.len, MEM, &k, err, sizeof(err)), 0);
-	assert_int_equal(k.elf_class, 64);
-	assert_int_equal(k.entry, 0x200040);
+	assert_int_equal(k.elf.cls, 64);
+	assert_int_equal(k.elf.entry, 0x200040);
 }
 
 static void low_free_window_ok(void **state)

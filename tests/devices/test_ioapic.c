@@ -328,6 +328,142 @@ static void redirection_changed(void **state)
 	ioapic_destroy(io);
 }
 
+/*
+ * The level-triggered rules, step by step, as kvm-unit-tests' ioapic test
+ * drives them through pc-testdev (82093AA §3.2.4; KVM's ioapic.c agrees):
+ * a level pin sends while it is asserted, unmasked and its remote IRR is
+ * clear; sending sets remote IRR; the EOI of its vector clears it and, the
+ * line still asserted, sends again; so does a write that unmasks it. An
+ * edge pin sends on a rising edge only, never from a write or an EOI.
+ */
+enum op { END, LINE, EOI, RTE, LOW }; /* END: the zeroed rest of a case */
+
+struct step {
+	enum op op;
+	uint64_t arg;        /* LINE: level; EOI: vector; RTE: entry; LOW: bits 31:0 only */
+	unsigned int n;      /* messages sent so far */
+	bool rirr;           /* remote IRR afterwards */
+};
+
+#define PIN 14
+#define MAX_STEPS 12
+
+static const struct {
+	const char *name;
+	struct step steps[MAX_STEPS];
+} level_cases[] = {
+	{ "coalesce: the line drops and rises again before the EOI", {
+		{ RTE, LEVEL | 0x98, 0, false }, { LINE, 1, 1, true },
+		{ LINE, 0, 1, true }, { LINE, 1, 1, true }, { LINE, 0, 1, true },
+		{ EOI, 0x98, 1, false } } },
+	{ "sequential: handled and deasserted, then asserted again", {
+		{ RTE, LEVEL | 0x99, 0, false }, { LINE, 1, 1, true }, { LINE, 0, 1, true },
+		{ EOI, 0x99, 1, false }, { LINE, 1, 2, true }, { LINE, 0, 2, true },
+		{ EOI, 0x99, 2, false } } },
+	{ "retrigger: EOI while still asserted sends again", {
+		{ RTE, LEVEL | 0x9a, 0, false }, { LINE, 1, 1, true }, { EOI, 0x9a, 2, true },
+		{ LINE, 0, 2, true }, { EOI, 0x9a, 2, false } } },
+	{ "retrigger with mask: the EOI of a masked pin sends nothing, unmasking does", {
+		{ RTE, LEVEL | 0x83, 0, false }, { LINE, 1, 1, true },
+		{ LOW, MASKED | LEVEL | 0x83, 1, true }, { EOI, 0x83, 1, false },
+		{ LOW, LEVEL | 0x83, 2, true }, { LOW, MASKED | LEVEL | 0x83, 2, true },
+		{ EOI, 0x83, 2, false }, { LINE, 0, 2, false }, { LOW, LEVEL | 0x83, 2, false } } },
+	{ "unmasking an asserted level pin sends it", {
+		{ RTE, MASKED | LEVEL | 0x82, 0, false }, { LINE, 1, 0, false },
+		{ LOW, LEVEL | 0x82, 1, true }, { LINE, 0, 1, true }, { EOI, 0x82, 1, false } } },
+	{ "rewriting the entry while remote IRR is set sends nothing", {
+		{ RTE, LEVEL | 0x84, 0, false }, { LINE, 1, 1, true },
+		{ RTE, LEVEL | 0x84 | 1ull << 56, 1, true },          /* new destination */
+		{ LINE, 0, 1, true }, { EOI, 0x84, 1, false } } },
+	{ "another vector's EOI leaves remote IRR alone", {
+		{ RTE, LEVEL | 0x85, 0, false }, { LINE, 1, 1, true }, { EOI, 0x58, 1, true },
+		{ EOI, 0x85, 2, true } } },
+	{ "edge: rising edges only, whatever the writes and EOIs", {
+		{ RTE, 0x81, 0, false }, { LINE, 1, 1, false }, { EOI, 0x81, 1, false },
+		{ LOW, 0x81, 1, false }, { LINE, 0, 1, false }, { LINE, 1, 2, false } } },
+	{ "edge while masked is lost; the next rising edge after unmasking sends", {
+		{ RTE, MASKED | 0x81, 0, false }, { LINE, 1, 0, false }, { LINE, 0, 0, false },
+		{ LOW, 0x81, 0, false }, { LINE, 1, 1, false } } },
+	{ "level switched to edge drops remote IRR; back to level, still asserted: sends", {
+		{ RTE, LEVEL | 0x86, 0, false }, { LINE, 1, 1, true }, { LOW, 0x86, 1, false },
+		{ LOW, LEVEL | 0x86, 2, true } } },
+};
+
+static void level_rules(void **state)
+{
+	struct sink *s = *state;
+
+	for (size_t c = 0; c < sizeof(level_cases) / sizeof(level_cases[0]); c++) {
+		struct ioapic *io = ioapic_create(0, &ops, s);
+
+		s->n = 0;
+		for (size_t i = 0; i < MAX_STEPS; i++) {
+			const struct step *st = &level_cases[c].steps[i];
+
+			if (st->op == END)
+				break;
+			switch (st->op) {
+			case END: break;
+			case LINE: ioapic_set_irq(io, PIN, st->arg != 0); break;
+			case EOI: ioapic_eoi(io, (uint8_t)st->arg); break;
+			case RTE: set_rte(io, PIN, st->arg); break;
+			case LOW: wr(io, 0x10 + 2 * PIN, (uint32_t)st->arg); break;
+			}
+			if (s->n != st->n || !!(ioapic_redirection(io, PIN) & RIRR) != st->rirr)
+				fail_msg("%s, step %zu: %u messages, remote IRR %d; want %u, %d",
+					 level_cases[c].name, i, s->n,
+					 !!(ioapic_redirection(io, PIN) & RIRR), st->n, st->rirr);
+		}
+		ioapic_destroy(io);
+	}
+}
+
+/*
+ * The VMM's view of pins awaiting an EOI, and an EOI for one pin and one
+ * message (split mode, when KVM does not report the local APIC's EOI).
+ */
+static void awaiting_eoi(void **state)
+{
+	struct sink *s = *state;
+	struct ioapic *io = ioapic_create(0, &ops, s);
+	uint8_t vec[IOAPIC_PINS];
+	uint32_t sent[IOAPIC_PINS], first;
+
+	assert_int_equal(ioapic_awaiting_eoi(io, vec, sent), 0);
+	set_rte(io, 3, LEVEL | 0x33);
+	set_rte(io, 4, LEVEL | 0x33);             /* same vector, other pin */
+	set_rte(io, 5, 0x35);                     /* edge: never awaits */
+	ioapic_set_irq(io, 3, true);
+	ioapic_set_irq(io, 5, true);
+	assert_int_equal(ioapic_awaiting_eoi(io, vec, sent), 1u << 3);
+	assert_int_equal(vec[3], 0x33);
+	first = sent[3];
+	assert_int_equal(first, 1);
+	ioapic_set_irq(io, 4, true);
+	assert_int_equal(ioapic_awaiting_eoi(io, vec, sent), 1u << 3 | 1u << 4);
+	/* A stale count (an older message) changes nothing. */
+	ioapic_eoi_pin(io, 3, first - 1);
+	assert_int_equal(s->n, 3);
+	assert_true(ioapic_redirection(io, 3) & RIRR);
+	/* The current one: remote IRR clears and, still asserted, pin 3 sends again; pin 4 waits. */
+	ioapic_eoi_pin(io, 3, first);
+	assert_int_equal(s->n, 4);
+	assert_true(ioapic_redirection(io, 3) & RIRR);
+	assert_true(ioapic_redirection(io, 4) & RIRR);
+	assert_int_equal(ioapic_awaiting_eoi(io, vec, sent), 1u << 3 | 1u << 4);
+	assert_int_equal(sent[3], first + 1);
+	/* The EOI for the old message is now stale as well. */
+	ioapic_eoi_pin(io, 3, first);
+	assert_int_equal(s->n, 4);
+	/* Deasserted: the EOI clears remote IRR and sends nothing. */
+	ioapic_set_irq(io, 3, false);
+	ioapic_eoi_pin(io, 3, first + 1);
+	assert_false(ioapic_redirection(io, 3) & RIRR);
+	assert_int_equal(s->n, 4);
+	ioapic_eoi_pin(io, 99, 0);                /* out of range: ignored */
+	ioapic_destroy(io);
+}
+
 /* Messages in the MSI format (SDM vol. 3A §10.11). */
 static void msi_format(void **state)
 {
@@ -414,6 +550,8 @@ int main(void)
 		cmocka_unit_test_setup(delivery_modes, setup),
 		cmocka_unit_test_setup(reentrant_eoi, setup),
 		cmocka_unit_test_setup(redirection_changed, setup),
+		cmocka_unit_test_setup(level_rules, setup),
+		cmocka_unit_test_setup(awaiting_eoi, setup),
 		cmocka_unit_test(msi_format),
 		cmocka_unit_test(threads),
 	};

@@ -78,6 +78,38 @@ static void reset_state(void **state)
 	pic_destroy(p);
 }
 
+/*
+ * --legacy-pc in split and user mode (kvm/platform.c): the init sequence a
+ * PC BIOS sends, vectors 0x08 and 0x70, then only IRQ 0 and the cascade
+ * unmasked. The timer tick is vector 0x08; a slave IRQ stays masked.
+ */
+static void bios_setup(void **state)
+{
+	static const struct { uint16_t port; uint8_t value; } seq[] = {
+		{ 0x20, 0x11 }, { 0x21, 0x08 }, { 0x21, 0x04 }, { 0x21, 0x01 },
+		{ 0xa0, 0x11 }, { 0xa1, 0x70 }, { 0xa1, 0x02 }, { 0xa1, 0x01 },
+		{ 0x21, 0xfa }, { 0xa1, 0xff },
+	};
+	struct pic *p = linux_init(0x01);            /* whatever came before */
+
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+		out(p, seq[i].port, seq[i].value);
+	assert_int_equal(in(p, 0x21), 0xfa);
+	assert_int_equal(in(p, 0xa1), 0xff);
+	assert_int_equal(sink.logs, 0);
+	pulse(p, 11);                                /* masked on the slave */
+	assert_false(pic_has_interrupt(p));
+	pulse(p, 0);
+	assert_true(pic_has_interrupt(p));
+	assert_int_equal(pic_ack(p), 0x08);
+	out(p, 0x20, 0x20);                          /* the IVT stub's EOI */
+	assert_int_equal(ISR(p, 0x20), 0);
+	out(p, 0xa1, 0xf7);                          /* unmask IRQ 11: the slave's IR3 */
+	assert_true(pic_has_interrupt(p));           /* its edge is still in IRR */
+	assert_int_equal(pic_ack(p), 0x73);
+	pic_destroy(p);
+}
+
 /* Which write after ICW1 becomes IMR, for each ICW1 form. */
 static void init_sequence(void **state)
 {
@@ -491,6 +523,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reset_state),
+		cmocka_unit_test(bios_setup),
 		cmocka_unit_test(init_sequence),
 		cmocka_unit_test(masks),
 		cmocka_unit_test(priorities),

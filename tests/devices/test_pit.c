@@ -213,6 +213,7 @@ static void periodic_irq(void **state)
 		{ 2, 1193, 1000 },   /* ~1000 Hz, Linux's PIT clockevent */
 		{ 3, 1193, 1000 },
 		{ 2, 0, 20 },        /* 0 is 65536: the BIOS's 18.2 Hz */
+		{ 3, 0, 20 },        /* ...as --legacy-pc sets it: mode 3 (kvm/platform.c) */
 		{ 3, 11932, 100 },   /* ~100 Hz */
 		{ 2, 2, 500 },
 	};

@@ -1,0 +1,38 @@
+#include "devices/pc_misc.h"
+
+/* Reads of an n-byte access where only the first byte is a register. */
+static uint32_t float_above(uint8_t b, unsigned int size)
+{
+	return size == 4 ? b | 0xffffff00u : size == 2 ? b | 0xff00u : b;
+}
+
+int post_port_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+		  uint32_t *data, unsigned int size)
+{
+	struct post_port *p = opaque;
+
+	(void)vcpu;
+	(void)port;
+	if (is_write)
+		__atomic_store_n(&p->last, (uint8_t)*data, __ATOMIC_RELAXED);
+	else
+		*data = float_above(0xff, size);
+	return 0;
+}
+
+int sysctl_a_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+		 uint32_t *data, unsigned int size)
+{
+	struct sysctl_a *s = opaque;
+
+	(void)vcpu;
+	(void)port;
+	if (!is_write) {
+		*data = float_above(__atomic_load_n(&s->value, __ATOMIC_RELAXED), size);
+		return 0;
+	}
+	__atomic_store_n(&s->value, (uint8_t)(*data & ~SYSCTL_A_RESET), __ATOMIC_RELAXED);
+	if ((*data & SYSCTL_A_RESET) && s->reset)
+		return s->reset(s->reset_opaque);
+	return 0;
+}

@@ -1,0 +1,280 @@
+/*
+ * Unit tests of the ACPI fixed hardware (devices/acpi_pm.c) on a fake
+ * monotonic clock: PM1_STS write-1-to-clear and TMR_STS, PM1_EN, PM1_CNT
+ * (SCI_EN, SLP_TYP/SLP_EN and power off), the PM timer's rate, width and
+ * wrap, and the access widths ACPICA and Linux use.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "devices/acpi_pm.h"
+
+struct fake {
+	uint64_t now_ns;
+	int poweroffs;
+	int ignored;
+	unsigned int ignored_typ;
+};
+
+static uint64_t fake_now(void *opaque)
+{
+	return ((struct fake *)opaque)->now_ns;
+}
+
+static int fake_poweroff(void *opaque)
+{
+	((struct fake *)opaque)->poweroffs++;
+	return -1;
+}
+
+static void fake_ignored(void *opaque, unsigned int typ)
+{
+	struct fake *f = opaque;
+
+	f->ignored++;
+	f->ignored_typ = typ;
+}
+
+static const struct acpi_pm_ops ops = {
+	.now_ns = fake_now, .poweroff = fake_poweroff, .sleep_ignored = fake_ignored,
+};
+
+static uint32_t in(struct acpi_pm *pm, uint16_t port, unsigned int size)
+{
+	uint32_t v = 0xdeadbeef;
+
+	assert_int_equal(acpi_pm_pio(pm, NULL, port, false, &v, size), 0);
+	return v;
+}
+
+static int out(struct acpi_pm *pm, uint16_t port, uint32_t v, unsigned int size)
+{
+	return acpi_pm_pio(pm, NULL, port, true, &v, size);
+}
+
+#define STS ACPI_PM1_EVT_BLK
+#define EN  (ACPI_PM1_EVT_BLK + 2)
+#define CNT ACPI_PM1_CNT_BLK
+#define TMR ACPI_PM_TMR_BLK
+
+/* ns for n timer ticks, rounded up so that exactly n have passed. */
+static uint64_t ticks_ns(uint64_t n)
+{
+	return (n * 1000000000ull + ACPI_PM_TIMER_HZ - 1) / ACPI_PM_TIMER_HZ;
+}
+
+static void reset_values(void **state)
+{
+	struct fake f = { .now_ns = 123456789 };
+	struct acpi_pm pm;
+
+	(void)state;
+	acpi_pm_init(&pm, &ops, &f);
+	assert_int_equal(in(&pm, STS, 2), 0);
+	assert_int_equal(in(&pm, EN, 2), 0);
+	assert_int_equal(in(&pm, CNT, 2), ACPI_PM1_SCI_EN);  /* always in ACPI mode */
+	assert_int_equal(in(&pm, TMR, 4), 0);                /* counts from init */
+	assert_int_equal(in(&pm, STS, 4), 0);                /* PM1_STS | PM1_EN << 16 */
+	acpi_pm_destroy(&pm);
+}
+
+static void sci_en_reads_one(void **state)
+{
+	struct fake f = { 0 };
+	struct acpi_pm pm;
+
+	(void)state;
+	acpi_pm_init(&pm, &ops, &f);
+	assert_int_equal(out(&pm, CNT, 0, 2), 0);
+	assert_int_equal(in(&pm, CNT, 2) & ACPI_PM1_SCI_EN, ACPI_PM1_SCI_EN);
+	assert_int_equal(in(&pm, CNT, 1), ACPI_PM1_SCI_EN);
+	/* BM_RLD and SLP_TYP are kept; GBL_RLS and SLP_EN read 0. */
+	assert_int_equal(out(&pm, CNT, ACPI_PM1_BM_RLD | ACPI_PM1_GBL_RLS | (3u << 10), 2), 0);
+	assert_int_equal(in(&pm, CNT, 2), ACPI_PM1_SCI_EN | ACPI_PM1_BM_RLD | (3u << 10));
+	acpi_pm_destroy(&pm);
+}
+
+static void enable_bits(void **state)
+{
+	struct fake f = { 0 };
+	struct acpi_pm pm;
+
+	(void)state;
+	acpi_pm_init(&pm, &ops, &f);
+	out(&pm, EN, 0xffff, 2);
+	assert_int_equal(in(&pm, EN, 2), ACPI_PM1_TMR_EN | ACPI_PM1_GBL_EN | ACPI_PM1_PWRBTN_EN |
+			 ACPI_PM1_SLPBTN_EN | ACPI_PM1_RTC_EN | ACPI_PM1_PCIEXP_WAKE_DIS);
+	/* A byte write touches its own byte only. */
+	out(&pm, EN + 1, 0, 1);
+	assert_int_equal(in(&pm, EN, 2), ACPI_PM1_TMR_EN | ACPI_PM1_GBL_EN);
+	/* A dword write at the event block writes PM1_STS (low) and PM1_EN (high). */
+	out(&pm, STS, (uint32_t)ACPI_PM1_PWRBTN_EN << 16, 4);
+	assert_int_equal(in(&pm, EN, 2), ACPI_PM1_PWRBTN_EN);
+	/* PM1_EN is not write-1-to-clear. */
+	out(&pm, EN, ACPI_PM1_PWRBTN_EN, 2);
+	assert_int_equal(in(&pm, EN, 2), ACPI_PM1_PWRBTN_EN);
+	acpi_pm_destroy(&pm);
+}
+
+static void timer_status(void **state)
+{
+	struct fake f = { .now_ns = 5000 };
+	struct acpi_pm pm;
+
+	(void)state;
+	acpi_pm_init(&pm, &ops, &f);
+	/* TMR_STS sets when bit 23 of the timer changes (every 2^23 ticks). */
+	f.now_ns = 5000 + ticks_ns((1u << 23) - 1);
+	assert_int_equal(in(&pm, STS, 2), 0);
+	f.now_ns = 5000 + ticks_ns(1u << 23);
+	assert_int_equal(in(&pm, STS, 2), ACPI_PM1_TMR_STS);
+	/* Writing 0 leaves it; writing 1 clears it. */
+	out(&pm, STS, 0, 2);
+	assert_int_equal(in(&pm, STS, 2), ACPI_PM1_TMR_STS);
+	out(&pm, STS, ACPI_PM1_TMR_STS, 2);
+	assert_int_equal(in(&pm, STS, 2), 0);
+	/* ... until bit 23 changes again (it goes back to 0 at the wrap). */
+	f.now_ns = 5000 + ticks_ns((1u << 24) - 1);
+	assert_int_equal(in(&pm, STS, 2), 0);
+	f.now_ns = 5000 + ticks_ns(1u << 24);
+	assert_int_equal(in(&pm, STS, 2), ACPI_PM1_TMR_STS);
+	/* All the other status bits read 0 and clearing them is harmless. */
+	out(&pm, STS, 0xffff, 2);
+	assert_int_equal(in(&pm, STS, 2), 0);
+	acpi_pm_destroy(&pm);
+}
+
+static void timer_rate_and_wrap(void **state)
+{
+	static const struct {
+		uint64_t ns;
+		uint32_t count;
+	} cases[] = {
+		{ 0, 0 },
+		{ 279, 0 },                      /* one tick is 279.365 ns */
+		{ 280, 1 },
+		{ 1000000, 3579 },               /* 1 ms */
+		{ 1000000000, 3579545 },         /* 1 s */
+		{ 4000000000ull, 14318180 },     /* still below 2^24 */
+		{ 5000000000ull, (17897725u) & 0xffffff },   /* wrapped after 4.69 s */
+		{ 3600000000000ull, (uint32_t)(3579545ull * 3600) & 0xffffff }, /* 1 h */
+	};
+	struct fake f = { .now_ns = 1000 };
+	struct acpi_pm pm;
+
+	(void)state;
+	acpi_pm_init(&pm, &ops, &f);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		f.now_ns = 1000 + cases[i].ns;
+		assert_int_equal(in(&pm, TMR, 4), cases[i].count);
+		assert_int_equal(acpi_pm_timer(&pm), cases[i].count);
+		assert_int_equal(in(&pm, TMR, 4) >> 24, 0); /* 24 bits: the top byte reads 0 */
+	}
+	/* Narrow reads see the same count a byte or word at a time. */
+	f.now_ns = 1000 + 1000000000;
+	assert_int_equal(in(&pm, TMR, 2), 3579545 & 0xffff);
+	assert_int_equal(in(&pm, TMR + 2, 1), (3579545 >> 16) & 0xff);
+	assert_int_equal(in(&pm, TMR + 3, 1), 0);
+	/* The timer is read-only. */
+	out(&pm, TMR, 0, 4);
+	assert_int_equal(in(&pm, TMR, 4), 3579545);
+	acpi_pm_destroy(&pm);
+}
+
+static void timer_monotonic(void **state)
+{
+	struct fake f = { .now_ns = 0 };
+	struct acpi_pm pm;
+	uint32_t last = 0;
+
+	(void)state;
+	acpi_pm_init(&pm, &ops, &f);
+	for (uint64_t ns = 0; ns < 4000000000ull; ns += 12345678) {
+		uint32_t v;
+
+		f.now_ns = ns;
+		v = in(&pm, TMR, 4);
+		assert_true(v >= last);
+		last = v;
+	}
+	acpi_pm_destroy(&pm);
+}
+
+static void poweroff_s5(void **state)
+{
+	struct fake f = { 0 };
+	struct acpi_pm pm;
+
+	(void)state;
+	acpi_pm_init(&pm, &ops, &f);
+	/* ACPICA's order: SLP_TYP first, then SLP_TYP | SLP_EN, word writes. */
+	assert_int_equal(out(&pm, CNT, ACPI_S5_SLP_TYP << 10, 2), 0);
+	assert_int_equal(f.poweroffs, 0);
+	assert_int_equal(out(&pm, CNT, (ACPI_S5_SLP_TYP << 10) | ACPI_PM1_SLP_EN, 2), -1);
+	assert_int_equal(f.poweroffs, 1);
+	assert_int_equal(f.ignored, 0);
+	/* SLP_EN reads 0. */
+	assert_int_equal(in(&pm, CNT, 2), ACPI_PM1_SCI_EN | (ACPI_S5_SLP_TYP << 10));
+	/* One byte write to the high half does it too. */
+	assert_int_equal(out(&pm, CNT + 1, ((ACPI_S5_SLP_TYP << 10) | ACPI_PM1_SLP_EN) >> 8, 1), -1);
+	assert_int_equal(f.poweroffs, 2);
+	acpi_pm_destroy(&pm);
+}
+
+static void other_sleep_types_ignored(void **state)
+{
+	struct fake f = { 0 };
+	struct acpi_pm pm;
+
+	(void)state;
+	acpi_pm_init(&pm, &ops, &f);
+	for (unsigned int typ = 0; typ < 8; typ++) {
+		if (typ == ACPI_S5_SLP_TYP)
+			continue;
+		f.ignored = 0;
+		assert_int_equal(out(&pm, CNT, (typ << 10) | ACPI_PM1_SLP_EN, 2), 0);
+		assert_int_equal(f.ignored, 1);
+		assert_int_equal(f.ignored_typ, typ);
+	}
+	assert_int_equal(f.poweroffs, 0);
+	/* SLP_TYP 5 without SLP_EN is no power off. */
+	assert_int_equal(out(&pm, CNT, ACPI_S5_SLP_TYP << 10, 2), 0);
+	assert_int_equal(f.poweroffs, 0);
+	acpi_pm_destroy(&pm);
+}
+
+static void outside_the_blocks(void **state)
+{
+	struct fake f = { 0 };
+	struct acpi_pm pm;
+
+	(void)state;
+	acpi_pm_init(&pm, &ops, &f);
+	/* A dword at PM1_CNT reaches 0x606-0x607, which no register has. */
+	assert_int_equal(in(&pm, CNT, 4), 0xffff0000u | ACPI_PM1_SCI_EN);
+	assert_int_equal(out(&pm, CNT, 0xffff0000u, 4), 0);
+	assert_int_equal(in(&pm, CNT, 2), ACPI_PM1_SCI_EN);
+	/* A dword at the timer's last byte: the three bytes past it float. */
+	assert_int_equal(in(&pm, TMR + 3, 4), 0xffffff00u);
+	acpi_pm_destroy(&pm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(reset_values),
+		cmocka_unit_test(sci_en_reads_one),
+		cmocka_unit_test(enable_bits),
+		cmocka_unit_test(timer_status),
+		cmocka_unit_test(timer_rate_and_wrap),
+		cmocka_unit_test(timer_monotonic),
+		cmocka_unit_test(poweroff_s5),
+		cmocka_unit_test(other_sleep_types_ignored),
+		cmocka_unit_test(outside_the_blocks),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
