@@ -11,7 +11,8 @@ enum kernel_kind kernel_detect(const uint8_t *img, size_t len)
 {
 	if (bzimage_is_bzimage(img, len))
 		return KERNEL_BZIMAGE;
-	if (elf_image_is_elf(img, len) && pvh_has_entry(img, len) > 0)
+	/* A note segment cut off (-1) is a truncated vmlinux: pvh_parse() says so. */
+	if (elf_image_is_elf(img, len) && pvh_has_entry(img, len) != 0)
 		return KERNEL_PVH;
 	return KERNEL_MULTIBOOT;
 }
@@ -98,7 +99,7 @@ int kernel_check_files(const char *kernel, const char *initrd, const char *cmdli
 	struct linux_plan p;
 	char why[256];
 	size_t len;
-	uint8_t *img = mb_read_file(kernel, memory, &len, why, sizeof(why));
+	uint8_t *img = mb_read_file(kernel, KERNEL_FILE_MAX, &len, why, sizeof(why));
 	int ret;
 
 	if (!img)

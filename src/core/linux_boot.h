@@ -33,6 +33,12 @@
 #define LINUX_CMDLINE_ADDR   0x20000u
 #define LINUX_CMDLINE_AREA   0x10000u /* bytes, the NUL included */
 
+/*
+ * The largest --kernel file mpvm reads: a vmlinux holds symbols and notes
+ * that are never loaded, so the file may be larger than its load plan.
+ */
+#define KERNEL_FILE_MAX (1ull << 30)
+
 enum kernel_kind {
 	KERNEL_MULTIBOOT, /* an ELF with a multiboot (v1) header */
 	KERNEL_BZIMAGE,   /* a Linux bzImage: the x86 boot protocol, 64-bit entry */

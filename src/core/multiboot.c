@@ -177,7 +177,9 @@ uint8_t *mb_read_file(const char *path, size_t max, size_t *len, char *err, size
 		return NULL;
 	}
 	if ((uint64_t)st.st_size > max) {
-		errmsg(err, errlen, "%lld bytes: larger than guest RAM", (long long)st.st_size);
+		errmsg(err, errlen, "%lld bytes: more than the %zu (%zu MiB) it may have here "
+		       "(the guest's RAM for an initrd or a multiboot kernel)",
+		       (long long)st.st_size, max, max >> 20);
 		fclose(f);
 		return NULL;
 	}

@@ -114,7 +114,7 @@ int boot_kernel(struct vm *vm)
 {
 	const struct mpvm_options *o = vm->opts;
 	size_t len;
-	uint8_t *img = boot_read_file("--kernel", o->kernel, vm->mem_size, &len);
+	uint8_t *img = boot_read_file("--kernel", o->kernel, KERNEL_FILE_MAX, &len);
 	enum kernel_kind kind;
 	int ret;
 

@@ -35,6 +35,7 @@ boot_pvh() {
 	CMDLINE="console=ttyS0 earlyprintk=serial apic=verbose$extra"
 	run_mpvm $((LIMIT + 30)) run --cpus "$n" --memory "$mem" --kernel "$VMLINUX" --initrd "$INITRD" \
 		--cmdline "$CMDLINE" --stop-on "smpboot: Allowing" --timeout "$LIMIT" "$@"
+	sed -i 's/\r$//' "$OUT" # Linux's serial console ends its lines with CR LF
 }
 
 # The e820 line for RAM from 1 MiB to the end of --memory (below 3 GiB).
@@ -105,13 +106,16 @@ head -c 4096 "$BZIMAGE" >"$T_DIR/bz.cut"
 cp "$BZIMAGE" "$T_DIR/bz.old" && chmod u+w "$T_DIR/bz.old"
 printf '\x0a\x02' | dd of="$T_DIR/bz.old" bs=1 seek=$((0x206)) conv=notrunc status=none
 head -c $((300 << 20)) /dev/zero >"$T_DIR/big.img"
+head -c $((200 << 20)) /dev/zero >"$T_DIR/200m.img"
 bad "text file" "^mpvm: --kernel $T_DIR/text: not an ELF file" --kernel "$T_DIR/text"
 bad "truncated vmlinux" "^mpvm: --kernel $T_DIR/vmlinux.cut: truncated" --kernel "$T_DIR/vmlinux.cut"
 bad "truncated bzImage" "^mpvm: --kernel $T_DIR/bz.cut: truncated" --kernel "$T_DIR/bz.cut"
 bad "protocol 2.10" "^mpvm: --kernel $T_DIR/bz.old: boot protocol 2.10 is too old" --kernel "$T_DIR/bz.old"
 bad "missing kernel" "^mpvm: --kernel $T_DIR/nope: No such file" --kernel "$T_DIR/nope"
-bad "initrd too big" "^mpvm: --initrd $T_DIR/big.img: [0-9]+ bytes do not fit" \
+bad "initrd larger than RAM" "^mpvm: --initrd $T_DIR/big.img: 314572800 bytes: more than the 268435456 \\(256 MiB\\) it may have here" \
 	--memory 256M --kernel "$VMLINUX" --initrd "$T_DIR/big.img"
+bad "initrd that does not fit above the kernel" "^mpvm: --initrd $T_DIR/200m.img: 209715200 bytes do not fit between the kernel's end \\(0x[0-9a-f]+\\) and 0x10000000" \
+	--memory 256M --kernel "$VMLINUX" --initrd "$T_DIR/200m.img"
 bad "memory too small for the kernel" "^mpvm: --kernel $VMLINUX: segment [0-9]+ at 0x[0-9a-f]+-0x[0-9a-f]+ is outside guest RAM" \
 	--memory 32M --kernel "$VMLINUX"
 bad "command line too long" "^mpvm: --cmdline: 3000 bytes; this kernel takes at most 2047" \
