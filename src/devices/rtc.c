@@ -11,8 +11,8 @@
  * written value (the sub-second phase is kept, as the chip's divider
  * chain keeps running). While register B's SET bit is 1 the clock is
  * stopped: the registers hold the fields as written (so a guest may write
- * them in any order: day 31 before month 1 is fine), and clearing SET
- * starts the clock again from them. Written values are decoded in the
+ * them in any order: on January 31, month 2 and then day 15 give February
+ * 15, not March), and clearing SET starts the clock again from them. Written values are decoded in the
  * current mode and kept in binary; once the clock runs, out-of-range
  * values (minute 75, day 31 of a 30-day month) are normalised where the
  * chip would keep them as they are, and a field written without SET is

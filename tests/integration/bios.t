@@ -12,7 +12,7 @@ SRC=$(dirname "$0")/biosguest.S
 build() {
 	local name=$1 size=$2
 	shift 2
-	as --32 --defsym SIZE="$size" "$@" -o "$T_DIR/$name.o" "$SRC" &&
+	as --32 -I "$(dirname "$SRC")" --defsym SIZE="$size" "$@" -o "$T_DIR/$name.o" "$SRC" &&
 		ld -m elf_i386 -Ttext=$(printf '0x%x' $((0x100000000 - size))) -o "$T_DIR/$name.elf" "$T_DIR/$name.o" &&
 		objcopy -O binary -j .text "$T_DIR/$name.elf" "$T_DIR/$name" &&
 		[ "$(stat -c %s "$T_DIR/$name")" -eq "$size" ]

@@ -49,7 +49,7 @@
 	.set TSC_MHZ, 0x7f04
 	.set EXPECTED, 0x7f08  /* fw_cfg's CPU count - 1 */
 	.set DEADLINE, 0x7f0c  /* 64-bit TSC */
-	.set NUMBUF, 0x7f20    /* 16 bytes */
+	.set com1_numbuf, 0x7f20 /* 16 bytes for putd (com1_print32.inc) */
 	.set TRAMPOLINE, 0x8000 /* SIPI vector 0x08 */
 	.set LAPIC, 0xfee00000
 
@@ -271,19 +271,6 @@ start32:
 4:	hlt
 	jmp 4b
 
-fail:	/* ECX = which check failed: mpvm's exit port gives status 100 + ECX */
-	mov $s_fail, %esi
-	call puts
-	mov %ecx, %eax
-	call putd
-	call nl
-	lea 100(%ecx), %eax
-	mov $0x700, %dx
-	out %al, %dx
-	cli
-5:	hlt
-	jmp 5b
-
 /* scan_ebda: EBX = EBDA; a 16-byte aligned EAX:EDX signature in its first KiB? Prints yes/no. */
 scan_ebda:
 	push %ecx
@@ -352,68 +339,7 @@ udelay:	/* EAX microseconds */
 	jnc 1b
 	ret
 
-putc:	push %edx
-	mov $0x3f8, %dx
-	out %al, %dx
-	pop %edx
-	ret
-nl:	push %eax
-	mov $'\n', %al
-	call putc
-	pop %eax
-	ret
-puts:	push %eax
-1:	lodsb
-	test %al, %al
-	jz 2f
-	call putc
-	jmp 1b
-2:	pop %eax
-	ret
-putd:	/* EAX in decimal */
-	push %eax
-	push %ecx
-	push %edx
-	push %esi
-	mov $NUMBUF + 15, %esi
-	movb $0, (%esi)
-	mov $10, %ecx
-1:	xor %edx, %edx
-	div %ecx
-	add $'0', %dl
-	dec %esi
-	mov %dl, (%esi)
-	test %eax, %eax
-	jnz 1b
-	call puts
-	pop %esi
-	pop %edx
-	pop %ecx
-	pop %eax
-	ret
-putx:	/* EAX in hex, 0x and 8 digits */
-	push %eax
-	push %ecx
-	push %edx
-	mov %eax, %edx
-	mov $'0', %al
-	call putc
-	mov $'x', %al
-	call putc
-	mov $8, %ecx
-1:	rol $4, %edx
-	mov %dl, %al
-	and $0xf, %al
-	add $'0', %al
-	cmp $'9', %al
-	jbe 2f
-	add $('a' - '9' - 1), %al
-2:	call putc
-	loop 1b
-	pop %edx
-	pop %ecx
-	pop %eax
-	ret
+	.include "com1_print32.inc"
 
 s_hello:	.asciz "bios: hello from the reset vector\n"
 s_rom:		.asciz "bios: image at "

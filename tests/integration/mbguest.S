@@ -161,17 +161,6 @@ _start:
 	out %eax, %dx
 	hlt
 
-fail:	/* ECX = which check failed; mpvm's own exit port gives status 100 + ECX */
-	mov $s_fail, %esi
-	call puts
-	mov %ecx, %eax
-	call putd
-	call nl
-	lea 100(%ecx), %eax
-	mov $0x700, %dx
-	out %al, %dx
-	hlt
-
 fwsel:	push %edx
 	mov $0x510, %dx
 	out %ax, %dx
@@ -198,68 +187,7 @@ fw32:	push %ebx
 	pop %ebx
 	ret
 
-putc:	push %edx
-	mov $0x3f8, %dx
-	out %al, %dx
-	pop %edx
-	ret
-nl:	push %eax
-	mov $'\n', %al
-	call putc
-	pop %eax
-	ret
-puts:	push %eax
-6:	lodsb
-	test %al, %al
-	jz 7f
-	call putc
-	jmp 6b
-7:	pop %eax
-	ret
-putd:	/* EAX in decimal */
-	push %eax
-	push %ecx
-	push %edx
-	push %esi
-	mov $numbuf + 15, %esi
-	movb $0, (%esi)
-	mov $10, %ecx
-8:	xor %edx, %edx
-	div %ecx
-	add $'0', %dl
-	dec %esi
-	mov %dl, (%esi)
-	test %eax, %eax
-	jnz 8b
-	call puts
-	pop %esi
-	pop %edx
-	pop %ecx
-	pop %eax
-	ret
-putx:	/* EAX in hex, 0x and 8 digits */
-	push %eax
-	push %ecx
-	push %edx
-	mov %eax, %edx
-	mov $'0', %al
-	call putc
-	mov $'x', %al
-	call putc
-	mov $8, %ecx
-9:	rol $4, %edx
-	mov %dl, %al
-	and $0xf, %al
-	add $'0', %al
-	cmp $'9', %al
-	jbe 10f
-	add $('a' - '9' - 1), %al
-10:	call putc
-	loop 9b
-	pop %edx
-	pop %ecx
-	pop %eax
-	ret
+	.include "com1_print32.inc"
 
 	.section .rodata
 s_hello:	.asciz "mbguest: hello\n"
@@ -279,6 +207,6 @@ s_fail:		.asciz "mbguest: FAIL check "
 	.section .bss
 	.align 16
 bss_word:	.long 0
-numbuf:		.space 16
+com1_numbuf:	.space 16
 		.space 4096
 stack_top:

@@ -12,7 +12,7 @@ build() {
 	local name=$1 emu=$2 addr=$3 asflag=--32
 	shift 3
 	[ "$emu" = elf_x86_64 ] && asflag=--64
-	as $asflag "$@" -o "$T_DIR/$name.o" "$SRC" && ld -m "$emu" -Ttext="$addr" -o "$T_DIR/$name" "$T_DIR/$name.o"
+	as $asflag -I "$(dirname "$SRC")" "$@" -o "$T_DIR/$name.o" "$SRC" && ld -m "$emu" -Ttext="$addr" -o "$T_DIR/$name" "$T_DIR/$name.o"
 }
 
 if ! command -v as >/dev/null || ! command -v ld >/dev/null; then
