@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/x86_insn.h"
 #include "core/cpu_features.h"
 #include "core/cpuid.h"
 #include "devices/serial.h"
@@ -357,7 +358,10 @@ static int handle_internal_error(struct vcpu *v)
 	struct kvm_run *run = v->run;
 	char data[160] = "";
 	size_t off = 0;
-	const char *what;
+	const char *what, *insn = NULL;
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	uint8_t code[15];
 
 	switch (run->internal.suberror) {
 	case KVM_INTERNAL_ERROR_EMULATION: what = "KVM could not emulate an instruction"; break;
@@ -369,8 +373,17 @@ static int handle_internal_error(struct vcpu *v)
 	for (uint32_t i = 0; i < run->internal.ndata && i < 16 && off < sizeof(data) - 20; i++)
 		off += (size_t)snprintf(data + off, sizeof(data) - off, " %llx",
 					(unsigned long long)run->internal.data[i]);
-	vcpu_guest_fault(v, "%s (suberror %u, data:%s)", what, run->internal.suberror,
-			 off ? data : " none");
+	/* Say which instruction, when it is one KVM's emulator is known to lack. */
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+	    ioctl(v->fd, KVM_GET_REGS, &r) == 0 && ioctl(v->fd, KVM_GET_SREGS, &s) == 0)
+		insn = x86_insn_unemulated(code, code_bytes(v, &r, &s, code, sizeof(code)));
+	if (insn)
+		vcpu_guest_fault(v, "%s: %s, which KVM's instruction emulator lacks; hardware "
+				 "KVM runs it natively (suberror %u, data:%s)", what, insn,
+				 run->internal.suberror, off ? data : " none");
+	else
+		vcpu_guest_fault(v, "%s (suberror %u, data:%s)", what, run->internal.suberror,
+				 off ? data : " none");
 	return -1;
 }
 
