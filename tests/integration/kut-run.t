@@ -84,7 +84,7 @@ like "$ERR" "could not load kernel '_NO_FILE_4Uhere_'" "a missing kernel: the me
 # ---- a real run -----------------------------------------------------------------
 need_kvm
 if command -v as >/dev/null && command -v ld >/dev/null; then
-	as --32 -o "$T_DIR/g.o" "$(dirname "$0")/mbguest.S" && ld -m elf_i386 -Ttext=0x200000 -o "$T_DIR/g.elf" "$T_DIR/g.o"
+	as --32 -I "$(dirname "$0")" -o "$T_DIR/g.o" "$(dirname "$0")/mbguest.S" && ld -m elf_i386 -Ttext=0x200000 -o "$T_DIR/g.elf" "$T_DIR/g.o"
 	kut -nodefaults -device pc-testdev -device isa-debug-exit,iobase=0xf4,iosize=0x4 -serial stdio \
 		-machine accel=kvm,kernel_irqchip=on -kernel "$T_DIR/g.elf" -smp 4 -m 1024 -append "x=1"
 	is "$STATUS" 43 "the guest's debug-exit status comes through kut-run"
