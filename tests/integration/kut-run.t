@@ -53,6 +53,7 @@ dry "--kernel k --irqchip split --legacy-pc" "kernel_irqchip=split: --legacy-pc 
 dry "--kernel k --irqchip user --legacy-pc" "kernel_irqchip=off: --legacy-pc too" -kernel k -machine kernel_irqchip=off
 dry "--kernel k --debug-exit=0x501 --legacy-pc" "isa-debug-exit at another port" -kernel k -device isa-debug-exit,iobase=0x501,iosize=4
 dry "--kernel k --no-x2apic --legacy-pc" "-cpu host,-x2apic,+tsc-deadline (as the xapic test asks)" -kernel k -cpu host,-x2apic,+tsc-deadline
+dry "--kernel k --cpu-features host\\,-sse4_2\\,-tsc_deadline_timer --legacy-pc" "-cpu ...,-sse4.2,tsc-deadline=off become --cpu-features" -kernel k -cpu host,-sse4.2,tsc-deadline=off
 dry "--kernel k --legacy-pc" "-enable-kvm, -vnc none, -nographic, --no-reboot are accepted" \
 	-enable-kvm -vnc none -nographic --no-reboot -kernel k -cpu host
 
@@ -69,7 +70,6 @@ refused() { # refused MESSAGE ARGS...
 	is "$STATUS" 1 "$* is refused with status 1"
 	like "$ERR" "^kut-run: .*$want" "$*: says '$want'"
 }
-refused "'-sse4.2': mpvm cannot take this CPUID feature away" -cpu qemu64,-sse4.2
 refused "-device pci-testdev: mpvm has no such device" -device pci-testdev
 refused "mpvm's isa-debug-exit has iosize=4 only" -device isa-debug-exit,iobase=0xf4,iosize=2
 refused "-machine accel=tcg: mpvm runs on KVM only" -machine accel=tcg
