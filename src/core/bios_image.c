@@ -1,13 +1,10 @@
 /* --bios images: the checks and the layout (see bios_image.h). */
 #include "core/bios_image.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 
 #include "core/errmsg.h"
+#include "core/input_file.h"
 
 int bios_image_layout(uint64_t size, struct bios_layout *l, char *err, size_t errlen)
 {
@@ -32,43 +29,19 @@ int bios_image_layout(uint64_t size, struct bios_layout *l, char *err, size_t er
 
 uint8_t *bios_image_read(const char *path, size_t *size, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	struct stat st;
-	uint8_t *buf = NULL;
+	uint64_t st_size;
+	uint8_t *buf;
 	char why[256];
 
-	if (!f) {
-		errmsg(err, errlen, "--bios %s: %s", path, strerror(errno));
+	/* The size first: a wrong one is refused without reading the image. */
+	if (input_file_size(path, UINT64_MAX, &st_size, why, sizeof(why)) ||
+	    bios_image_layout(st_size, NULL, why, sizeof(why))) {
+		errmsg(err, errlen, "--bios %s: %s", path, why);
 		return NULL;
 	}
-	if (fstat(fileno(f), &st) < 0) {
-		errmsg(err, errlen, "--bios %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		errmsg(err, errlen, "--bios %s: not a regular file", path);
-		goto out;
-	}
-	if (bios_image_layout((uint64_t)st.st_size, NULL, why, sizeof(why))) {
+	buf = input_file_read(path, st_size, size, why, sizeof(why));
+	if (!buf)
 		errmsg(err, errlen, "--bios %s: %s", path, why);
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size);
-	if (!buf) {
-		errmsg(err, errlen, "--bios %s: out of memory", path);
-		goto out;
-	}
-	/* One byte more than stat said: a file that grew meanwhile is caught too. */
-	if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size || fgetc(f) != EOF) {
-		errmsg(err, errlen, "--bios %s: %s", path,
-		       ferror(f) ? strerror(errno) : "the file changed size while mpvm read it");
-		free(buf);
-		buf = NULL;
-		goto out;
-	}
-	*size = (size_t)st.st_size;
-out:
-	fclose(f);
 	return buf;
 }
 

@@ -35,7 +35,6 @@
 #define ZP_ACPI_RSDP_ADDR  0x070 /* u64, protocol 2.14 */
 #define ZP_EXT_RAMDISK_IMAGE 0x0c0
 #define ZP_EXT_RAMDISK_SIZE  0x0c4
-#define ZP_EXT_CMD_LINE_PTR  0x0c8
 #define ZP_E820_ENTRIES    0x1e8 /* u8 */
 #define ZP_E820_TABLE      0x2d0 /* 128 entries of {u64 addr, u64 size, u32 type} */
 #define ZP_E820_MAX        128
@@ -122,7 +121,6 @@ void bzimage_build_zero_page(const struct bzimage *bz, const uint8_t *img,
 	memcpy(zp + BZ_SETUP_SECTS, img + BZ_SETUP_SECTS, bz->header_end - BZ_SETUP_SECTS);
 	zp[BZ_TYPE_OF_LOADER] = 0xff;
 	put32(zp + BZ_CMD_LINE_PTR, p->cmdline_addr);
-	put32(zp + ZP_EXT_CMD_LINE_PTR, 0);
 	put32(zp + BZ_RAMDISK_IMAGE, (uint32_t)p->initrd_addr);
 	put32(zp + BZ_RAMDISK_SIZE, (uint32_t)p->initrd_size);
 	put32(zp + ZP_EXT_RAMDISK_IMAGE, (uint32_t)(p->initrd_addr >> 32));

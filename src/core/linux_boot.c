@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/errmsg.h"
+#include "core/input_file.h"
 #include "core/memmap.h"
 #include "core/multiboot.h"
 
@@ -99,14 +100,16 @@ int kernel_check_files(const char *kernel, const char *initrd, const char *cmdli
 	struct linux_plan p;
 	char why[256];
 	size_t len;
-	uint8_t *img = mb_read_file(kernel, KERNEL_FILE_MAX, &len, why, sizeof(why));
+	uint64_t size;
+	uint8_t *img = input_file_read(kernel, KERNEL_FILE_MAX, &len, why, sizeof(why));
 	int ret;
 
 	if (!img)
 		return errmsg(err, errlen, "--kernel %s: %s", kernel, why);
 	if (kernel_detect(img, len) == KERNEL_MULTIBOOT) {
+		ret = mb_check_image(kernel, img, len, initrd, cmdline, memory, err, errlen);
 		free(img);
-		return mb_check_files(kernel, initrd, cmdline, memory, err, errlen);
+		return ret;
 	}
 	ret = linux_plan_kernel(img, len, memory, &p, why, sizeof(why));
 	free(img);
@@ -114,13 +117,8 @@ int kernel_check_files(const char *kernel, const char *initrd, const char *cmdli
 		return errmsg(err, errlen, "--kernel %s: %s", kernel, why);
 	if (linux_check_cmdline(&p, cmdline, why, sizeof(why)))
 		return errmsg(err, errlen, "--cmdline: %s", why);
-	if (initrd) {
-		img = mb_read_file(initrd, memory, &len, why, sizeof(why));
-		if (!img)
-			return errmsg(err, errlen, "--initrd %s: %s", initrd, why);
-		free(img);
-		if (linux_plan_initrd(&p, len, memory, why, sizeof(why)))
-			return errmsg(err, errlen, "--initrd %s: %s", initrd, why);
-	}
+	if (initrd && (input_file_size(initrd, memory, &size, why, sizeof(why)) ||
+		       linux_plan_initrd(&p, size, memory, why, sizeof(why))))
+		return errmsg(err, errlen, "--initrd %s: %s", initrd, why);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "core/guest_abi.h"
+#include "core/input_file.h"
 #include "core/memmap.h"
 
 static uint32_t get32(const uint8_t *p)
@@ -161,45 +162,6 @@ int mb_build_info(const struct mb_info_params *p, uint8_t *buf, size_t buflen,
 	return 0;
 }
 
-uint8_t *mb_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	struct stat st;
-	uint8_t *buf;
-
-	if (!f) {
-		errmsg(err, errlen, "%s", strerror(errno));
-		return NULL;
-	}
-	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		errmsg(err, errlen, "not a regular file");
-		fclose(f);
-		return NULL;
-	}
-	if ((uint64_t)st.st_size > max) {
-		errmsg(err, errlen, "%lld bytes: more than the %zu (%zu MiB) it may have here "
-		       "(the guest's RAM for an initrd or a multiboot kernel)",
-		       (long long)st.st_size, max, max >> 20);
-		fclose(f);
-		return NULL;
-	}
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		errmsg(err, errlen, "out of memory");
-		fclose(f);
-		return NULL;
-	}
-	if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		errmsg(err, errlen, "read error");
-		free(buf);
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	*len = (size_t)st.st_size;
-	return buf;
-}
-
 char *mb_make_cmdline(const char *kernel, const char *cmdline)
 {
 	size_t n = strlen(kernel) + strlen(cmdline) + 2;
@@ -210,40 +172,46 @@ char *mb_make_cmdline(const char *kernel, const char *cmdline)
 	return s;
 }
 
-int mb_check_files(const char *kernel, const char *initrd, const char *cmdline,
-		   uint64_t memory, char *err, size_t errlen)
+int mb_check_image(const char *kernel, const uint8_t *img, size_t len, const char *initrd,
+		   const char *cmdline, uint64_t memory, char *err, size_t errlen)
 {
 	struct mb_kernel k;
 	char why[256];
-	size_t len;
-	uint8_t *img = mb_read_file(kernel, memory, &len, why, sizeof(why));
 	char *full;
-	int ret;
+	size_t n;
 
-	if (!img)
-		return errmsg(err, errlen, "--kernel %s: %s", kernel, why);
-	ret = mb_parse(img, len, memory, &k, why, sizeof(why));
-	free(img);
-	if (ret)
+	if (mb_parse(img, len, memory, &k, why, sizeof(why)))
 		return errmsg(err, errlen, "--kernel %s: %s", kernel, why);
 	if (initrd) {
-		uint64_t addr;
+		uint64_t addr, size;
 
-		img = mb_read_file(initrd, memory, &len, why, sizeof(why));
-		if (!img)
-			return errmsg(err, errlen, "--initrd %s: %s", initrd, why);
-		free(img);
-		if (mb_place_module(&k, len, memory, &addr, why, sizeof(why)))
+		if (input_file_size(initrd, memory, &size, why, sizeof(why)) ||
+		    mb_place_module(&k, size, memory, &addr, why, sizeof(why)))
 			return errmsg(err, errlen, "--initrd %s: %s", initrd, why);
 	}
 	full = mb_make_cmdline(kernel, cmdline);
 	if (!full)
 		return errmsg(err, errlen, "out of memory");
-	len = strlen(full);
+	n = strlen(full);
 	free(full);
-	if (len >= MB_CMDLINE_MAX)
+	if (n >= MB_CMDLINE_MAX)
 		return errmsg(err, errlen, "--cmdline: the multiboot command line (the kernel's file "
-			       "name, a blank and --cmdline) has %zu bytes; at most %u", len,
+			       "name, a blank and --cmdline) has %zu bytes; at most %u", n,
 			       MB_CMDLINE_MAX - 1);
 	return 0;
+}
+
+int mb_check_files(const char *kernel, const char *initrd, const char *cmdline,
+		   uint64_t memory, char *err, size_t errlen)
+{
+	char why[256];
+	size_t len;
+	uint8_t *img = input_file_read(kernel, memory, &len, why, sizeof(why));
+	int ret;
+
+	if (!img)
+		return errmsg(err, errlen, "--kernel %s: %s", kernel, why);
+	ret = mb_check_image(kernel, img, len, initrd, cmdline, memory, err, errlen);
+	free(img);
+	return ret;
 }

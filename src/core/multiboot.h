@@ -86,17 +86,14 @@ int mb_build_info(const struct mb_info_params *p, uint8_t *buf, size_t buflen,
 		  char *err, size_t errlen);
 
 /*
- * Reads a whole file (at most max bytes). Returns a malloc'd buffer, or NULL
- * with the reason in err (without the file name).
- */
-uint8_t *mb_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
-
-/*
  * Everything about --kernel/--initrd/--cmdline that can be checked before
  * KVM is touched: reads and parses the files. -1 with "FILE: reason" in err.
  */
 int mb_check_files(const char *kernel, const char *initrd, const char *cmdline,
 		   uint64_t memory, char *err, size_t errlen);
+/* The same for a kernel already read: img[0..len) is the file `kernel`. */
+int mb_check_image(const char *kernel, const uint8_t *img, size_t len, const char *initrd,
+		   const char *cmdline, uint64_t memory, char *err, size_t errlen);
 
 /* The multiboot command line: "KERNEL" or "KERNEL CMDLINE" (as GRUB passes it). malloc'd. */
 char *mb_make_cmdline(const char *kernel, const char *cmdline);

@@ -10,6 +10,7 @@
 #include "core/acpi.h"
 #include "core/firmware.h"
 #include "core/guest_abi.h"
+#include "core/input_file.h"
 #include "core/linux_boot.h"
 #include "core/mptable.h"
 #include "kvm/vcpu.h"
@@ -197,6 +198,16 @@ int boot_enter_linux64(struct vm *vm, struct vcpu *bsp, const struct kvm_regs *r
 	put64(gdt + LINUX_BOOT_DS, 0x00cf93000000ffffull); /* read/write, 4 KiB granular */
 	write_page_tables(vm->mem);
 	return enter_flat(bsp, true, LINUX_GDT_ADDR, LINUX_GDT_LIMIT, LINUX_BOOT_CS, LINUX_BOOT_DS, r);
+}
+
+uint8_t *boot_read_file(const char *opt, const char *path, uint64_t max, size_t *len)
+{
+	char why[256];
+	uint8_t *p = input_file_read(path, max, len, why, sizeof(why));
+
+	if (!p)
+		fprintf(stderr, "mpvm: %s %s: %s\n", opt, path, why);
+	return p;
 }
 
 int boot_builtin_guest(struct vm *vm)

@@ -12,21 +12,10 @@
 
 #include "core/guest_abi.h"
 #include "core/linux_boot.h"
-#include "core/multiboot.h"
 #include "kvm/boot.h"
 #include "kvm/boot_multiboot.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
-
-uint8_t *boot_read_file(const char *opt, const char *path, uint64_t max, size_t *len)
-{
-	char why[256];
-	uint8_t *p = mb_read_file(path, max, len, why, sizeof(why));
-
-	if (!p)
-		fprintf(stderr, "mpvm: %s %s: %s\n", opt, path, why);
-	return p;
-}
 
 static int copy_in(struct vm *vm, uint64_t gpa, const void *src, uint64_t len, uint64_t zero)
 {
