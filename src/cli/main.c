@@ -97,6 +97,10 @@ static int cmd_run(int argc, char **argv, uint64_t process_start_ns)
 		fputs(options_run_usage, stdout);
 		return 0;
 	}
+	if (opts.cpu_features_help) {
+		cpu_features_help(stdout);
+		return 0;
+	}
 	/* A bad kernel or initrd is bad input: say so before KVM is touched. */
 	if (opts.kernel && kernel_check_files(opts.kernel, opts.initrd, opts.cmdline, opts.memory,
 					  err, sizeof(err))) {
@@ -107,25 +111,6 @@ static int cmd_run(int argc, char **argv, uint64_t process_start_ns)
 		fprintf(stderr, "mpvm: %s\n", err);
 		return MPVM_EXIT_USAGE;
 	}
-	if (opts.cpu_features && !strcmp(opts.cpu_features, "help")) {
-		cpu_features_help(stdout);
-		return 0;
-	}
-	if (opts.cpu_features) {
-		struct cpu_feature_set fs;
-
-		if (cpu_features_parse(opts.cpu_features, &fs, err, sizeof(err))) {
-			fprintf(stderr, "mpvm: %s\n", err);
-			return MPVM_EXIT_USAGE;
-		}
-		/* Without x2APIC, APIC IDs stop at 254 (as with --no-x2apic). */
-		if (!cpu_feature_set_shows(&fs, "x2apic") && opts.cpus > 255) {
-			fprintf(stderr, "mpvm: --cpu-features hides x2apic, but --cpus %u needs APIC IDs "
-				"above 254, which only x2APIC has\n", opts.cpus);
-			return MPVM_EXIT_USAGE;
-		}
-	}
-
 	/*
 	 * Signals: the main thread takes SIGINT/SIGTERM/SIGHUP and the VM's
 	 * own wake-up (SIGUSR2) with sigwait; vCPU threads take only the kick.

@@ -266,6 +266,10 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 			if (!*val)
 				return errmsg(err, errlen, "--cpu-features: needs a list (host, baseline, +name, -name)");
 			o->cpu_features = val;
+			if (!strcmp(val, "help"))
+				o->cpu_features_help = true;
+			else if (cpu_features_parse(val, &o->cpu_feature_set, err, errlen))
+				return -1;
 		} else if (!strcmp(name, "--unknown-io")) {
 			if (!strcmp(val, "fault"))
 				o->unknown_io = UNKNOWN_IO_FAULT;
@@ -291,6 +295,10 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 			    o->boot_cpu, o->cpus - 1, o->cpus);
 	if (o->no_x2apic && o->cpus > 255)
 		return errmsg(err, errlen, "--no-x2apic: --cpus %u needs APIC IDs above 254, which only x2APIC has", o->cpus);
+	if (o->cpu_features && !o->cpu_features_help &&
+	    !cpu_feature_set_shows(&o->cpu_feature_set, "x2apic") && o->cpus > 255)
+		return errmsg(err, errlen, "--cpu-features hides x2apic, but --cpus %u needs APIC IDs "
+			      "above 254, which only x2APIC has", o->cpus);
 	if (o->legacy_pc && !o->kernel)
 		return errmsg(err, errlen, "--legacy-pc needs --kernel (the built-in guest starts in long mode)");
 	if (o->bios && o->kernel)

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/cpu_features.h"
+
 enum irqchip_mode {
 	IRQCHIP_KERNEL, /* KVM_CREATE_IRQCHIP: LAPICs, IOAPIC, PIC in KVM */
 	IRQCHIP_SPLIT,  /* LAPICs in KVM, IOAPIC and PIC in mpvm */
@@ -51,6 +53,8 @@ struct mpvm_options {
 	bool no_x2apic;            /* --no-x2apic: CPUID.1:ECX.x2APIC clear */
 	bool legacy_pc;            /* --legacy-pc: PIC, PIT and real-mode IVT as a BIOS leaves them */
 	const char *cpu_features;  /* --cpu-features LIST: NULL = host (all KVM supports) */
+	struct cpu_feature_set cpu_feature_set; /* LIST, parsed */
+	bool cpu_features_help;    /* --cpu-features help */
 	const char *bios;          /* --bios FILE: raw firmware image below 4 GiB */
 	enum unknown_io unknown_io; /* --unknown-io */
 	const char *stop_on;       /* --stop-on TEXT: end with status 0 when the console prints TEXT */
