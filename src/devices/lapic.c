@@ -101,6 +101,7 @@ struct lapic {
 struct deferred {
 	bool kick;
 	bool send;
+	bool dest_changed;        /* ID, LDR, DFR, SVR or IA32_APIC_BASE changed */
 	struct icr icr;
 	int eoi;                  /* vector, or -1 */
 	unsigned int nlog;
@@ -146,6 +147,8 @@ static void unlock_and_run(struct lapic *l, struct deferred *d)
 		ops->eoi(l->opaque, l->vcpu_id, (uint8_t)d->eoi);
 	if (d->kick && ops->kick)
 		ops->kick(l->opaque, l->vcpu_id);
+	if (d->dest_changed && ops->dest_changed)
+		ops->dest_changed(l->opaque, l->vcpu_id);
 	if (d->send && ops->send_ipi)
 		ops->send_ipi(l->opaque, l, &d->icr);
 }
@@ -431,9 +434,11 @@ void lapic_destroy(struct lapic *l)
 
 void lapic_reset(struct lapic *l, bool init)
 {
+	struct deferred d = { .eoi = -1, .dest_changed = true };
+
 	lock(l);
 	reset_locked(l, init);
-	pthread_mutex_unlock(&l->lock);
+	unlock_and_run(l, &d);
 }
 
 /* ---- IA32_APIC_BASE (§10.4.4, §10.12.5) -------------------------------- */
@@ -490,6 +495,7 @@ int lapic_set_base(struct lapic *l, uint64_t value)
 			l->id_reg = (l->initial_id & 0xffu) << 24;
 		/* The BSP flag is read/write (IA32_APIC_BASE in vol. 4, Table 2-2). */
 		l->base = value;
+		d.dest_changed = true;
 		rc = 0;
 	}
 	unlock_and_run(l, &d);
@@ -862,6 +868,7 @@ static int reg_write_locked(struct lapic *l, uint32_t off, uint64_t v, bool x2, 
 	switch (off) {
 	case LAPIC_REG_ID:
 		l->id_reg = v32 & XAPIC_ID_MASK;   /* xAPIC only (§10.4.6) */
+		d->dest_changed = true;
 		break;
 	case LAPIC_REG_TPR:
 		/* §10.8.3.1: bits 7:4 task-priority class, 3:0 sub-class. */
@@ -873,9 +880,11 @@ static int reg_write_locked(struct lapic *l, uint32_t off, uint64_t v, bool x2, 
 		break;
 	case LAPIC_REG_LDR:
 		l->ldr = v32 & XAPIC_ID_MASK;      /* §10.6.2.2, xAPIC only */
+		d->dest_changed = true;
 		break;
 	case LAPIC_REG_DFR:
 		l->dfr = (v32 & DFR_MODEL_MASK) | ~DFR_MODEL_MASK;   /* §10.6.2.2 */
+		d->dest_changed = true;
 		break;
 	case LAPIC_REG_SVR:
 		/*
@@ -885,6 +894,7 @@ static int reg_write_locked(struct lapic *l, uint32_t off, uint64_t v, bool x2, 
 		 * entry (§10.4.7.2); setting it again leaves them masked.
 		 */
 		l->svr = v32 & svr_writable(l);
+		d->dest_changed = true;
 		if (!sw_enabled(l))
 			for (int i = 0; i < LAPIC_LVT_COUNT; i++)
 				l->lvt[i] |= LAPIC_LVT_MASKED;

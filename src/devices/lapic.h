@@ -153,6 +153,10 @@ struct lapic_ops {            /* callbacks into the VMM, called WITHOUT the lapi
 	void (*eoi)(void *opaque, unsigned int vcpu_id, uint8_t vector);
 	/* Guest errors: illegal vector, bad ICR, writes to read-only registers... */
 	void (*log)(void *opaque, unsigned int vcpu_id, const char *msg);
+	/* What lapic_dest_info() reports may have changed (ID, LDR, DFR, SVR,
+	 * IA32_APIC_BASE, a reset): the VMM's destination map re-reads this
+	 * APIC, as KVM recomputes its APIC map (not called for TPR changes). */
+	void (*dest_changed)(void *opaque, unsigned int vcpu_id);
 };
 
 /*
