@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/bios_image.h"
+#include "core/clock.h"
 #include "core/guest_abi.h"
 #include "devices/serial.h"
 #include "kvm/boot.h"
@@ -34,14 +35,6 @@
  */
 #define KVM_TSS_ADDR 0xfeffd000ul
 #define KVM_IDENTITY_MAP_ADDR 0xfeffc000ull
-
-uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 uint64_t vm_now_ns(const struct vm *vm)
 {

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/clock.h"
 #include "core/options.h"
 #include "devices/pio.h"
 
@@ -136,8 +137,6 @@ void vm_format_unknown_io(struct vm *vm, char *buf, size_t len);
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 
 uint64_t vm_now_ns(const struct vm *vm);
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t monotonic_ns(void);
 
 /* For vCPU threads: wait at the start gate; say the run loop is over. */
 void vm_wait_started(struct vm *vm);
