@@ -4,7 +4,6 @@
 
 #include "core/errmsg.h"
 #include "core/guest_abi.h"
-#include "core/linux_boot.h"
 #include "core/memmap.h"
 
 /*
@@ -116,7 +115,7 @@ void bzimage_build_zero_page(const struct bzimage *bz, const uint8_t *img,
 	struct memmap_entry map[MEMMAP_MAX_ENTRIES];
 	unsigned int n = memmap_build(p->memory, map);
 
-	memset(zp, 0, LINUX_INFO_SIZE);
+	memset(zp, 0, BZ_ZERO_PAGE_SIZE);
 	/* The setup header, as the kernel's own setup code would have left it. */
 	memcpy(zp + BZ_SETUP_SECTS, img + BZ_SETUP_SECTS, bz->header_end - BZ_SETUP_SECTS);
 	zp[BZ_TYPE_OF_LOADER] = 0xff;

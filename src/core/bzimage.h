@@ -31,6 +31,9 @@ struct bzimage {
 /* The entry point of the 64-bit boot protocol, from the load address. */
 #define BZ_ENTRY64_OFFSET 0x200
 
+/* The zero page: struct boot_params, one 4 KiB page (zero-page.rst). */
+#define BZ_ZERO_PAGE_SIZE 0x1000u
+
 bool bzimage_is_bzimage(const uint8_t *img, size_t len);
 
 /*
@@ -48,8 +51,9 @@ struct bzimage_params {
 };
 
 /*
- * Fills the 4 KiB zero page `zp` for img (parsed into bz) with the header
- * copy and the parameters. Cannot fail once bzimage_parse() succeeded.
+ * Fills the zero page `zp` (BZ_ZERO_PAGE_SIZE bytes) for img (parsed into
+ * bz) with the header copy and the parameters. Cannot fail once
+ * bzimage_parse() succeeded.
  */
 void bzimage_build_zero_page(const struct bzimage *bz, const uint8_t *img,
 			     const struct bzimage_params *p, uint8_t *zp);

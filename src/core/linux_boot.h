@@ -33,6 +33,9 @@
 #define LINUX_CMDLINE_ADDR   0x20000u
 #define LINUX_CMDLINE_AREA   0x10000u /* bytes, the NUL included */
 
+/* The page at LINUX_INFO_ADDR holds either loader's boot information. */
+_Static_assert(LINUX_INFO_SIZE >= BZ_ZERO_PAGE_SIZE, "the bzImage zero page fits the info page");
+
 /*
  * The largest --kernel file mpvm reads: a vmlinux holds symbols and notes
  * that are never loaded, so the file may be larger than its load plan.

@@ -42,6 +42,19 @@ static json_object *history_json(const struct mp_history *h)
 	return arr;
 }
 
+/* "thread": the state the vCPU thread was in when the VM stopped, and its time in each state. */
+static json_object *thread_json(const struct vcpu_report *v)
+{
+	json_object *o = json_object_new_object();
+	json_object *t = json_object_new_object();
+
+	json_object_object_add(o, "state_at_stop", json_object_new_string(v->thread_state));
+	for (unsigned int i = 0; i < v->nthread_time && i < REPORT_THREAD_STATES_MAX; i++)
+		json_object_object_add(t, v->thread_time[i].state, json_object_new_uint64(v->thread_time[i].ns));
+	json_object_object_add(o, "ns_in_state", t);
+	return o;
+}
+
 char *report_json(const struct vm_report *r)
 {
 	json_object *root = json_object_new_object();
@@ -72,6 +85,8 @@ char *report_json(const struct vm_report *r)
 		json_object_object_add(o, "mp_states", history_json(v->history));
 		json_object_object_add(o, "mp_states_dropped",
 				       json_object_new_uint64(v->history ? v->history->dropped : 0));
+		if (v->thread_state)
+			json_object_object_add(o, "thread", thread_json(v));
 		json_object_array_add(vcpus, o);
 	}
 	json_object_object_add(root, "vcpus", vcpus);

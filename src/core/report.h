@@ -13,6 +13,14 @@
 
 #include "core/mpstate.h"
 
+#define REPORT_THREAD_STATES_MAX 8
+
+/* Time a vCPU thread spent in one of its states ("running", "paused", ...). */
+struct report_state_time {
+	const char *state;
+	uint64_t ns;
+};
+
 struct vcpu_report {
 	unsigned int id;
 	uint32_t apic_id;
@@ -20,6 +28,9 @@ struct vcpu_report {
 	uint32_t mp_state;              /* final */
 	uint64_t exits;
 	const struct mp_history *history;
+	const char *thread_state;       /* the thread's state when the VM stopped; NULL: not known */
+	struct report_state_time thread_time[REPORT_THREAD_STATES_MAX];
+	unsigned int nthread_time;
 };
 
 struct vm_report {

@@ -137,7 +137,7 @@ static bool write_byte(struct acpi_pm *pm, unsigned int off, uint8_t b, uint64_t
 	return false;                           /* PM_TMR is read-only */
 }
 
-int acpi_pm_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int acpi_pm_pio(void *opaque, uint16_t port, bool is_write,
 		uint32_t *data, unsigned int size)
 {
 	struct acpi_pm *pm = opaque;
@@ -147,7 +147,6 @@ int acpi_pm_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
 	uint64_t ticks;
 	uint32_t v = 0;
 
-	(void)vcpu;
 	pthread_mutex_lock(&pm->lock);
 	ticks = pm_ticks(pm);
 	for (unsigned int i = 0; i < size; i++) {

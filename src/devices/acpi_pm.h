@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "core/acpi.h"
-#include "devices/pio.h"
+#include "devices/bus.h"
 
 #define ACPI_PM_EVT_LEN 4
 #define ACPI_PM_CNT_LEN 2
@@ -92,11 +92,11 @@ void acpi_pm_destroy(struct acpi_pm *pm);
 uint32_t acpi_pm_timer(struct acpi_pm *pm);
 
 /*
- * The pio_bus handler for all three blocks (register each of
+ * The port-bus handler for all three blocks (register each of
  * ACPI_PM1_EVT_BLK, ACPI_PM1_CNT_BLK, ACPI_PM_TMR_BLK with it); opaque is
  * the struct acpi_pm.
  */
-int acpi_pm_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int acpi_pm_pio(void *opaque, uint16_t port, bool is_write,
 		uint32_t *data, unsigned int size);
 
 #endif

@@ -5,14 +5,13 @@ int debug_exit_status(uint32_t v)
 	return (int)(((v << 1) | 1) & 0xff);
 }
 
-int pc_testdev_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int pc_testdev_pio(void *opaque, uint16_t port, bool is_write,
 		   uint32_t *data, unsigned int size)
 {
 	struct pc_testdev *t = opaque;
 	unsigned int off = (unsigned int)(port - PC_TESTDEV_PORT);
 	uint32_t v = 0;
 
-	(void)vcpu;
 	for (unsigned int i = 0; i < size; i++) {
 		uint8_t *b = &t->reg[(off + i) % PC_TESTDEV_PORTS];
 

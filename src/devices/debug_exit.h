@@ -13,7 +13,7 @@
 #ifndef MPVM_DEVICES_DEBUG_EXIT_H
 #define MPVM_DEVICES_DEBUG_EXIT_H
 
-#include "devices/pio.h"
+#include "devices/bus.h"
 
 #define DEBUG_EXIT_DEFAULT_PORT 0xf4
 #define DEBUG_EXIT_PORTS 4
@@ -30,7 +30,7 @@ struct pc_testdev {
 };
 
 /* opaque is a struct pc_testdev. */
-int pc_testdev_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int pc_testdev_pio(void *opaque, uint16_t port, bool is_write,
 		   uint32_t *data, unsigned int size);
 
 #endif

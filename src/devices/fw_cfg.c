@@ -29,12 +29,11 @@ void fw_cfg_destroy(struct fw_cfg *f)
 	free(f);
 }
 
-int fw_cfg_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int fw_cfg_pio(void *opaque, uint16_t port, bool is_write,
 	       uint32_t *data, unsigned int size)
 {
 	struct fw_cfg *f = opaque;
 
-	(void)vcpu;
 	pthread_mutex_lock(&f->lock);
 	if (port == FW_CFG_PORT_SEL) {
 		if (is_write)

@@ -9,14 +9,14 @@
 
 #include <stdint.h>
 
-#include "devices/pio.h"
+#include "devices/bus.h"
 
 #define FW_CFG_PORTS 2 /* 0x510-0x511 */
 
 struct fw_cfg *fw_cfg_create(unsigned int ncpus, uint64_t ram_bytes);
 void fw_cfg_destroy(struct fw_cfg *f);
-/* The pio_bus handler for ports 0x510-0x511; opaque is the struct fw_cfg. */
-int fw_cfg_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+/* The port-bus handler for ports 0x510-0x511; opaque is the struct fw_cfg. */
+int fw_cfg_pio(void *opaque, uint16_t port, bool is_write,
 	       uint32_t *data, unsigned int size);
 
 #endif

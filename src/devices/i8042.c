@@ -174,14 +174,13 @@ static bool write_data(struct i8042 *kbc, uint8_t b)
 	return false;
 }
 
-int i8042_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int i8042_pio(void *opaque, uint16_t port, bool is_write,
 	      uint32_t *data, unsigned int size)
 {
 	struct i8042 *kbc = opaque;
 	bool reset = false;
 	uint32_t v = 0xff;
 
-	(void)vcpu;
 	pthread_mutex_lock(&kbc->lock);
 	if (port == I8042_CMD_PORT) {
 		if (is_write) {

@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "devices/pio.h"
+#include "devices/bus.h"
 
 #define I8042_DATA_PORT 0x60
 #define I8042_CMD_PORT 0x64
@@ -72,8 +72,8 @@ struct i8042 {
 void i8042_init(struct i8042 *kbc, const struct i8042_ops *ops, void *opaque);
 void i8042_destroy(struct i8042 *kbc);
 
-/* The pio_bus handler for 0x60 and 0x64 (one byte each); opaque is the struct i8042. */
-int i8042_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+/* The port-bus handler for 0x60 and 0x64 (one byte each); opaque is the struct i8042. */
+int i8042_pio(void *opaque, uint16_t port, bool is_write,
 	      uint32_t *data, unsigned int size);
 
 #endif

@@ -21,7 +21,11 @@
  * Registers live in struct lapic as named fields, not as a 4 KiB image:
  * the xAPIC MMIO and x2APIC MSR paths both go through reg_read_locked()
  * and reg_write_locked(), which take the register offset and the mode.
- * Each case there says what the register does and where the SDM says so.
+ * They check the access, then hand each register group to its own step
+ * (LVT, SVR, ESR, ICR, EOI, ...), which says what the register does and
+ * where the SDM says so. The timer and its registers (LVT timer mode,
+ * TMICT, TMCCT, TDCR, IA32_TSC_DEADLINE) are in lapic_timer.c; what the two
+ * files share is in lapic_internal.h.
  *
  * Interrupt flow (§10.8): an accepted interrupt sets its IRR bit (and its
  * TMR bit for level, clears it for edge); the VMM asks
@@ -32,17 +36,15 @@
  *
  * Locking: one mutex per APIC. Work that calls out (send_ipi, kick, eoi,
  * log) is collected in a struct deferred while the lock is held and run
- * after it is released (unlock_and_run()).
+ * after it is released (la_unlock_and_run()).
  */
-#include "devices/lapic.h"
+#include "devices/lapic_internal.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/apic_dest.h"
 #include "core/icr.h"
@@ -54,67 +56,11 @@
 #define X2APIC_ICR_STATUS  (1ull << 12)
 #define XAPIC_ID_MASK      0xff000000u
 #define DFR_MODEL_MASK     0xf0000000u
-#define TDCR_MASK          0x0000000bu
-
-struct lapic {
-	pthread_mutex_t lock;
-
-	/* Fixed at create. */
-	unsigned int vcpu_id;
-	uint32_t initial_id;      /* the x2APIC ID; low 8 bits: the xAPIC ID */
-	bool bsp_at_reset;
-	struct lapic_ops ops;
-	void *opaque;
-
-	/* Configuration by the VMM. */
-	unsigned int maxphyaddr;
-	bool eoi_suppress_ok;
-	uint64_t (*now_ns)(void *);
-	uint64_t (*tsc_now)(void *);
-	uint64_t tsc_khz;
-	void *clock_opaque;
-
-	/* Architectural state. */
-	uint64_t base;            /* IA32_APIC_BASE */
-	uint32_t id_reg;          /* xAPIC ID register (ID in 31:24) */
-	uint32_t tpr, ldr, dfr, svr;
-	uint32_t isr[8], tmr[8], irr[8];
-	uint32_t esr_pending;     /* errors since the last ESR write */
-	uint32_t esr;             /* what the ESR reads: latched by the last write */
-	uint64_t icr;             /* xAPIC: high << 32 | low; x2APIC: the MSR */
-	uint32_t lvt[LAPIC_LVT_COUNT];
-	uint32_t tmict, tdcr;
-
-	/* Timer. One-shot / periodic: the count was TMICT at timer_start_ns and
-	 * reaches 0 at timer_start_ns + timer_period_ns. TSC deadline: armed
-	 * while tsc_deadline != 0; deadline_ns is its estimate on our clock. */
-	bool timer_armed;
-	uint64_t timer_start_ns, timer_period_ns;
-	uint64_t tsc_deadline, deadline_ns;
-};
 
 /* ---- deferred callbacks ---------------------------------------------- */
 
-#define LOG_SLOTS 4
-#define LOG_LEN 200
-
-struct deferred {
-	bool kick;
-	bool send;
-	bool dest_changed;        /* ID, LDR, DFR, SVR or IA32_APIC_BASE changed */
-	struct icr icr;
-	int eoi;                  /* vector, or -1 */
-	unsigned int nlog;
-	char log[LOG_SLOTS][LOG_LEN];
-};
-
-#define DEFERRED_INIT { .eoi = -1 }
-
-static void dlog(const struct lapic *l, struct deferred *d, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* A message for ops->log, prefixed with the vCPU. */
-static void dlog(const struct lapic *l, struct deferred *d, const char *fmt, ...)
+void la_dlog(const struct lapic *l, struct deferred *d, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -130,13 +76,8 @@ static void dlog(const struct lapic *l, struct deferred *d, const char *fmt, ...
 	d->nlog++;
 }
 
-static void lock(struct lapic *l)
-{
-	pthread_mutex_lock(&l->lock);
-}
-
 /* Releases the lock, then makes the calls collected in `d`. */
-static void unlock_and_run(struct lapic *l, struct deferred *d)
+void la_unlock_and_run(struct lapic *l, struct deferred *d)
 {
 	const struct lapic_ops *ops = &l->ops;   /* set at create, never changed */
 
@@ -178,11 +119,6 @@ static int vec_highest(const uint32_t *r)
 	return -1;
 }
 
-static bool hw_enabled(const struct lapic *l)
-{
-	return l->base & LAPIC_BASE_EN;
-}
-
 static bool x2apic(const struct lapic *l)
 {
 	return (l->base & (LAPIC_BASE_EN | LAPIC_BASE_EXTD)) == (LAPIC_BASE_EN | LAPIC_BASE_EXTD);
@@ -191,20 +127,6 @@ static bool x2apic(const struct lapic *l)
 static bool sw_enabled(const struct lapic *l)
 {
 	return l->svr & LAPIC_SVR_ENABLE;
-}
-
-static uint64_t clock_now(const struct lapic *l)
-{
-	return l->now_ns(l->clock_opaque);
-}
-
-static uint64_t monotonic_ns(void *unused)
-{
-	struct timespec ts;
-
-	(void)unused;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /*
@@ -259,7 +181,7 @@ static void raise_error(struct lapic *l, uint32_t bits, struct deferred *d)
  * accepted message). Vectors 0-15 are illegal (§10.5.2): "receive illegal
  * vector", never an IRR bit.
  */
-static bool deliver_local(struct lapic *l, uint8_t v, bool level, struct deferred *d)
+bool la_deliver_local(struct lapic *l, uint8_t v, bool level, struct deferred *d)
 {
 	if (v < 16) {
 		raise_error(l, LAPIC_ESR_RECV_ILLEGAL_VECTOR, d);
@@ -267,103 +189,6 @@ static bool deliver_local(struct lapic *l, uint8_t v, bool level, struct deferre
 	}
 	set_irr(l, v, level, d);
 	return true;
-}
-
-/* ---- timer helpers (§10.5.4) -------------------------------------------- */
-
-/* Divide configuration (Figure 10-10): bits 3,1,0 = 000 -> 2, 001 -> 4, ..., 110 -> 128, 111 -> 1. */
-static unsigned int timer_divide(uint32_t tdcr)
-{
-	unsigned int v = (tdcr & 3u) | ((tdcr & 8u) >> 1);
-
-	return 1u << ((v + 1) & 7u);
-}
-
-static unsigned int timer_mode(const struct lapic *l)
-{
-	return LAPIC_LVT_TIMER_MODE(l->lvt[LAPIC_LVT_TIMER]);
-}
-
-static bool counting_mode(const struct lapic *l)
-{
-	unsigned int m = timer_mode(l);
-
-	return m == LAPIC_TIMER_ONESHOT || m == LAPIC_TIMER_PERIODIC;
-}
-
-static uint64_t timer_period(const struct lapic *l)
-{
-	uint64_t p = (uint64_t)l->tmict * timer_divide(l->tdcr);
-
-	if (timer_mode(l) == LAPIC_TIMER_PERIODIC && p < LAPIC_TIMER_MIN_PERIOD_NS)
-		p = LAPIC_TIMER_MIN_PERIOD_NS;
-	return p;
-}
-
-/* Nanoseconds since the period began; 0 if the clock went backwards. */
-static uint64_t timer_elapsed(const struct lapic *l, uint64_t now)
-{
-	uint64_t e = now - l->timer_start_ns;
-
-	return (int64_t)e < 0 ? 0 : e;
-}
-
-/* Current count (§10.5.4): TMICT minus the bus cycles / divide elapsed. */
-static uint32_t timer_ccr(const struct lapic *l, uint64_t now)
-{
-	uint64_t e, ticks;
-
-	if (!l->timer_armed || !counting_mode(l) || !l->timer_period_ns)
-		return 0;
-	e = timer_elapsed(l, now);
-	if (timer_mode(l) == LAPIC_TIMER_PERIODIC)
-		e %= l->timer_period_ns;
-	else if (e >= l->timer_period_ns)
-		return 0;
-	ticks = e / timer_divide(l->tdcr);
-	return ticks >= l->tmict ? 0 : (uint32_t)(l->tmict - ticks);
-}
-
-static void timer_disarm(struct lapic *l)
-{
-	l->timer_armed = false;
-	l->timer_start_ns = l->timer_period_ns = 0;
-	l->tsc_deadline = l->deadline_ns = 0;
-}
-
-/* Starts counting down from TMICT (a TMICT write, §10.5.4): 0 stops the timer. */
-static void timer_start(struct lapic *l, uint64_t now, struct deferred *d)
-{
-	l->timer_armed = false;
-	if (!l->tmict || !counting_mode(l))
-		return;
-	l->timer_armed = true;
-	l->timer_start_ns = now;
-	l->timer_period_ns = timer_period(l);
-	if (timer_mode(l) == LAPIC_TIMER_PERIODIC &&
-	    (uint64_t)l->tmict * timer_divide(l->tdcr) < LAPIC_TIMER_MIN_PERIOD_NS)
-		dlog(l, d, "periodic timer count %" PRIu32 " x divide %u is below %u ns: period raised",
-		     l->tmict, timer_divide(l->tdcr), LAPIC_TIMER_MIN_PERIOD_NS);
-}
-
-/* The LVT timer fired (§10.5.4): its vector into IRR unless masked. */
-static void timer_fire(struct lapic *l, struct deferred *d)
-{
-	uint32_t lvt = l->lvt[LAPIC_LVT_TIMER];
-
-	if (!(lvt & LAPIC_LVT_MASKED))
-		deliver_local(l, LAPIC_LVT_VECTOR(lvt), false, d);
-}
-
-/* Guest TSC ticks -> ns, rounded up; 1 ms when the TSC rate is unknown (poll). */
-static uint64_t tsc_delta_ns(const struct lapic *l, uint64_t delta)
-{
-	unsigned __int128 ns;
-
-	if (!l->tsc_khz)
-		return 1000000u;
-	ns = ((unsigned __int128)delta * 1000000u + l->tsc_khz - 1) / l->tsc_khz;
-	return ns > (UINT64_MAX >> 2) ? (UINT64_MAX >> 2) : (uint64_t)ns;
 }
 
 /* ---- reset -------------------------------------------------------------- */
@@ -389,7 +214,7 @@ static void reset_regs(struct lapic *l)
 		l->lvt[i] = LAPIC_LVT_MASKED;
 	l->tmict = 0;
 	l->tdcr = 0;
-	timer_disarm(l);
+	la_timer_disarm(l);
 }
 
 static void reset_locked(struct lapic *l, bool init)
@@ -419,7 +244,7 @@ struct lapic *lapic_create(unsigned int vcpu_id, uint32_t apic_id, bool bsp,
 		l->ops = *ops;
 	l->opaque = opaque;
 	l->maxphyaddr = 52;
-	l->now_ns = monotonic_ns;
+	la_clock_init(l);
 	reset_locked(l, false);
 	return l;
 }
@@ -438,7 +263,7 @@ void lapic_reset(struct lapic *l, bool init)
 
 	lock(l);
 	reset_locked(l, init);
-	unlock_and_run(l, &d);
+	la_unlock_and_run(l, &d);
 }
 
 /* ---- IA32_APIC_BASE (§10.4.4, §10.12.5) -------------------------------- */
@@ -475,16 +300,16 @@ int lapic_set_base(struct lapic *l, uint64_t value)
 	from = base_state(l->base);
 	to = base_state(value);
 	if (value & reserved) {
-		dlog(l, &d, "IA32_APIC_BASE write 0x%016" PRIx64 ": reserved bits 0x%" PRIx64 " set: #GP",
-		     value, value & reserved);
+		la_dlog(l, &d, "IA32_APIC_BASE write 0x%016" PRIx64 ": reserved bits 0x%" PRIx64 " set: #GP",
+		        value, value & reserved);
 	} else if (to == ST_INVALID) {
-		dlog(l, &d, "IA32_APIC_BASE write 0x%016" PRIx64 ": EXTD=1 with EN=0 is invalid: #GP", value);
+		la_dlog(l, &d, "IA32_APIC_BASE write 0x%016" PRIx64 ": EXTD=1 with EN=0 is invalid: #GP", value);
 	} else if (from == ST_X2APIC && to == ST_XAPIC) {
-		dlog(l, &d, "IA32_APIC_BASE write 0x%016" PRIx64 ": x2APIC -> xAPIC must go through disabled: #GP",
-		     value);
+		la_dlog(l, &d, "IA32_APIC_BASE write 0x%016" PRIx64 ": x2APIC -> xAPIC must go through disabled: #GP",
+		        value);
 	} else if (from == ST_DISABLED && to == ST_X2APIC) {
-		dlog(l, &d, "IA32_APIC_BASE write 0x%016" PRIx64 ": disabled -> x2APIC must go through xAPIC: #GP",
-		     value);
+		la_dlog(l, &d, "IA32_APIC_BASE write 0x%016" PRIx64 ": disabled -> x2APIC must go through xAPIC: #GP",
+		        value);
 	} else {
 		/* Leaving the enabled states loses the APIC's programming (§10.4.3). */
 		if (from != ST_DISABLED && to == ST_DISABLED)
@@ -498,7 +323,7 @@ int lapic_set_base(struct lapic *l, uint64_t value)
 		d.dest_changed = true;
 		rc = 0;
 	}
-	unlock_and_run(l, &d);
+	la_unlock_and_run(l, &d);
 	return rc;
 }
 
@@ -598,22 +423,26 @@ static int lvt_of(uint32_t off)
 	return -1;
 }
 
+static struct reg_info lvt_reg_info(enum lapic_lvt lvt)
+{
+	/* Delivery status, and remote IRR of LINT0/1, are read-only, not reserved. */
+	uint32_t ro = LAPIC_LVT_PENDING |
+		      (lvt == LAPIC_LVT_LINT0 || lvt == LAPIC_LVT_LINT1 ? LAPIC_LVT_REMOTE_IRR : 0);
+
+	static const char *const names[LAPIC_LVT_COUNT] = {
+		"LVT timer", "LVT thermal", "LVT perf", "LVT LINT0", "LVT LINT1",
+		"LVT error", "LVT CMCI",
+	};
+
+	return (struct reg_info){ names[lvt], XR | XW | X2R | X2W, lvt_writable(lvt) | ro };
+}
+
 static bool reg_lookup(const struct lapic *l, uint32_t off, struct reg_info *ri)
 {
 	int lvt = lvt_of(off);
 
 	if (lvt >= 0) {
-		/* Delivery status, and remote IRR of LINT0/1, are read-only, not reserved. */
-		uint32_t ro = LAPIC_LVT_PENDING |
-			      (lvt == LAPIC_LVT_LINT0 || lvt == LAPIC_LVT_LINT1 ? LAPIC_LVT_REMOTE_IRR : 0);
-
-		static const char *const names[LAPIC_LVT_COUNT] = {
-			"LVT timer", "LVT thermal", "LVT perf", "LVT LINT0", "LVT LINT1",
-			"LVT error", "LVT CMCI",
-		};
-
-		*ri = (struct reg_info){ names[lvt], XR | XW | X2R | X2W,
-					 lvt_writable((enum lapic_lvt)lvt) | ro };
+		*ri = lvt_reg_info((enum lapic_lvt)lvt);
 		return true;
 	}
 	if (off >= LAPIC_REG_ISR && off < LAPIC_REG_ISR + 0x80) {
@@ -650,31 +479,32 @@ static bool reg_lookup(const struct lapic *l, uint32_t off, struct reg_info *ri)
 	return false;
 }
 
-/*
- * Reads register `off`. Returns 0, or -1 if it has no readable register
- * in this mode (the caller decides: 0 / ESR in xAPIC, #GP in x2APIC).
- */
-static int reg_read_locked(struct lapic *l, uint32_t off, bool x2, uint64_t *out)
+/* ---- register reads ----------------------------------------------------- */
+
+/* ISR, TMR, IRR (§10.8.4): 8 x 32 bits each, vector v at register v / 32,
+ * bit v % 32; vectors 0-15 never set. */
+static uint32_t vector_reg_read(const struct lapic *l, uint32_t off)
 {
-	struct reg_info ri;
-	int lvt;
+	unsigned int i = (off & 0x70u) >> 4;
 
-	*out = 0;
-	if (!reg_lookup(l, off, &ri) || !(ri.access & (x2 ? X2R : XR)))
-		return -1;
-	if ((lvt = lvt_of(off)) >= 0) {
-		/* Delivery status and remote IRR read 0: delivery is instant. */
-		*out = l->lvt[lvt];
-		return 0;
-	}
-	if (off >= LAPIC_REG_ISR && off < LAPIC_REG_IRR + 0x80) {
-		/* ISR, TMR, IRR (§10.8.4): 8 x 32 bits each, vector v at
-		 * register v / 32, bit v % 32; vectors 0-15 never set. */
-		unsigned int i = (off & 0x70u) >> 4;
+	return off < LAPIC_REG_TMR ? l->isr[i] : off < LAPIC_REG_IRR ? l->tmr[i] : l->irr[i];
+}
 
-		*out = off < LAPIC_REG_TMR ? l->isr[i] : off < LAPIC_REG_IRR ? l->tmr[i] : l->irr[i];
-		return 0;
-	}
+static uint64_t icr_reg_read(const struct lapic *l, uint32_t off, bool x2)
+{
+	if (off == LAPIC_REG_ICR2)
+		return (uint32_t)(l->icr >> 32);
+	/* xAPIC: the low half, delivery status 0 (sent at once). x2APIC:
+	 * the 64-bit ICR, destination in 63:32 (§10.12.9). */
+	return x2 ? l->icr : (uint32_t)l->icr;
+}
+
+/*
+ * The APIC's identity, priority, SVR and ESR registers: the ones with no
+ * group of their own. -1 for an offset that is none of them.
+ */
+static int config_reg_read(struct lapic *l, uint32_t off, bool x2, uint64_t *out)
+{
 	switch (off) {
 	case LAPIC_REG_ID:
 		/* §10.4.6: xAPIC ID in bits 31:24 (writable in xAPIC mode);
@@ -712,31 +542,141 @@ static int reg_read_locked(struct lapic *l, uint32_t off, bool x2, uint64_t *out
 	case LAPIC_REG_ESR:
 		*out = l->esr;   /* §10.5.3: what the last ESR write latched */
 		break;
-	case LAPIC_REG_ICR:
-		/* xAPIC: the low half, delivery status 0 (sent at once). x2APIC:
-		 * the 64-bit ICR, destination in 63:32 (§10.12.9). */
-		*out = x2 ? l->icr : (uint32_t)l->icr;
-		break;
-	case LAPIC_REG_ICR2:
-		*out = (uint32_t)(l->icr >> 32);
-		break;
-	case LAPIC_REG_TMICT:
-		*out = l->tmict;   /* §10.5.4: as written (0 after a TSC-deadline mode change) */
-		break;
-	case LAPIC_REG_TMCCT:
-		/* §10.5.4: counts down from TMICT at bus clock / divide; 0 when
-		 * stopped, after a one-shot expiry and in TSC-deadline mode. A
-		 * periodic period raised to LAPIC_TIMER_MIN_PERIOD_NS reads 0
-		 * for the added time. */
-		*out = timer_ccr(l, clock_now(l));
-		break;
-	case LAPIC_REG_TDCR:
-		*out = l->tdcr;    /* §10.5.4 Figure 10-10: bits 0, 1, 3 */
-		break;
 	default:
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Reads register `off`. Returns 0, or -1 if it has no readable register
+ * in this mode (the caller decides: 0 / ESR in xAPIC, #GP in x2APIC).
+ */
+static int reg_read_locked(struct lapic *l, uint32_t off, bool x2, uint64_t *out)
+{
+	struct reg_info ri;
+	int lvt;
+
+	*out = 0;
+	if (!reg_lookup(l, off, &ri) || !(ri.access & (x2 ? X2R : XR)))
+		return -1;
+	if ((lvt = lvt_of(off)) >= 0) {
+		/* Delivery status and remote IRR read 0: delivery is instant. */
+		*out = l->lvt[lvt];
+		return 0;
+	}
+	if (off >= LAPIC_REG_ISR && off < LAPIC_REG_IRR + 0x80) {
+		*out = vector_reg_read(l, off);
+		return 0;
+	}
+	switch (off) {
+	case LAPIC_REG_ICR:
+	case LAPIC_REG_ICR2:
+		*out = icr_reg_read(l, off, x2);
+		return 0;
+	case LAPIC_REG_TMICT:
+	case LAPIC_REG_TMCCT:
+	case LAPIC_REG_TDCR:
+		*out = la_timer_reg_read(l, off);   /* §10.5.4, lapic_timer.c */
+		return 0;
+	}
+	return config_reg_read(l, off, x2, out);
+}
+
+/* ---- register writes ---------------------------------------------------- */
+
+/*
+ * Whether a write of `v` to `off` may go ahead: a register exists there,
+ * is writable in this mode (Table 10-1, Table 10-6) and, in x2APIC mode,
+ * no reserved bit is set. If not, the reason is logged, and in xAPIC mode
+ * a reserved offset sets ESR "illegal register address" (§10.5.3).
+ */
+static bool reg_write_allowed(struct lapic *l, uint32_t off, uint64_t v, bool x2, struct deferred *d)
+{
+	struct reg_info ri;
+	uint32_t v32 = (uint32_t)v;
+
+	if (!reg_lookup(l, off, &ri) || !(ri.access & (x2 ? (X2R | X2W) : (XR | XW)))) {
+		if (x2) {
+			la_dlog(l, d, "WRMSR 0x%x: no such x2APIC register: #GP", LAPIC_MSR(off));
+			return false;
+		}
+		raise_error(l, LAPIC_ESR_ILLEGAL_REGISTER, d);
+		la_dlog(l, d, "write 0x%08" PRIx32 " to reserved offset 0x%03x ignored", v32, off);
+		return false;
+	}
+	if (!(ri.access & (x2 ? X2W : XW))) {
+		if (x2) {
+			la_dlog(l, d, "WRMSR 0x%x (%s) = 0x%" PRIx64 ": read-only register: #GP",
+			        LAPIC_MSR(off), ri.name, v);
+			return false;
+		}
+		la_dlog(l, d, "write 0x%08" PRIx32 " to read-only register %s (0x%03x) ignored",
+		        v32, ri.name, off);
+		return false;
+	}
+	/* x2APIC reserved-bit checking (§10.12.1.3): non-zero writes to
+	 * reserved bits, 63:32 of every register but the ICR included, #GP. */
+	if (x2 && off != LAPIC_REG_ICR && (v & ~(uint64_t)ri.x2_defined)) {
+		la_dlog(l, d, "WRMSR 0x%x (%s) = 0x%" PRIx64 ": reserved bits set: #GP",
+		        LAPIC_MSR(off), ri.name, v);
+		return false;
+	}
+	return true;
+}
+
+static void lvt_write(struct lapic *l, enum lapic_lvt lvt, uint32_t v, struct deferred *d)
+{
+	/*
+	 * LVT (§10.5.1): reserved and read-only bits dropped. While the
+	 * APIC is software-disabled the mask bit cannot be cleared
+	 * (§10.4.7.2). The timer entry's mode field also starts and stops
+	 * the timer (§10.5.4.1): lapic_timer.c stores that one.
+	 */
+	uint32_t nv = v & lvt_writable(lvt);
+
+	if (!sw_enabled(l))
+		nv |= LAPIC_LVT_MASKED;
+	if (lvt == LAPIC_LVT_TIMER)
+		la_timer_lvt_write(l, nv, d);
+	else
+		l->lvt[lvt] = nv;
+}
+
+/* ID, LDR, DFR: which destinations this APIC answers to (§10.6.2), so the
+ * VMM's destination map hears of every write (ops->dest_changed). */
+static void dest_reg_write(struct lapic *l, uint32_t off, uint32_t v, struct deferred *d)
+{
+	if (off == LAPIC_REG_ID)
+		l->id_reg = v & XAPIC_ID_MASK;   /* xAPIC only (§10.4.6) */
+	else if (off == LAPIC_REG_LDR)
+		l->ldr = v & XAPIC_ID_MASK;      /* §10.6.2.2, xAPIC only */
+	else
+		l->dfr = (v & DFR_MODEL_MASK) | ~DFR_MODEL_MASK;   /* §10.6.2.2 */
+	d->dest_changed = true;
+}
+
+static void svr_write(struct lapic *l, uint32_t v, struct deferred *d)
+{
+	/*
+	 * §10.9: spurious vector 7:0, APIC software enable 8, focus
+	 * checking 9 (kept, no effect: no arbitration), EOI-broadcast
+	 * suppression 12 if offered. Clearing bit 8 masks every LVT
+	 * entry (§10.4.7.2); setting it again leaves them masked.
+	 */
+	l->svr = v & svr_writable(l);
+	d->dest_changed = true;
+	if (!sw_enabled(l))
+		for (int i = 0; i < LAPIC_LVT_COUNT; i++)
+			l->lvt[i] |= LAPIC_LVT_MASKED;
+}
+
+static void esr_write(struct lapic *l)
+{
+	/* §10.5.3: a write (of 0; x2APIC: must be 0) makes the errors
+	 * since the previous write readable and starts collecting anew. */
+	l->esr = l->esr_pending;
+	l->esr_pending = 0;
 }
 
 static void do_eoi(struct lapic *l, struct deferred *d)
@@ -759,13 +699,14 @@ static void do_eoi(struct lapic *l, struct deferred *d)
 }
 
 /*
- * An ICR write (§10.6.1; x2APIC §10.12.9): decode; a valid command goes
- * to ops->send_ipi, a bad one is logged and not sent, with the ESR bit the
- * SDM gives (§10.5.3): "send illegal vector" for fixed/lowest with vector
- * 0-15; in x2APIC mode, where lowest priority cannot be sent, "redirectable
- * IPI" (and nothing else). x2APIC reserved bits: #GP, nothing stored.
+ * A complete ICR value written (§10.6.1; x2APIC §10.12.9): decode; a valid
+ * command goes to ops->send_ipi, a bad one is logged and not sent, with the
+ * ESR bit the SDM gives (§10.5.3): "send illegal vector" for fixed/lowest
+ * with vector 0-15; in x2APIC mode, where lowest priority cannot be sent,
+ * "redirectable IPI" (and nothing else). x2APIC reserved bits: #GP, nothing
+ * stored.
  */
-static int icr_write(struct lapic *l, uint64_t v, bool x2, struct deferred *d)
+static int icr_send(struct lapic *l, uint64_t v, bool x2, struct deferred *d)
 {
 	struct icr ic;
 	char err[128];
@@ -778,7 +719,7 @@ static int icr_write(struct lapic *l, uint64_t v, bool x2, struct deferred *d)
 		return 0;
 	}
 	if (ic.gp) {
-		dlog(l, d, "WRMSR ICR 0x%016" PRIx64 ": %s", v, err);
+		la_dlog(l, d, "WRMSR ICR 0x%016" PRIx64 ": %s", v, err);
 		return -1;
 	}
 	l->icr = x2 ? v & ~X2APIC_ICR_STATUS : v;
@@ -786,13 +727,45 @@ static int icr_write(struct lapic *l, uint64_t v, bool x2, struct deferred *d)
 	if (x2 && ic.delivery == ICR_LOWEST)
 		esr = LAPIC_ESR_REDIRECTABLE_IPI;
 	if (x2)
-		dlog(l, d, "ICR write 0x%016" PRIx64 " not sent: %s", v, err);
+		la_dlog(l, d, "ICR write 0x%016" PRIx64 " not sent: %s", v, err);
 	else
-		dlog(l, d, "ICR write 0x%08" PRIx32 ":%08" PRIx32 " (high:low) not sent: %s",
-		     (uint32_t)(v >> 32), (uint32_t)v, err);
+		la_dlog(l, d, "ICR write 0x%08" PRIx32 ":%08" PRIx32 " (high:low) not sent: %s",
+		        (uint32_t)(v >> 32), (uint32_t)v, err);
 	if (esr)
 		raise_error(l, esr, d);
 	return 0;
+}
+
+/* A write to the ICR (x2APIC: the whole 64 bits) or to xAPIC ICR high. */
+static int icr_reg_write(struct lapic *l, uint32_t off, uint64_t v, bool x2, struct deferred *d)
+{
+	uint32_t v32 = (uint32_t)v;
+
+	if (off == LAPIC_REG_ICR2) {
+		/* xAPIC ICR high: destination in 31:24 (§10.6.1); does not send. */
+		l->icr = (uint64_t)(v32 & XAPIC_ID_MASK) << 32 | (uint32_t)l->icr;
+		return 0;
+	}
+	if (x2)
+		return icr_send(l, v, true, d);
+	/* xAPIC: a write to the low half sends, with the high half as it is. */
+	return icr_send(l, (l->icr & 0xffffffff00000000ull) | (v32 & ICR_LOW_WRITABLE), false, d);
+}
+
+static void self_ipi_write(struct lapic *l, uint8_t vector, struct deferred *d)
+{
+	/*
+	 * x2APIC SELF IPI (§10.12.11): a fixed, edge-triggered IPI to
+	 * this APIC with vector 7:0, delivered here without a trip
+	 * through the VMM. Vector 0-15: "send illegal vector", nothing
+	 * sent. A software-disabled APIC drops it on receipt.
+	 */
+	if (vector < 16) {
+		la_dlog(l, d, "SELF IPI with illegal vector %u not sent", (unsigned int)vector);
+		raise_error(l, LAPIC_ESR_SEND_ILLEGAL_VECTOR, d);
+	} else if (sw_enabled(l)) {
+		la_deliver_local(l, vector, false, d);
+	}
 }
 
 /*
@@ -801,166 +774,44 @@ static int icr_write(struct lapic *l, uint64_t v, bool x2, struct deferred *d)
  */
 static int reg_write_locked(struct lapic *l, uint32_t off, uint64_t v, bool x2, struct deferred *d)
 {
-	struct reg_info ri;
 	uint32_t v32 = (uint32_t)v;
 	int lvt;
 
-	if (!reg_lookup(l, off, &ri) || !(ri.access & (x2 ? (X2R | X2W) : (XR | XW)))) {
-		if (x2) {
-			dlog(l, d, "WRMSR 0x%x: no such x2APIC register: #GP", LAPIC_MSR(off));
-			return -1;
-		}
-		raise_error(l, LAPIC_ESR_ILLEGAL_REGISTER, d);
-		dlog(l, d, "write 0x%08" PRIx32 " to reserved offset 0x%03x ignored", v32, off);
+	if (!reg_write_allowed(l, off, v, x2, d))
 		return -1;
-	}
-	if (!(ri.access & (x2 ? X2W : XW))) {
-		if (x2) {
-			dlog(l, d, "WRMSR 0x%x (%s) = 0x%" PRIx64 ": read-only register: #GP",
-			     LAPIC_MSR(off), ri.name, v);
-			return -1;
-		}
-		dlog(l, d, "write 0x%08" PRIx32 " to read-only register %s (0x%03x) ignored",
-		     v32, ri.name, off);
-		return -1;
-	}
-	/* x2APIC reserved-bit checking (§10.12.1.3): non-zero writes to
-	 * reserved bits, 63:32 of every register but the ICR included, #GP. */
-	if (x2 && off != LAPIC_REG_ICR && (v & ~(uint64_t)ri.x2_defined)) {
-		dlog(l, d, "WRMSR 0x%x (%s) = 0x%" PRIx64 ": reserved bits set: #GP",
-		     LAPIC_MSR(off), ri.name, v);
-		return -1;
-	}
-
 	if ((lvt = lvt_of(off)) >= 0) {
-		/*
-		 * LVT (§10.5.1): reserved and read-only bits dropped. While the
-		 * APIC is software-disabled the mask bit cannot be cleared
-		 * (§10.4.7.2). LVT timer (§10.5.4.1): a move into or out of
-		 * TSC-deadline mode (or the reserved mode 11B) disarms the
-		 * timer and clears TMICT and IA32_TSC_DEADLINE; a move between
-		 * one-shot and periodic keeps the count running.
-		 */
-		uint32_t nv = v32 & lvt_writable((enum lapic_lvt)lvt);
-
-		if (!sw_enabled(l))
-			nv |= LAPIC_LVT_MASKED;
-		if (lvt == LAPIC_LVT_TIMER) {
-			unsigned int om = timer_mode(l), nm = LAPIC_LVT_TIMER_MODE(nv);
-
-			l->lvt[lvt] = nv;
-			if (om != nm) {
-				if (om >= LAPIC_TIMER_TSC_DEADLINE || nm >= LAPIC_TIMER_TSC_DEADLINE) {
-					timer_disarm(l);
-					l->tmict = 0;
-				} else if (l->timer_armed) {
-					l->timer_period_ns = timer_period(l);
-				}
-				if (nm == LAPIC_TIMER_RESERVED)
-					dlog(l, d, "LVT timer 0x%08" PRIx32 ": reserved timer mode 11b, timer stopped", nv);
-			}
-		} else {
-			l->lvt[lvt] = nv;
-		}
+		lvt_write(l, (enum lapic_lvt)lvt, v32, d);
 		return 0;
 	}
-
 	switch (off) {
 	case LAPIC_REG_ID:
-		l->id_reg = v32 & XAPIC_ID_MASK;   /* xAPIC only (§10.4.6) */
-		d->dest_changed = true;
+	case LAPIC_REG_LDR:
+	case LAPIC_REG_DFR:
+		dest_reg_write(l, off, v32, d);
 		break;
 	case LAPIC_REG_TPR:
 		/* §10.8.3.1: bits 7:4 task-priority class, 3:0 sub-class. */
 		l->tpr = v32 & 0xffu;
 		break;
 	case LAPIC_REG_EOI:
-		/* §10.8.5; x2APIC: only 0 may be written (checked above). */
+		/* §10.8.5; x2APIC: only 0 may be written (reg_write_allowed). */
 		do_eoi(l, d);
 		break;
-	case LAPIC_REG_LDR:
-		l->ldr = v32 & XAPIC_ID_MASK;      /* §10.6.2.2, xAPIC only */
-		d->dest_changed = true;
-		break;
-	case LAPIC_REG_DFR:
-		l->dfr = (v32 & DFR_MODEL_MASK) | ~DFR_MODEL_MASK;   /* §10.6.2.2 */
-		d->dest_changed = true;
-		break;
 	case LAPIC_REG_SVR:
-		/*
-		 * §10.9: spurious vector 7:0, APIC software enable 8, focus
-		 * checking 9 (kept, no effect: no arbitration), EOI-broadcast
-		 * suppression 12 if offered. Clearing bit 8 masks every LVT
-		 * entry (§10.4.7.2); setting it again leaves them masked.
-		 */
-		l->svr = v32 & svr_writable(l);
-		d->dest_changed = true;
-		if (!sw_enabled(l))
-			for (int i = 0; i < LAPIC_LVT_COUNT; i++)
-				l->lvt[i] |= LAPIC_LVT_MASKED;
+		svr_write(l, v32, d);
 		break;
 	case LAPIC_REG_ESR:
-		/* §10.5.3: a write (of 0; x2APIC: must be 0) makes the errors
-		 * since the previous write readable and starts collecting anew. */
-		l->esr = l->esr_pending;
-		l->esr_pending = 0;
+		esr_write(l);
 		break;
 	case LAPIC_REG_ICR:
-		if (x2)
-			return icr_write(l, v, true, d);
-		/* xAPIC: a write to the low half sends, with the high half as it is. */
-		return icr_write(l, (l->icr & 0xffffffff00000000ull) | (v32 & ICR_LOW_WRITABLE), false, d);
 	case LAPIC_REG_ICR2:
-		/* xAPIC ICR high: destination in 31:24 (§10.6.1); does not send. */
-		l->icr = (uint64_t)(v32 & XAPIC_ID_MASK) << 32 | (uint32_t)l->icr;
-		break;
+		return icr_reg_write(l, off, v, x2, d);
 	case LAPIC_REG_TMICT:
-		/*
-		 * §10.5.4: writing the initial count loads the current count
-		 * and starts it; 0 stops the timer. Ignored in TSC-deadline
-		 * mode (§10.5.4.1).
-		 */
-		if (timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE)
-			break;
-		l->tmict = v32;
-		timer_start(l, clock_now(l), d);
+	case LAPIC_REG_TDCR:
+		la_timer_reg_write(l, off, v32, d);   /* §10.5.4, lapic_timer.c */
 		break;
-	case LAPIC_REG_TDCR: {
-		/*
-		 * §10.5.4 Figure 10-10: bits 0, 1, 3. A change while counting
-		 * keeps the current count and counts on at the new rate.
-		 */
-		uint32_t nv = v32 & TDCR_MASK;
-
-		if (l->timer_armed && counting_mode(l) && nv != l->tdcr) {
-			uint64_t now = clock_now(l), e = timer_elapsed(l, now);
-
-			if (timer_mode(l) == LAPIC_TIMER_PERIODIC)
-				e %= l->timer_period_ns;
-			if (e < l->timer_period_ns) {
-				uint64_t ticks = e / timer_divide(l->tdcr);
-
-				l->tdcr = nv;
-				l->timer_start_ns = now - ticks * timer_divide(nv);
-				l->timer_period_ns = timer_period(l);
-			}
-		}
-		l->tdcr = nv;
-		break;
-	}
 	case LAPIC_REG_SELF_IPI:
-		/*
-		 * x2APIC SELF IPI (§10.12.11): a fixed, edge-triggered IPI to
-		 * this APIC with vector 7:0, delivered here without a trip
-		 * through the VMM. Vector 0-15: "send illegal vector", nothing
-		 * sent. A software-disabled APIC drops it on receipt.
-		 */
-		if ((uint8_t)v < 16) {
-			dlog(l, d, "SELF IPI with illegal vector %u not sent", (unsigned int)(uint8_t)v);
-			raise_error(l, LAPIC_ESR_SEND_ILLEGAL_VECTOR, d);
-		} else if (sw_enabled(l)) {
-			deliver_local(l, (uint8_t)v, false, d);
-		}
+		self_ipi_write(l, (uint8_t)v, d);
 		break;
 	default:
 		return -1;
@@ -980,7 +831,7 @@ void lapic_mmio_read(struct lapic *l, uint32_t offset, void *data, unsigned int 
 	memset(data, 0, len);
 	lock(l);
 	if (base_state(l->base) != ST_XAPIC) {
-		unlock_and_run(l, &d);
+		la_unlock_and_run(l, &d);
 		return;
 	}
 	for (unsigned int i = 0; i < len; i++) {
@@ -996,13 +847,13 @@ void lapic_mmio_read(struct lapic *l, uint32_t offset, void *data, unsigned int 
 				 * no register sets "illegal register address" (§10.5.3). */
 				if (slot > 0xff0u || !reg_lookup(l, slot, &ri)) {
 					raise_error(l, LAPIC_ESR_ILLEGAL_REGISTER, &d);
-					dlog(l, &d, "read of reserved offset 0x%03x", slot);
+					la_dlog(l, &d, "read of reserved offset 0x%03x", slot);
 				}
 			}
 		}
 		out[i] = (a & 0xfu) < 4 ? (uint8_t)(val >> (8 * (a & 3u))) : 0;
 	}
-	unlock_and_run(l, &d);
+	la_unlock_and_run(l, &d);
 }
 
 void lapic_mmio_write(struct lapic *l, uint32_t offset, const void *data, unsigned int len)
@@ -1014,14 +865,14 @@ void lapic_mmio_write(struct lapic *l, uint32_t offset, const void *data, unsign
 		memcpy(&v, data, 4);
 	lock(l);
 	if (base_state(l->base) != ST_XAPIC) {
-		dlog(l, &d, "MMIO write at offset 0x%03x while the xAPIC page is off: ignored", offset);
+		la_dlog(l, &d, "MMIO write at offset 0x%03x while the xAPIC page is off: ignored", offset);
 	} else if (len != 4 || (offset & 0xfu) || offset > 0xff0u) {
-		dlog(l, &d, "MMIO write of %u bytes at offset 0x%03x ignored: registers take aligned 32-bit writes",
-		     len, offset);
+		la_dlog(l, &d, "MMIO write of %u bytes at offset 0x%03x ignored: registers take aligned 32-bit writes",
+		        len, offset);
 	} else {
 		reg_write_locked(l, offset, v, false, &d);
 	}
-	unlock_and_run(l, &d);
+	la_unlock_and_run(l, &d);
 }
 
 /* ---- x2APIC MSRs ---------------------------------------------------------- */
@@ -1034,12 +885,12 @@ int lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *value)
 	*value = 0;
 	lock(l);
 	if (msr < LAPIC_MSR_X2APIC_FIRST || msr > LAPIC_MSR_X2APIC_LAST)
-		dlog(l, &d, "RDMSR 0x%x: not an x2APIC MSR: #GP", msr);
+		la_dlog(l, &d, "RDMSR 0x%x: not an x2APIC MSR: #GP", msr);
 	else if (!x2apic(l))
-		dlog(l, &d, "RDMSR 0x%x outside x2APIC mode: #GP", msr);
+		la_dlog(l, &d, "RDMSR 0x%x outside x2APIC mode: #GP", msr);
 	else if ((rc = reg_read_locked(l, (msr - LAPIC_MSR_X2APIC_FIRST) << 4, true, value)) != 0)
-		dlog(l, &d, "RDMSR 0x%x: no readable x2APIC register: #GP", msr);
-	unlock_and_run(l, &d);
+		la_dlog(l, &d, "RDMSR 0x%x: no readable x2APIC register: #GP", msr);
+	la_unlock_and_run(l, &d);
 	return rc;
 }
 
@@ -1050,46 +901,13 @@ int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t value)
 
 	lock(l);
 	if (msr < LAPIC_MSR_X2APIC_FIRST || msr > LAPIC_MSR_X2APIC_LAST)
-		dlog(l, &d, "WRMSR 0x%x: not an x2APIC MSR: #GP", msr);
+		la_dlog(l, &d, "WRMSR 0x%x: not an x2APIC MSR: #GP", msr);
 	else if (!x2apic(l))
-		dlog(l, &d, "WRMSR 0x%x = 0x%" PRIx64 " outside x2APIC mode: #GP", msr, value);
+		la_dlog(l, &d, "WRMSR 0x%x = 0x%" PRIx64 " outside x2APIC mode: #GP", msr, value);
 	else
 		rc = reg_write_locked(l, (msr - LAPIC_MSR_X2APIC_FIRST) << 4, value, true, &d);
-	unlock_and_run(l, &d);
+	la_unlock_and_run(l, &d);
 	return rc;
-}
-
-/* ---- TSC deadline (§10.5.4.1) ----------------------------------------- */
-
-uint64_t lapic_get_tsc_deadline(struct lapic *l)
-{
-	uint64_t v;
-
-	lock(l);
-	v = timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE ? l->tsc_deadline : 0;
-	pthread_mutex_unlock(&l->lock);
-	return v;
-}
-
-void lapic_set_tsc_deadline(struct lapic *l, uint64_t tsc_value, uint64_t guest_tsc_now)
-{
-	struct deferred d = DEFERRED_INIT;
-
-	lock(l);
-	/* Outside TSC-deadline mode writes are ignored; 0 disarms; the timer
-	 * fires when the TSC reaches the deadline, then disarms (the MSR
-	 * reads 0). A deadline already passed fires now. */
-	if (timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE && hw_enabled(l)) {
-		l->tsc_deadline = tsc_value;
-		l->deadline_ns = 0;
-		if (tsc_value && tsc_value <= guest_tsc_now) {
-			l->tsc_deadline = 0;
-			timer_fire(l, &d);
-		} else if (tsc_value) {
-			l->deadline_ns = clock_now(l) + tsc_delta_ns(l, tsc_value - guest_tsc_now);
-		}
-	}
-	unlock_and_run(l, &d);
 }
 
 /* ---- receiving and delivering --------------------------------------------- */
@@ -1103,12 +921,12 @@ bool lapic_accept_irq(struct lapic *l, uint8_t vector, bool level_trigger)
 	if (!hw_enabled(l) || !sw_enabled(l)) {
 		/* §10.4.3 / §10.4.7.2: discarded. */
 	} else if (vector < 16) {
-		dlog(l, &d, "received illegal vector %u: dropped", vector);
-		deliver_local(l, vector, level_trigger, &d);
+		la_dlog(l, &d, "received illegal vector %u: dropped", vector);
+		la_deliver_local(l, vector, level_trigger, &d);
 	} else {
-		ok = deliver_local(l, vector, level_trigger, &d);
+		ok = la_deliver_local(l, vector, level_trigger, &d);
 	}
-	unlock_and_run(l, &d);
+	la_unlock_and_run(l, &d);
 	return ok;
 }
 
@@ -1141,10 +959,10 @@ int lapic_raise_lvt(struct lapic *l, enum lapic_lvt which)
 			bool level = (which == LAPIC_LVT_LINT0 || which == LAPIC_LVT_LINT1) &&
 				     (lvt & LAPIC_LVT_LEVEL);
 
-			deliver_local(l, LAPIC_LVT_VECTOR(lvt), level, &d);
+			la_deliver_local(l, LAPIC_LVT_VECTOR(lvt), level, &d);
 		}
 	}
-	unlock_and_run(l, &d);
+	la_unlock_and_run(l, &d);
 	return rc;
 }
 
@@ -1155,7 +973,7 @@ void lapic_set_error(struct lapic *l, uint32_t esr_bits)
 	lock(l);
 	if (hw_enabled(l) && (esr_bits & 0xffu))
 		raise_error(l, esr_bits, &d);
-	unlock_and_run(l, &d);
+	la_unlock_and_run(l, &d);
 }
 
 int lapic_pending_vector(struct lapic *l)
@@ -1181,9 +999,9 @@ void lapic_ack_vector(struct lapic *l, uint8_t vector)
 		vec_clear(l->irr, vector);
 		vec_set(l->isr, vector);
 	} else {
-		dlog(l, &d, "ack of vector %u which is not pending: ignored", vector);
+		la_dlog(l, &d, "ack of vector %u which is not pending: ignored", vector);
 	}
-	unlock_and_run(l, &d);
+	la_unlock_and_run(l, &d);
 }
 
 uint8_t lapic_get_tpr(struct lapic *l)
@@ -1211,67 +1029,6 @@ uint8_t lapic_get_ppr(struct lapic *l)
 	v = (uint8_t)ppr_locked(l);
 	pthread_mutex_unlock(&l->lock);
 	return v;
-}
-
-/* ---- timer ------------------------------------------------------------- */
-
-uint64_t lapic_timer_next_ns(struct lapic *l)
-{
-	uint64_t t = 0;
-	bool armed;
-
-	lock(l);
-	armed = (counting_mode(l) && l->timer_armed) ||
-		(timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE && l->tsc_deadline);
-	if (counting_mode(l) && l->timer_armed) {
-		t = l->timer_start_ns + l->timer_period_ns;
-	} else if (timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE && l->tsc_deadline) {
-		t = l->deadline_ns;
-		if (l->tsc_now && l->tsc_khz) {
-			uint64_t tsc = l->tsc_now(l->clock_opaque), now = clock_now(l);
-
-			t = tsc >= l->tsc_deadline ? now : now + tsc_delta_ns(l, l->tsc_deadline - tsc);
-		}
-	}
-	pthread_mutex_unlock(&l->lock);
-	return armed && !t ? 1 : t;   /* 0 means "none" */
-}
-
-void lapic_timer_update(struct lapic *l, uint64_t now_ns, uint64_t guest_tsc_now)
-{
-	struct deferred d = DEFERRED_INIT;
-
-	lock(l);
-	if (counting_mode(l) && l->timer_armed && l->timer_period_ns &&
-	    timer_elapsed(l, now_ns) >= l->timer_period_ns) {
-		timer_fire(l, &d);
-		if (timer_mode(l) == LAPIC_TIMER_PERIODIC)
-			/* Reload (§10.5.4); periods missed since collapse into this one. */
-			l->timer_start_ns += timer_elapsed(l, now_ns) / l->timer_period_ns * l->timer_period_ns;
-		else
-			l->timer_armed = false;   /* one-shot: the count stays 0 */
-	} else if (timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE && l->tsc_deadline) {
-		if (guest_tsc_now >= l->tsc_deadline) {
-			l->tsc_deadline = 0;
-			l->deadline_ns = 0;
-			timer_fire(l, &d);
-		} else if (now_ns >= l->deadline_ns) {
-			/* Our ns estimate ran ahead of the TSC: look again later. */
-			l->deadline_ns = now_ns + tsc_delta_ns(l, l->tsc_deadline - guest_tsc_now);
-		}
-	}
-	unlock_and_run(l, &d);
-}
-
-void lapic_set_clock(struct lapic *l, uint64_t (*now_ns)(void *), uint64_t (*tsc_now)(void *),
-		     uint64_t tsc_khz, void *clock_opaque)
-{
-	lock(l);
-	l->now_ns = now_ns ? now_ns : monotonic_ns;
-	l->tsc_now = tsc_now;
-	l->tsc_khz = tsc_khz;
-	l->clock_opaque = clock_opaque;
-	pthread_mutex_unlock(&l->lock);
 }
 
 void lapic_set_eoi_suppression(struct lapic *l, bool supported)

@@ -6,12 +6,11 @@ static uint32_t float_above(uint8_t b, unsigned int size)
 	return size == 4 ? b | 0xffffff00u : size == 2 ? b | 0xff00u : b;
 }
 
-int post_port_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int post_port_pio(void *opaque, uint16_t port, bool is_write,
 		  uint32_t *data, unsigned int size)
 {
 	struct post_port *p = opaque;
 
-	(void)vcpu;
 	(void)port;
 	if (is_write)
 		__atomic_store_n(&p->last, (uint8_t)*data, __ATOMIC_RELAXED);
@@ -20,12 +19,11 @@ int post_port_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
 	return 0;
 }
 
-int sysctl_a_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int sysctl_a_pio(void *opaque, uint16_t port, bool is_write,
 		 uint32_t *data, unsigned int size)
 {
 	struct sysctl_a *s = opaque;
 
-	(void)vcpu;
 	(void)port;
 	if (!is_write) {
 		*data = float_above(__atomic_load_n(&s->value, __ATOMIC_RELAXED), size);

@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "devices/pio.h"
+#include "devices/bus.h"
 
 #define POST_PORT 0x80
 #define SYSCTL_A_PORT 0x92
@@ -34,7 +34,7 @@ struct post_port {
 };
 
 /* opaque is a struct post_port. */
-int post_port_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int post_port_pio(void *opaque, uint16_t port, bool is_write,
 		  uint32_t *data, unsigned int size);
 
 struct sysctl_a {
@@ -44,7 +44,7 @@ struct sysctl_a {
 };
 
 /* opaque is a struct sysctl_a. */
-int sysctl_a_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int sysctl_a_pio(void *opaque, uint16_t port, bool is_write,
 		 uint32_t *data, unsigned int size);
 
 #endif

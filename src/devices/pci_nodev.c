@@ -1,11 +1,10 @@
 #include "devices/pci_nodev.h"
 
-int pci_nodev_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int pci_nodev_pio(void *opaque, uint16_t port, bool is_write,
 		  uint32_t *data, unsigned int size)
 {
 	struct pci_nodev *p = opaque;
 
-	(void)vcpu;
 	if (port == PCI_CONF_PORT && size == 4) {
 		if (is_write)
 			__atomic_store_n(&p->address, *data, __ATOMIC_RELAXED);

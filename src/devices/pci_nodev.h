@@ -22,7 +22,7 @@
 #ifndef MPVM_DEVICES_PCI_NODEV_H
 #define MPVM_DEVICES_PCI_NODEV_H
 
-#include "devices/pio.h"
+#include "devices/bus.h"
 
 #define PCI_CONF_PORT 0xcf8
 #define PCI_CONF_PORTS 8
@@ -42,7 +42,7 @@ struct pci_nodev {
 };
 
 /* opaque is a struct pci_nodev. */
-int pci_nodev_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int pci_nodev_pio(void *opaque, uint16_t port, bool is_write,
 		  uint32_t *data, unsigned int size);
 
 #endif

@@ -369,14 +369,13 @@ static uint8_t pio_byte(struct pic *pic, uint16_t port, bool is_write, uint8_t v
 	return read_port(pic, chip, a0);
 }
 
-int pic_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int pic_pio(void *opaque, uint16_t port, bool is_write,
 	    uint32_t *data, unsigned int size)
 {
 	struct pic *pic = opaque;
 	char log[96] = "";
 	uint32_t out = 0;
 
-	(void)vcpu;
 	pthread_mutex_lock(&pic->lock);
 	/* A wider access touches consecutive ports, as on an ISA bus. */
 	for (unsigned int i = 0; i < size; i++) {

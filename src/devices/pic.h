@@ -16,7 +16,7 @@
 
 #include <stdbool.h>
 
-#include "devices/pio.h"
+#include "devices/bus.h"
 
 struct pic_ops {
 	void (*kick)(void *opaque);                  /* INT rose */
@@ -39,8 +39,8 @@ bool pic_has_interrupt(struct pic *pic);
 /* INTA: the vector to inject (spurious IRQ 7/15 if nothing is pending). */
 int pic_ack(struct pic *pic);
 
-/* The pio_bus handler for 0x20-0x21, 0xa0-0xa1 and 0x4d0-0x4d1. */
-int pic_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+/* The port-bus handler for 0x20-0x21, 0xa0-0xa1 and 0x4d0-0x4d1. */
+int pic_pio(void *opaque, uint16_t port, bool is_write,
 	    uint32_t *data, unsigned int size);
 
 #endif

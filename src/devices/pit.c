@@ -456,7 +456,7 @@ static uint8_t pio_byte(struct pit *pit, uint16_t port, bool is_write, uint8_t v
 	return 0;
 }
 
-int pit_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int pit_pio(void *opaque, uint16_t port, bool is_write,
 	    uint32_t *data, unsigned int size)
 {
 	struct pit *pit = opaque;
@@ -464,7 +464,6 @@ int pit_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
 	struct actions a = { .n = 0 };
 	uint32_t out = 0;
 
-	(void)vcpu;
 	pthread_mutex_lock(&pit->irq_lock);
 	pthread_mutex_lock(&pit->lock);
 	now = monotonic(pit, now);

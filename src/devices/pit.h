@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "devices/pio.h"
+#include "devices/bus.h"
 
 #define PIT_HZ 1193182u
 
@@ -50,8 +50,8 @@ void pit_update(struct pit *pit, uint64_t now_ns);
 /* When channel 0's output next rises (UINT64_MAX: not before a reprogram). */
 uint64_t pit_next_irq_ns(struct pit *pit);
 
-/* The pio_bus handler for 0x40-0x43 and 0x61. */
-int pit_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+/* The port-bus handler for 0x40-0x43 and 0x61. */
+int pit_pio(void *opaque, uint16_t port, bool is_write,
 	    uint32_t *data, unsigned int size);
 
 #endif

@@ -305,13 +305,12 @@ static void write_reg(struct rtc *rtc, uint8_t index, uint8_t v)
 	}
 }
 
-int rtc_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int rtc_pio(void *opaque, uint16_t port, bool is_write,
 	    uint32_t *data, unsigned int size)
 {
 	struct rtc *rtc = opaque;
 	uint32_t v = 0;
 
-	(void)vcpu;
 	pthread_mutex_lock(&rtc->lock);
 	/* Byte lanes: 0x70 is the index, 0x71 the data; past 0x71 nothing. */
 	for (unsigned int i = 0; i < size; i++) {

@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "devices/pio.h"
+#include "devices/bus.h"
 
 #define RTC_PORT 0x70
 #define RTC_PORTS 2
@@ -103,8 +103,8 @@ void rtc_destroy(struct rtc *rtc);
 void rtc_set_cmos(struct rtc *rtc, uint8_t index, uint8_t value);
 bool rtc_nmi_masked(struct rtc *rtc);
 
-/* The pio_bus handler for RTC_PORT..RTC_PORT+1; opaque is the struct rtc. */
-int rtc_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+/* The port-bus handler for RTC_PORT..RTC_PORT+1; opaque is the struct rtc. */
+int rtc_pio(void *opaque, uint16_t port, bool is_write,
 	    uint32_t *data, unsigned int size);
 
 #endif

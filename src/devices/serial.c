@@ -481,14 +481,13 @@ static void write_reg(struct serial *s, unsigned int reg, uint8_t v)
 	}
 }
 
-int serial_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+int serial_pio(void *opaque, uint16_t port, bool is_write,
 	       uint32_t *data, unsigned int size)
 {
 	struct serial *s = opaque;
 	unsigned int reg = port & 7;
 	bool due;
 
-	(void)vcpu;
 	pthread_mutex_lock(&s->lock);
 	/* A wider access touches consecutive registers, as on an ISA bus. */
 	for (unsigned int i = 0; i < size; i++) {

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "devices/pio.h"
+#include "devices/bus.h"
 
 /*
  * The interrupt line as the PIC and IOAPIC see it: called (never with a
@@ -53,8 +53,8 @@ int serial_watch(struct serial *s, const char *text, serial_match_fn fn, void *o
  */
 bool serial_describe_line(struct serial *s, char *buf, size_t len);
 
-/* The pio_bus handler; opaque is the struct serial. */
-int serial_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
+/* The port-bus handler; opaque is the struct serial. */
+int serial_pio(void *opaque, uint16_t port, bool is_write,
 	       uint32_t *data, unsigned int size);
 
 #define SERIAL_PORTS 8

@@ -31,11 +31,6 @@ int boot_write_tables_at(struct vm *vm, uint64_t acpi_addr, uint64_t mp_addr);
  * BSP at the reset vector. -1 after printing why.
  */
 int boot_bios(struct vm *vm);
-/*
- * A KVM_EXIT_MMIO inside the --bios image's ROM ranges: a write is dropped
- * (a ROM), a read gets the image's bytes. False if gpa is not ROM.
- */
-bool bios_mmio(struct vm *vm, uint64_t gpa, uint8_t *data, uint32_t len, bool is_write);
 /* Frees the image's host memory (vm_destroy). */
 void bios_unmap(struct vm *vm);
 

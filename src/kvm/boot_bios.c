@@ -23,7 +23,7 @@
  * long as the image leaves that RAM alone.
  *
  * Guest writes to the ROM leave KVM as MMIO writes (KVM_MEM_READONLY):
- * bios_mmio() drops them, as a ROM would.
+ * the machine's ROM ranges drop them, as a ROM would (machine.c).
  */
 #include "kvm/boot.h"
 
@@ -156,24 +156,6 @@ int boot_bios(struct vm *vm)
 	if (write_tables(vm))
 		return -1;
 	return reset_vector(&vm->vcpus[o->boot_cpu]);
-}
-
-bool bios_mmio(struct vm *vm, uint64_t gpa, uint8_t *data, uint32_t len, bool is_write)
-{
-	uint64_t mirror = vm->bios_size < BIOS_MIRROR_MAX ? vm->bios_size : BIOS_MIRROR_MAX;
-	const uint8_t *p;
-
-	if (!vm->bios || !len || len > 8 || gpa + len < gpa)
-		return false;
-	if (!(gpa >= BIOS_ROM_END - vm->bios_size && gpa + len <= BIOS_ROM_END) &&
-	    !(gpa >= BIOS_MIRROR_END - mirror && gpa + len <= BIOS_MIRROR_END))
-		return false;
-	p = vm_gpa_to_hva(vm, gpa, len);
-	if (!p)
-		return false;
-	if (!is_write) /* KVM reads a read-only slot itself; this is for completeness */
-		memcpy(data, p, len);
-	return true;
 }
 
 void bios_unmap(struct vm *vm)

@@ -15,14 +15,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "core/fw_cfg_store.h"
 #include "core/guest_abi.h"
 #include "core/multiboot.h"
-#include "devices/debug_exit.h"
-#include "devices/fw_cfg.h"
-#include "devices/pci_nodev.h"
 #include "kvm/boot.h"
-#include "kvm/platform.h"
+#include "kvm/irqchip.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
@@ -34,8 +30,8 @@
  * 8-15), only IRQ 0 and the cascade (IRQ 2) unmasked; the 8254 PIT
  * channel 0 in mode 3 with count 65536 (18.2 Hz); a real-mode IVT whose
  * IRQ vectors point at tiny handlers that send the PICs an EOI and IRET,
- * and every other vector at an IRET. KVM's PICs and PIT with the in-kernel
- * irqchip, mpvm's (platform_legacy_pc()) in split and user mode.
+ * and every other vector at an IRET. The interrupt controllers are the
+ * irqchip's to set up (irqchip_ops.legacy_pc).
  */
 #define LEGACY_STUBS_ADDR 0xffe00u /* f000:fe00, above the MP table */
 
@@ -49,8 +45,6 @@ static int setup_legacy_pc(struct vm *vm)
 		/* +18: anything else: iret */
 		0xcf,
 	};
-	struct kvm_irqchip chip;
-	struct kvm_pit_state2 pit;
 	uint8_t *ivt = vm->mem;
 
 	memcpy(vm->mem + LEGACY_STUBS_ADDR, stubs, sizeof(stubs));
@@ -64,35 +58,7 @@ static int setup_legacy_pc(struct vm *vm)
 		memcpy(ivt + v * 4, &off, 2);
 		memcpy(ivt + v * 4 + 2, &seg, 2);
 	}
-	if (vm->opts->irqchip != IRQCHIP_KERNEL)
-		return platform_legacy_pc(vm);
-	for (unsigned int id = KVM_IRQCHIP_PIC_MASTER; id <= KVM_IRQCHIP_PIC_SLAVE; id++) {
-		chip = (struct kvm_irqchip){ .chip_id = id };
-		if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &chip) < 0)
-			goto fail;
-		chip.chip.pic.irq_base = id == KVM_IRQCHIP_PIC_MASTER ? 0x08 : 0x70;
-		chip.chip.pic.imr = id == KVM_IRQCHIP_PIC_MASTER ? 0xfa : 0xff;
-		chip.chip.pic.init_state = 0;
-		chip.chip.pic.init4 = 1;
-		chip.chip.pic.auto_eoi = 0;
-		if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &chip) < 0)
-			goto fail;
-	}
-	if (ioctl(vm->vm_fd, KVM_GET_PIT2, &pit) < 0)
-		goto fail;
-	pit.channels[0].count = 0x10000;
-	pit.channels[0].mode = 3;
-	pit.channels[0].rw_mode = 3;    /* low byte, then high byte */
-	pit.channels[0].read_state = 3;
-	pit.channels[0].write_state = 3;
-	pit.channels[0].bcd = 0;
-	pit.channels[0].gate = 1;
-	if (ioctl(vm->vm_fd, KVM_SET_PIT2, &pit) < 0)
-		goto fail;
-	return 0;
-fail:
-	fprintf(stderr, "mpvm: --legacy-pc: setting up the PICs and the PIT: %s\n", strerror(errno));
-	return -1;
+	return vm->irqchip->legacy_pc(vm);
 }
 
 int boot_multiboot(struct vm *vm, const uint8_t *img, size_t len)
@@ -160,107 +126,4 @@ out:
 	free(cmdline);
 	free(mod);
 	return ret;
-}
-
-/* isa-debug-exit (devices/debug_exit.h): a write of V stops the VM with (V << 1) | 1. */
-static int debug_exit_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
-			  uint32_t *data, unsigned int size)
-{
-	struct vm *vm = opaque;
-
-	(void)vcpu;
-	(void)port;
-	(void)size;
-	if (!is_write) {
-		*data = 0;
-		return 0;
-	}
-	vm_request_stop(vm, VM_STOP_GUEST_EXIT, debug_exit_status(*data));
-	return -1; /* this vCPU stops here */
-}
-
-/*
- * pc-testdev's IRQ lines, ports 0x2000-0x2017: a write of V sets GSI
- * (port - 0x2000) to level !!V: KVM_IRQ_LINE with the in-kernel irqchip,
- * mpvm's own IOAPIC and PIC otherwise.
- */
-#define TESTDEV_IRQ_PORT 0x2000
-#define TESTDEV_IRQ_PORTS 24
-
-static int testdev_irq_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
-			   uint32_t *data, unsigned int size)
-{
-	struct vm *vm = opaque;
-	unsigned int gsi = (unsigned int)(port - TESTDEV_IRQ_PORT);
-
-	(void)size;
-	if (!is_write) {
-		*data = 0;
-		return 0;
-	}
-	if (vm_set_gsi(vm, gsi, *data != 0)) {
-		vcpu_guest_fault(vcpu, "pc-testdev: KVM_IRQ_LINE %u: %s", gsi, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-int vm_setup_fw_devices(struct vm *vm)
-{
-	const struct mpvm_options *o = vm->opts;
-
-	vm->fw_cfg = fw_cfg_create(vm->ncpus, vm->mem_size);
-	if (!vm->fw_cfg) {
-		fprintf(stderr, "mpvm: out of memory for fw_cfg\n");
-		return -1;
-	}
-	if (pio_register(&vm->pio, FW_CFG_PORT_SEL, FW_CFG_PORTS, "fw_cfg", fw_cfg_pio, vm->fw_cfg)) {
-		fprintf(stderr, "mpvm: fw_cfg: I/O ports 0x%x-0x%x are taken\n", FW_CFG_PORT_SEL,
-			FW_CFG_PORT_SEL + FW_CFG_PORTS - 1);
-		return -1;
-	}
-	if (o->debug_exit &&
-	    pio_register(&vm->pio, o->debug_exit_port, DEBUG_EXIT_PORTS, "isa-debug-exit",
-			 debug_exit_pio, vm)) {
-		fprintf(stderr, "mpvm: --debug-exit=0x%x: I/O ports 0x%x-0x%x overlap another device's\n",
-			o->debug_exit_port, o->debug_exit_port, o->debug_exit_port + DEBUG_EXIT_PORTS - 1);
-		return -1;
-	}
-	/* A multiboot kernel or a --bios image expects a PC: PCI config ports, with no devices behind them. */
-	if (o->kernel || o->bios) {
-		vm->pci = calloc(1, sizeof(*vm->pci));
-		if (!vm->pci ||
-		    pio_register(&vm->pio, PCI_CONF_PORT, PCI_CONF_PORTS, "PCI config", pci_nodev_pio, vm->pci)) {
-			fprintf(stderr, "mpvm: cannot claim the PCI configuration ports 0x%x-0x%x\n",
-				PCI_CONF_PORT, PCI_CONF_PORT + PCI_CONF_PORTS - 1);
-			return -1;
-		}
-	}
-	if (o->pc_testdev) {
-		vm->testdev = calloc(1, sizeof(*vm->testdev));
-		if (!vm->testdev ||
-		    pio_register(&vm->pio, PC_TESTDEV_PORT, PC_TESTDEV_PORTS, "pc-testdev",
-				 pc_testdev_pio, vm->testdev)) {
-			fprintf(stderr, "mpvm: --pc-testdev: cannot claim I/O ports 0x%x-0x%x\n",
-				PC_TESTDEV_PORT, PC_TESTDEV_PORT + PC_TESTDEV_PORTS - 1);
-			return -1;
-		}
-		if (pio_register(&vm->pio, TESTDEV_IRQ_PORT, TESTDEV_IRQ_PORTS, "pc-testdev IRQ lines",
-				 testdev_irq_pio, vm)) {
-			fprintf(stderr, "mpvm: --pc-testdev: cannot claim I/O ports 0x%x-0x%x\n",
-				TESTDEV_IRQ_PORT, TESTDEV_IRQ_PORT + TESTDEV_IRQ_PORTS - 1);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-void vm_destroy_fw_devices(struct vm *vm)
-{
-	fw_cfg_destroy(vm->fw_cfg);
-	free(vm->testdev);
-	free(vm->pci);
-	vm->pci = NULL;
-	vm->fw_cfg = NULL;
-	vm->testdev = NULL;
 }

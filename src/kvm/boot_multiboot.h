@@ -1,7 +1,4 @@
-/*
- * Multiboot (v1) kernels (--kernel, --initrd) and the devices such guests
- * expect from a PC (fw_cfg, isa-debug-exit, pc-testdev's I/O register).
- */
+/* Multiboot (v1) kernels (--kernel, --initrd). */
 #ifndef MPVM_KVM_BOOT_MULTIBOOT_H
 #define MPVM_KVM_BOOT_MULTIBOOT_H
 
@@ -16,9 +13,5 @@ struct vm;
  * state; img[0..len) is the --kernel file's contents. -1 after printing why.
  */
 int boot_multiboot(struct vm *vm, const uint8_t *img, size_t len);
-
-/* Registers fw_cfg, and --debug-exit / --pc-testdev when asked. -1 after printing why. */
-int vm_setup_fw_devices(struct vm *vm);
-void vm_destroy_fw_devices(struct vm *vm);
 
 #endif

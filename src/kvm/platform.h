@@ -2,12 +2,13 @@
  * The PC interrupt platform in user space, for --irqchip split and user: an
  * IOAPIC at 0xfec00000 (24 pins), the 8259A PIC pair and the 8254 PIT, wired
  * as on a PC: ISA IRQ n to PIC input n and IOAPIC pin n, except IRQ 0 (the
- * PIT), which is IOAPIC pin 2 (the MADT's interrupt source override).
+ * PIT), which is IOAPIC pin 2 (the MADT's interrupt source override), and
+ * one timer thread for the PIT's IRQ 0 edges.
  *
- * Where the IOAPIC's messages go depends on the mode: to mpvm's own local
- * APICs (user), or to KVM's in-kernel ones as MSIs (split; KVM learns the
- * level-triggered vectors from GSI routes that mirror the redirection table
- * and reports their EOIs with KVM_EXIT_IOAPIC_EOI).
+ * Where the IOAPIC's messages go, and which vCPU takes the PIC's ExtINT,
+ * is the irqchip's business (struct platform_wiring): mpvm's own local
+ * APICs (irqchip_user.c) or KVM's, as MSIs (irqchip_split.c). The machine
+ * (machine.c) puts the devices on the port and MMIO buses.
  */
 #ifndef MPVM_KVM_PLATFORM_H
 #define MPVM_KVM_PLATFORM_H
@@ -17,44 +18,57 @@
 
 struct vm;
 struct vcpu;
-struct icr;
+struct ioapic;
+struct ioapic_msg;
+struct pic;
+struct pit;
+struct platform;
 
-/* Creates the devices and claims their ports; -1 after printing why. */
-int platform_create(struct vm *vm);
-/*
- * --legacy-pc: the PICs and the PIT programmed as a PC BIOS leaves them
- * (and, in user mode, the BSP's local APIC in virtual wire mode). 0, or -1
- * without a platform (kernel mode).
- */
-int platform_legacy_pc(struct vm *vm);
-/* Starts and stops the timer thread (the PIT; in split mode the EOI watchdog too). */
-int platform_start(struct vm *vm);
-void platform_destroy(struct vm *vm);
+struct platform_wiring {
+	/* An IOAPIC interrupt message, on the thread that raised the pin. */
+	void (*deliver)(struct vm *vm, const struct ioapic_msg *m);
+	/* The IOAPIC's redirection table changed. May be NULL. */
+	void (*redirection_changed)(struct vm *vm);
+	/* Whether vCPU v takes the PIC's ExtINT now. */
+	bool (*takes_extint)(struct vcpu *v);
+	/*
+	 * Work of the irqchip's own on the timer thread: timer_next() gives
+	 * when it is next due (VM time, UINT64_MAX: never), timer_fire() does
+	 * it. Both may be NULL; platform_rearm() makes the thread ask again.
+	 */
+	uint64_t (*timer_next)(struct vm *vm);
+	void (*timer_fire)(struct vm *vm, uint64_t now_ns);
+};
 
-/*
- * Split mode, on the vCPU's thread before each KVM_RUN: reports the local
- * APIC's IRR and ISR when the EOI watchdog asks (platform.c). A no-op
- * otherwise, and in the other modes.
- */
-void platform_before_run(struct vcpu *v);
+/* Creates the devices; NULL after printing why. */
+struct platform *platform_create(struct vm *vm, const struct platform_wiring *w);
+void platform_destroy(struct platform *p);
+/* Starts the timer thread. -1 after printing why. */
+int platform_start(struct platform *p);
+/* Wakes the timer thread to look at its deadlines again. */
+void platform_rearm(struct platform *p);
 
-/* Exits the platform owns (IOAPIC MMIO, KVM_EXIT_IOAPIC_EOI): 1 handled, 0 not ours. */
-int platform_handle_exit(struct vcpu *v);
+/* --legacy-pc: the PICs and the PIT programmed as a PC BIOS leaves them. */
+void platform_legacy_pc(struct platform *p);
 
-/* A level change on ISA IRQ line `irq` (0-15). */
-void platform_set_irq(struct vm *vm, unsigned int irq, bool level);
 /* A level change on GSI `gsi` (0-23): IOAPIC pin `gsi`, and PIC input `gsi` below 16. */
-void platform_set_gsi(struct vm *vm, unsigned int gsi, bool level);
-
-/* A local APIC's EOI of a level-triggered vector (--irqchip user). */
-void platform_eoi(struct vm *vm, uint8_t vector);
+void platform_set_gsi(struct platform *p, unsigned int gsi, bool level);
+/* A local APIC's EOI of a level-triggered vector. */
+void platform_eoi(struct platform *p, uint8_t vector);
 
 /*
- * The PIC's pending vector for `v`, if `v` takes ExtINT (its LINT0 is in
- * ExtINT mode or, in split mode, it is the BSP) and the PIC has one: the
- * caller injects it with KVM_INTERRUPT once the interrupt window is open.
+ * The PIC's pending vector for `v`, if `v` takes ExtINT and the PIC has
+ * one: the caller injects it with KVM_INTERRUPT once the interrupt window
+ * is open.
  */
-bool platform_extint_pending(struct vcpu *v);
-int platform_extint_ack(struct vcpu *v);
+bool platform_extint_pending(struct platform *p, struct vcpu *v);
+/* Whether the PIC asserts INTR, whoever takes it. */
+bool platform_pic_intr(struct platform *p);
+int platform_extint_ack(struct platform *p);
+
+/* The devices, for the machine's buses and the split irqchip's routes. */
+struct ioapic *platform_ioapic(struct platform *p);
+struct pic *platform_pic(struct platform *p);
+struct pit *platform_pit(struct platform *p);
 
 #endif

@@ -15,9 +15,7 @@
 #include "core/cpu_features.h"
 #include "core/cpuid.h"
 #include "devices/serial.h"
-#include "kvm/boot.h"
-#include "kvm/irqchip_user.h"
-#include "kvm/platform.h"
+#include "kvm/irqchip.h"
 #include "kvm/vm.h"
 
 _Static_assert(CPUID_FLAG_SIGNIFICANT_INDEX == KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
@@ -108,28 +106,27 @@ out:
 	return ret;
 }
 
-#define MSR_IA32_APICBASE 0x1b
-#define APICBASE_BSP (1ull << 8)
-#define APICBASE_EXTD (1ull << 10)
-#define APICBASE_EN (1ull << 11)
-
-/* IA32_APIC_BASE with EN and EXTD: x2APIC mode from the first instruction (SDM §10.12.5). */
-static int set_x2apic_mode(struct vcpu *v)
+int vcpu_get_msr(struct vcpu *v, uint32_t index, uint64_t *value)
 {
 	struct {
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e;
-	} m = { .hdr.nmsrs = 1, .e.index = MSR_IA32_APICBASE };
+	} m = { .hdr.nmsrs = 1, .e.index = index };
 
 	if (ioctl(v->fd, KVM_GET_MSRS, &m) != 1)
-		goto fail;
-	m.e.data |= APICBASE_EN | APICBASE_EXTD;
-	if (ioctl(v->fd, KVM_SET_MSRS, &m) != 1)
-		goto fail;
+		return -1;
+	*value = m.e.data;
 	return 0;
-fail:
-	fprintf(stderr, "mpvm: vCPU %u: cannot put the local APIC in x2APIC mode: %s\n", v->id, strerror(errno));
-	return -1;
+}
+
+int vcpu_set_msr(struct vcpu *v, uint32_t index, uint64_t value)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr.nmsrs = 1, .e = { .index = index, .data = value } };
+
+	return ioctl(v->fd, KVM_SET_MSRS, &m) == 1 ? 0 : -1;
 }
 
 /*
@@ -144,13 +141,7 @@ fail:
 
 static int set_mtrr_default(struct vcpu *v)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} m = { .hdr.nmsrs = 1, .e = { .index = MSR_IA32_MTRR_DEF_TYPE,
-				       .data = MTRR_DEF_TYPE_E | MTRR_TYPE_WB } };
-
-	if (ioctl(v->fd, KVM_SET_MSRS, &m) == 1)
+	if (vcpu_set_msr(v, MSR_IA32_MTRR_DEF_TYPE, MTRR_DEF_TYPE_E | MTRR_TYPE_WB) == 0)
 		return 0;
 	fprintf(stderr, "mpvm: vCPU %u: KVM refuses IA32_MTRR_DEF_TYPE: %s\n", v->id, strerror(errno));
 	return -1;
@@ -159,7 +150,10 @@ static int set_mtrr_default(struct vcpu *v)
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 {
 	*v = (struct vcpu){ .vm = vm, .id = id, .apic_id = id, .fd = -1 };
-	atomic_init(&v->state, VCPU_CREATED);
+	atomic_init(&v->state, VCPU_STATE_START_GATE);
+	atomic_init(&v->cmd_waiting, false);
+	pthread_mutex_init(&v->cmd_lock, NULL);
+	pthread_cond_init(&v->cmd_cond, NULL);
 	v->bsp = id == vm->opts->boot_cpu;
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0) {
@@ -174,23 +168,7 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 	}
 	if (set_cpuid(v) || set_mtrr_default(v))
 		return -1;
-	if (vm->opts->irqchip == IRQCHIP_USER)
-		return uirq_vcpu_init(v);
-	if (vm->ncpus > VM_XAPIC_MAX_CPUS && set_x2apic_mode(v))
-		return -1;
-	vcpu_observe_mp_state(v);
-	return 0;
-}
-
-void vcpu_observe_mp_state(struct vcpu *v)
-{
-	struct kvm_mp_state mp;
-
-	if (v->user)
-		return; /* mpvm keeps the MP state itself and records every change */
-	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
-		return;
-	mp_history_observe(&v->mp, mp.mp_state, vm_now_ns(v->vm));
+	return vm->irqchip->vcpu_init(v);
 }
 
 /* ---- guest faults: what happened, where, and the registers --------------- */
@@ -304,46 +282,66 @@ void vcpu_guest_fault(struct vcpu *v, const char *fmt, ...)
 
 /* ---- exits ------------------------------------------------------------------ */
 
-static int handle_io(struct vcpu *v)
+/* A port no device claims: floats (--unknown-io ignore), or is the guest's fault. */
+static int unknown_io(struct vcpu *v, bool is_write, uint8_t *data, unsigned int size)
 {
 	struct kvm_run *run = v->run;
-	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
-	unsigned int size = run->io.size;
-	uint8_t *data = (uint8_t *)run + run->io.data_offset;
-	const struct pio_range *r = pio_find(&v->vm->pio, run->io.port);
+	uint32_t val = 0;
 
-	if (!r && v->vm->unknown_io_ignore) {
+	if (v->vm->unknown_io_ignore) {
 		/* No device: the bus floats (reads all ones), as on a PC. */
 		if (!is_write)
 			memset(data, 0xff, (size_t)size * run->io.count);
 		vm_note_unknown_io(v->vm, run->io.port);
 		return 0;
 	}
-	if (!r) {
-		uint32_t val = 0;
+	memcpy(&val, data, size <= 4 ? size : 4);
+	if (is_write)
+		vcpu_guest_fault(v, "OUT to unknown I/O port 0x%x (%u byte%s, value 0x%x)",
+				 run->io.port, size, size == 1 ? "" : "s", val);
+	else
+		vcpu_guest_fault(v, "IN from unknown I/O port 0x%x (%u byte%s; --unknown-io "
+				 "ignore lets such reads give all ones)",
+				 run->io.port, size, size == 1 ? "" : "s");
+	return -1;
+}
 
-		memcpy(&val, data, size <= 4 ? size : 4);
-		if (is_write)
-			vcpu_guest_fault(v, "OUT to unknown I/O port 0x%x (%u byte%s, value 0x%x)",
-					 run->io.port, size, size == 1 ? "" : "s", val);
-		else
-			vcpu_guest_fault(v, "IN from unknown I/O port 0x%x (%u byte%s; --unknown-io "
-					 "ignore lets such reads give all ones)",
-					 run->io.port, size, size == 1 ? "" : "s");
-		return -1;
-	}
+static int handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	unsigned int size = run->io.size;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	const struct bus_range *r = bus_find(&v->vm->pio, run->io.port);
+
+	if (!r)
+		return unknown_io(v, is_write, data, size);
 	/* String I/O (REP INS/OUTS) arrives as `count` back-to-back accesses. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += size) {
 		uint32_t val = 0;
 
 		if (is_write)
 			memcpy(&val, data, size);
-		if (r->handler(r->opaque, v, run->io.port, is_write, &val, size))
+		if (r->pio(r->opaque, run->io.port, is_write, &val, size))
 			return -1;
 		if (!is_write)
 			memcpy(data, &val, size);
 	}
 	return 0;
+}
+
+static int handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	const struct bus_range *r = bus_find(&v->vm->mmio, run->mmio.phys_addr);
+
+	if (r)
+		return r->mmio(r->opaque, run->mmio.phys_addr - r->base, run->mmio.is_write,
+			       run->mmio.data, run->mmio.len);
+	vcpu_guest_fault(v, "%s %u bytes at unknown MMIO address 0x%llx",
+			 run->mmio.is_write ? "write of" : "read of", run->mmio.len,
+			 (unsigned long long)run->mmio.phys_addr);
+	return -1;
 }
 
 static int handle_internal_error(struct vcpu *v)
@@ -389,24 +387,7 @@ static int handle_exit(struct vcpu *v)
 	case KVM_EXIT_IO:
 		return handle_io(v);
 	case KVM_EXIT_MMIO:
-		/*
-		 * The local APIC's page reaches mpvm only while that APIC is
-		 * disabled (IA32_APIC_BASE.EN=0): the page is then no device's,
-		 * reads return all ones and writes go nowhere, as on a bus with
-		 * nothing behind the address (SDM vol. 3A §10.4.3).
-		 */
-		if (run->mmio.phys_addr >= APIC_DEFAULT_BASE && run->mmio.phys_addr < APIC_DEFAULT_BASE + 0x1000) {
-			if (!run->mmio.is_write)
-				memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
-			return 0;
-		}
-		/* --bios: a write to the image's ROM goes nowhere (boot_bios.c). */
-		if (bios_mmio(v->vm, run->mmio.phys_addr, run->mmio.data, run->mmio.len, run->mmio.is_write))
-			return 0;
-		vcpu_guest_fault(v, "%s %u bytes at unknown MMIO address 0x%llx",
-				 run->mmio.is_write ? "write of" : "read of", run->mmio.len,
-				 (unsigned long long)run->mmio.phys_addr);
-		return -1;
+		return handle_mmio(v);
 	case KVM_EXIT_SHUTDOWN:
 		vcpu_guest_fault(v, "triple fault (the CPU shut down)");
 		return -1;
@@ -452,96 +433,240 @@ void vcpu_install_kick_handler(void)
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL); /* no SA_RESTART: KVM_RUN must return */
 }
 
-/*
- * --irqchip split: the PIC is mpvm's, the local APICs KVM's. The PIC's INTR
- * goes to the BSP with KVM_INTERRUPT when KVM says the vCPU can take it
- * (its LAPIC accepts ExtINT and the interrupt window is open).
- */
-static void split_inject_extint(struct vcpu *v)
+
+static const char *const state_names[VCPU_STATE_COUNT] = {
+	[VCPU_STATE_START_GATE] = "start-gate",
+	[VCPU_STATE_WAIT_RUNNABLE] = "wait-runnable",
+	[VCPU_STATE_RUNNING] = "running",
+	[VCPU_STATE_PAUSED] = "paused",
+	[VCPU_STATE_EXITED] = "exited",
+};
+
+const char *vcpu_state_name(enum vcpu_thread_state s)
 {
-	struct kvm_run *run = v->run;
-
-	run->request_interrupt_window = 0;
-	if (!platform_extint_pending(v))
-		return;
-	if (run->ready_for_interrupt_injection) {
-		struct kvm_interrupt irq = { .irq = (uint32_t)platform_extint_ack(v) };
-
-		if (ioctl(v->fd, KVM_INTERRUPT, &irq) < 0)
-			fprintf(stderr, "mpvm: vCPU %u: KVM_INTERRUPT: %s\n", v->id, strerror(errno));
-	} else {
-		run->request_interrupt_window = 1;
-	}
+	return (unsigned int)s < VCPU_STATE_COUNT ? state_names[s] : "?";
 }
 
-static void *vcpu_thread(void *arg)
+/* The thread moves to `next`: the time since the last move goes to the state it leaves. */
+static void enter_state(struct vcpu *v, enum vcpu_thread_state next)
 {
-	struct vcpu *v = arg;
+	enum vcpu_thread_state cur = (enum vcpu_thread_state)atomic_load(&v->state);
+	uint64_t now = monotonic_ns();
+
+	if (next == cur)
+		return;
+	v->state_ns[cur] += now - v->state_since_ns;
+	v->state_since_ns = now;
+	if (next == VCPU_STATE_EXITED)
+		v->state_at_stop = cur;
+	atomic_store(&v->state, next);
+}
+
+/* ---- commands ------------------------------------------------------------------ */
+
+/* The thread: answers the command being served. With cmd_lock held. */
+static void answer(struct vcpu *v)
+{
+	v->cmd = VCPU_CMD_NONE;
+	v->cmd_done = v->cmd_sent;
+	atomic_store(&v->cmd_waiting, false);
+	pthread_cond_broadcast(&v->cmd_cond);
+}
+
+/*
+ * The thread, between two KVM_RUNs: what the VM or a command asks of it.
+ * Returns `stay` when nothing does.
+ */
+static enum vcpu_thread_state look_at_commands(struct vcpu *v, enum vcpu_thread_state stay)
+{
+	enum vcpu_thread_state next = stay;
+
+	if (vm_stopping(v->vm))
+		return VCPU_STATE_EXITED;
+	if (!atomic_load(&v->cmd_waiting))
+		return stay;
+	pthread_mutex_lock(&v->cmd_lock);
+	switch (v->cmd) {
+	case VCPU_CMD_PAUSE:
+		next = VCPU_STATE_PAUSED; /* answered from the paused state */
+		break;
+	case VCPU_CMD_STOP:
+		next = VCPU_STATE_EXITED; /* answered when the thread is gone */
+		break;
+	case VCPU_CMD_RESUME: /* not paused: nothing to do */
+	case VCPU_CMD_NONE:
+		answer(v);
+		break;
+	}
+	pthread_mutex_unlock(&v->cmd_lock);
+	return next;
+}
+
+int vcpu_command(struct vcpu *v, enum vcpu_command cmd)
+{
+	uint64_t ticket;
+	int ret = 0;
+
+	pthread_mutex_lock(&v->cmd_lock);
+	/* One command at a time: wait for the one before to be answered. */
+	while (v->cmd != VCPU_CMD_NONE && atomic_load(&v->state) != VCPU_STATE_EXITED)
+		pthread_cond_wait(&v->cmd_cond, &v->cmd_lock);
+	if (atomic_load(&v->state) == VCPU_STATE_EXITED || !v->thread_started) {
+		pthread_mutex_unlock(&v->cmd_lock);
+		return -1;
+	}
+	v->cmd = cmd;
+	ticket = ++v->cmd_sent;
+	atomic_store(&v->cmd_waiting, true);
+	pthread_mutex_unlock(&v->cmd_lock);
+	vcpu_kick(v);
+	pthread_mutex_lock(&v->cmd_lock);
+	while (v->cmd_done < ticket && atomic_load(&v->state) != VCPU_STATE_EXITED)
+		pthread_cond_wait(&v->cmd_cond, &v->cmd_lock);
+	if (v->cmd_done < ticket && cmd != VCPU_CMD_STOP)
+		ret = -1; /* the thread ended before it got to this command */
+	pthread_mutex_unlock(&v->cmd_lock);
+	return ret;
+}
+
+/* ---- the states ------------------------------------------------------------------ */
+
+static enum vcpu_thread_state state_start_gate(struct vcpu *v)
+{
 	struct vm *vm = v->vm;
 	sigset_t kick;
 
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-
 	vm_wait_started(vm);
-	if (v->user && uirq_vcpu_thread_start(v))
+	if (vm->irqchip->vcpu_thread_start && vm->irqchip->vcpu_thread_start(v)) {
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
-	atomic_store(&v->state, VCPU_RUNNING);
-	while (!vm_stopping(vm)) {
-		int r, err;
-
-		/* A kick from here on must interrupt the next KVM_RUN. */
-		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
-		if (v->user && !uirq_before_run(v))
-			break;
-		if (!v->user && vm->platform) {
-			platform_before_run(v); /* the IOAPIC's EOI watchdog */
-			split_inject_extint(v);
-		}
-		if (!v->first_run_ns)
-			v->first_run_ns = vm_now_ns(vm);
-		r = ioctl(v->fd, KVM_RUN, 0);
-		err = errno;
-		vcpu_observe_mp_state(v);
-		if (r < 0) {
-			/*
-			 * EINTR: kicked. EAGAIN: an AP waiting for INIT/SIPI woke
-			 * up in KVM (its MP state changed): run it again.
-			 */
-			if (err == EINTR || err == EAGAIN)
-				continue;
-			fprintf(stderr, "mpvm: vCPU %u: KVM_RUN: %s\n", v->id, strerror(err));
-			vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
-			break;
-		}
-		if (!v->exits++)
-			v->first_exit_ns = vm_now_ns(vm);
-		if (platform_handle_exit(v))
-			continue;
-		if (v->user) {
-			int h = uirq_handle_exit(v);
-
-			if (h < 0)
-				break;
-			if (h > 0)
-				continue;
-		}
-		if (handle_exit(v))
-			break;
+		return VCPU_STATE_EXITED;
 	}
-	vcpu_observe_mp_state(v);
-	/* A run cut short by --timeout: say where each running vCPU was. */
-	if (atomic_load(&vm->stop_reason) == VM_STOP_TIMEOUT && v->first_run_ns &&
-	    mp_history_last(&v->mp, MP_STATE_UNINITIALIZED) == MP_STATE_RUNNABLE) {
-		pthread_mutex_lock(&vm->stop_lock);
-		fprintf(stderr, "mpvm: vCPU %u (APIC ID %u) was running at the timeout:\n",
-			v->id, v->apic_id);
-		dump_registers(v);
-		pthread_mutex_unlock(&vm->stop_lock);
+	return VCPU_STATE_WAIT_RUNNABLE;
+}
+
+/* One KVM_RUN and its exit. */
+static enum vcpu_thread_state run_once(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	const struct irqchip_ops *chip = vm->irqchip;
+	int r, err;
+
+	if (chip->vcpu_before_run)
+		chip->vcpu_before_run(v);
+	if (!v->first_run_ns)
+		v->first_run_ns = vm_now_ns(vm);
+	r = ioctl(v->fd, KVM_RUN, 0);
+	err = errno;
+	if (chip->vcpu_after_run)
+		chip->vcpu_after_run(v);
+	if (r < 0) {
+		/*
+		 * EINTR: kicked. EAGAIN: an AP waiting for INIT/SIPI woke
+		 * up in KVM (its MP state changed): run it again.
+		 */
+		if (err == EINTR || err == EAGAIN)
+			return VCPU_STATE_RUNNING;
+		fprintf(stderr, "mpvm: vCPU %u: KVM_RUN: %s\n", v->id, strerror(err));
+		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
+		return VCPU_STATE_EXITED;
 	}
-	atomic_store(&v->state, VCPU_EXITED);
-	vm_thread_exited(vm);
+	if (!v->exits++)
+		v->first_exit_ns = vm_now_ns(vm);
+	if (chip->vcpu_handle_exit) {
+		int h = chip->vcpu_handle_exit(v);
+
+		if (h)
+			return h > 0 ? VCPU_STATE_RUNNING : VCPU_STATE_EXITED;
+	}
+	return handle_exit(v) ? VCPU_STATE_EXITED : VCPU_STATE_RUNNING;
+}
+
+/*
+ * WAIT_RUNNABLE and RUNNING: before each KVM_RUN the thread looks at its
+ * commands, then asks the irqchip whether the vCPU may run; if not, it
+ * sleeps there (WAIT_RUNNABLE) until an event.
+ */
+static enum vcpu_thread_state state_run(struct vcpu *v)
+{
+	const struct irqchip_ops *chip = v->vm->irqchip;
+	enum vcpu_thread_state cur = (enum vcpu_thread_state)atomic_load(&v->state), next;
+
+	/* A kick from here on must interrupt the next KVM_RUN. */
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	next = look_at_commands(v, cur);
+	if (next != cur)
+		return next;
+	if (!chip->vcpu_runnable(v)) {
+		if (cur != VCPU_STATE_WAIT_RUNNABLE)
+			return VCPU_STATE_WAIT_RUNNABLE; /* sleeps on the next call, counted there */
+		chip->vcpu_sleep(v);
+		return VCPU_STATE_WAIT_RUNNABLE;
+	}
+	return run_once(v);
+}
+
+static enum vcpu_thread_state state_paused(struct vcpu *v)
+{
+	enum vcpu_thread_state next = VCPU_STATE_PAUSED;
+
+	pthread_mutex_lock(&v->cmd_lock);
+	if (v->cmd == VCPU_CMD_PAUSE)
+		answer(v); /* it is paused now */
+	while (v->cmd == VCPU_CMD_NONE && !vm_stopping(v->vm))
+		pthread_cond_wait(&v->cmd_cond, &v->cmd_lock);
+	if (vm_stopping(v->vm) || v->cmd == VCPU_CMD_STOP) {
+		next = VCPU_STATE_EXITED;
+	} else {
+		next = VCPU_STATE_WAIT_RUNNABLE; /* resume (or pause again: already done) */
+		answer(v);
+	}
+	pthread_mutex_unlock(&v->cmd_lock);
+	return next;
+}
+
+static enum vcpu_thread_state (*const state_fn[VCPU_STATE_COUNT])(struct vcpu *v) = {
+	[VCPU_STATE_START_GATE] = state_start_gate,
+	[VCPU_STATE_WAIT_RUNNABLE] = state_run,
+	[VCPU_STATE_RUNNING] = state_run,
+	[VCPU_STATE_PAUSED] = state_paused,
+};
+
+/* A run cut short by --timeout: say where each running vCPU was. */
+static void report_timeout(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	if (atomic_load(&vm->stop_reason) != VM_STOP_TIMEOUT || !v->first_run_ns ||
+	    vm->irqchip->mp_state(v) != MP_STATE_RUNNABLE)
+		return;
+	pthread_mutex_lock(&vm->stop_lock);
+	fprintf(stderr, "mpvm: vCPU %u (APIC ID %u) was running at the timeout:\n", v->id, v->apic_id);
+	dump_registers(v);
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	enum vcpu_thread_state s = VCPU_STATE_START_GATE;
+
+	v->state_since_ns = monotonic_ns();
+	while (s != VCPU_STATE_EXITED) {
+		s = state_fn[s](v);
+		enter_state(v, s);
+	}
+	if (v->vm->irqchip->vcpu_after_run)
+		v->vm->irqchip->vcpu_after_run(v); /* the last look at the MP state */
+	report_timeout(v);
+	pthread_mutex_lock(&v->cmd_lock);
+	if (v->cmd == VCPU_CMD_STOP)
+		answer(v);
+	pthread_cond_broadcast(&v->cmd_cond); /* senders waiting on a thread that is gone */
+	pthread_mutex_unlock(&v->cmd_lock);
+	vm_thread_exited(v->vm);
 	return NULL;
 }
 
@@ -557,18 +682,25 @@ int vcpu_start(struct vcpu *v)
 	return 0;
 }
 
-void vcpu_notify(struct vcpu *v)
+void vcpu_interrupt_run(struct vcpu *v)
 {
+	if (!v->run || !v->thread_started)
+		return;
 	/* Seen by KVM_RUN on entry; the signal covers a vCPU already inside. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	uirq_wake(v);
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
 void vcpu_kick(struct vcpu *v)
 {
-	if (v->run && v->thread_started)
-		vcpu_notify(v);
+	if (!v->run || !v->thread_started)
+		return;
+	if (v->vm->irqchip->wake)
+		v->vm->irqchip->wake(v);
+	pthread_mutex_lock(&v->cmd_lock); /* a paused thread waits there */
+	pthread_cond_broadcast(&v->cmd_cond);
+	pthread_mutex_unlock(&v->cmd_lock);
+	vcpu_interrupt_run(v);
 }
 
 void vcpu_join(struct vcpu *v)
@@ -580,12 +712,15 @@ void vcpu_join(struct vcpu *v)
 
 void vcpu_destroy(struct vcpu *v)
 {
-	uirq_vcpu_destroy(v);
+	if (v->vm && v->vm->irqchip && v->vm->irqchip->vcpu_destroy)
+		v->vm->irqchip->vcpu_destroy(v);
 	if (v->run)
 		munmap(v->run, (size_t)v->vm->run_size);
 	if (v->fd >= 0)
 		close(v->fd);
 	mp_history_free(&v->mp);
+	pthread_cond_destroy(&v->cmd_cond);
+	pthread_mutex_destroy(&v->cmd_lock);
 	v->run = NULL;
 	v->fd = -1;
 }

@@ -2,11 +2,27 @@
  * One vCPU: its KVM file descriptor, its kvm_run page, its host thread and
  * what was observed of its MP state.
  *
- * The thread is an explicit state machine (enum vcpu_thread_state): it is
- * CREATED, then RUNNING (in or around KVM_RUN) until the VM asks it to stop
- * or its guest faults, then EXITED. The VM talks to it only through
- * vcpu_kick() (immediate_exit + a signal) from the main thread, never by
- * touching its registers from another thread.
+ * The thread is an explicit state machine, as Firecracker's vstate/vcpu:
+ * each state below is one function that returns the next state.
+ *
+ *   START_GATE -> WAIT_RUNNABLE <-> RUNNING -> EXITED
+ *                        \            /
+ *                         -> PAUSED <-
+ *
+ *   START_GATE     the thread exists and waits until every vCPU thread
+ *                  does (so any thread may signal any other);
+ *   WAIT_RUNNABLE  the irqchip does not let it run (waiting for INIT or
+ *                  SIPI, halted with nothing to wake it): it sleeps there.
+ *                  With KVM's local APICs that wait happens inside
+ *                  KVM_RUN and counts as RUNNING;
+ *   RUNNING        in or around KVM_RUN, handling exits;
+ *   PAUSED         told to pause: out of KVM_RUN, registers quiet,
+ *                  waiting for resume or stop;
+ *   EXITED         its run loop is over (the VM stopped, or a command).
+ *
+ * Other threads talk to it by message only (vcpu_command(): pause, resume,
+ * stop, answered once done) or by a kick that makes it look
+ * (vcpu_kick()); they never touch its registers.
  */
 #ifndef MPVM_KVM_VCPU_H
 #define MPVM_KVM_VCPU_H
@@ -20,12 +36,21 @@
 
 struct vm;
 struct kvm_run;
-struct user_cpu;
 
 enum vcpu_thread_state {
-	VCPU_CREATED,
-	VCPU_RUNNING,
-	VCPU_EXITED,
+	VCPU_STATE_START_GATE,
+	VCPU_STATE_WAIT_RUNNABLE,
+	VCPU_STATE_RUNNING,
+	VCPU_STATE_PAUSED,
+	VCPU_STATE_EXITED,
+};
+#define VCPU_STATE_COUNT 5
+
+enum vcpu_command {
+	VCPU_CMD_NONE,
+	VCPU_CMD_PAUSE,  /* answered once the thread is PAUSED */
+	VCPU_CMD_RESUME, /* answered once it has left PAUSED */
+	VCPU_CMD_STOP,   /* answered once it is EXITED (the VM goes on) */
 };
 
 struct vcpu {
@@ -37,8 +62,21 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;        /* main thread only: created and not yet joined */
-	struct user_cpu *user;      /* --irqchip user: local APIC and MP state (irqchip_user.c) */
+	void *chip;                 /* the irqchip's per-vCPU state (irqchip_user.c) */
+	atomic_uint kvm_mp_state;   /* with KVM's local APICs: the last KVM_GET_MP_STATE */
+
+	/* The thread's state; written by the thread, read by anyone. */
 	atomic_int state;           /* enum vcpu_thread_state */
+	enum vcpu_thread_state state_at_stop; /* the state it left for EXITED */
+	uint64_t state_ns[VCPU_STATE_COUNT];  /* time spent in each state */
+	uint64_t state_since_ns;
+
+	/* The command mailbox, under cmd_lock. */
+	pthread_mutex_t cmd_lock;
+	pthread_cond_t cmd_cond;
+	atomic_bool cmd_waiting;    /* a command is there: checked each loop without the lock */
+	enum vcpu_command cmd;
+	uint64_t cmd_sent, cmd_done;
 
 	/* Owned by the vCPU thread while it runs; read by others after join. */
 	uint64_t exits;
@@ -47,27 +85,37 @@ struct vcpu {
 	uint64_t first_exit_ns;     /* when it first came back with an exit */
 };
 
-/* Creates the KVM vCPU, maps kvm_run, sets its CPUID. -1 after printing why. */
+/* Creates the KVM vCPU, maps kvm_run, sets its CPUID, MSRs and irqchip state. -1 after printing why. */
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id);
 int vcpu_start(struct vcpu *v);
-void vcpu_kick(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 
-/* Reads KVM_GET_MP_STATE and records it if it changed. */
-void vcpu_observe_mp_state(struct vcpu *v);
+/*
+ * Sends a command and waits for the thread's answer. 0 once done; -1 if
+ * the thread is not running (not started, or already exited).
+ */
+int vcpu_command(struct vcpu *v, enum vcpu_command cmd);
+const char *vcpu_state_name(enum vcpu_thread_state s);
+
+/*
+ * Makes the vCPU thread look at its state: interrupts KVM_RUN and wakes it
+ * where it sleeps (in the irqchip, or paused). Safe from any thread; does
+ * nothing before the thread exists.
+ */
+void vcpu_kick(struct vcpu *v);
+/* Only interrupts KVM_RUN (immediate_exit and the kick signal). */
+void vcpu_interrupt_run(struct vcpu *v);
+
+/* One MSR through KVM_GET_MSRS / KVM_SET_MSRS. -1 (errno set) if KVM refuses. */
+int vcpu_get_msr(struct vcpu *v, uint32_t index, uint64_t *value);
+int vcpu_set_msr(struct vcpu *v, uint32_t index, uint64_t value);
 
 /*
  * Reports a guest fault on this vCPU (message, exit reason, registers and
  * the bytes at RIP) on stderr and stops the VM.
  */
 void vcpu_guest_fault(struct vcpu *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/*
- * Makes the vCPU thread look at its state: interrupts KVM_RUN and wakes it
- * if it sleeps. Safe from any thread once vm_run() has started the vCPUs.
- */
-void vcpu_notify(struct vcpu *v);
 
 /* The signal that interrupts KVM_RUN. */
 #define VCPU_KICK_SIGNAL SIGUSR1

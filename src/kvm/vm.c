@@ -17,12 +17,9 @@
 #include "core/guest_abi.h"
 #include "devices/serial.h"
 #include "kvm/boot.h"
-#include "kvm/boot_multiboot.h"
 #include "kvm/console.h"
-#include "devices/ioapic.h"
-#include "kvm/irqchip_user.h"
-#include "kvm/pc_devices.h"
-#include "kvm/platform.h"
+#include "kvm/irqchip.h"
+#include "kvm/machine.h"
 #include "kvm/vcpu.h"
 
 /* RAM above this goes to 4 GiB, leaving the 32-bit MMIO hole (LAPIC, IOAPIC). */
@@ -177,127 +174,12 @@ fail:
 
 static int setup_irqchip(struct vm *vm)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0 ||
 	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ KVM_IDENTITY_MAP_ADDR }) < 0) {
 		fprintf(stderr, "mpvm: KVM_SET_TSS_ADDR/KVM_SET_IDENTITY_MAP_ADDR: %s\n", strerror(errno));
 		return -1;
 	}
-	switch (vm->opts->irqchip) {
-	case IRQCHIP_USER:
-		if (uirq_vm_init(vm) || platform_create(vm))
-			return -1;
-		break;
-	case IRQCHIP_SPLIT: {
-		/* Local APICs in KVM; 24 GSI routes for mpvm's IOAPIC pins (KVM API 7.13). */
-		struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args[0] = IOAPIC_PINS };
-
-		if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &split) < 0) {
-			fprintf(stderr, "mpvm: --irqchip split: KVM_CAP_SPLIT_IRQCHIP: %s\n", strerror(errno));
-			return -1;
-		}
-		if (platform_create(vm))
-			return -1;
-		break;
-	}
-	case IRQCHIP_KERNEL:
-		if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-			fprintf(stderr, "mpvm: KVM_CREATE_IRQCHIP: %s\n", strerror(errno));
-			return -1;
-		}
-		if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-			fprintf(stderr, "mpvm: KVM_CREATE_PIT2: %s\n", strerror(errno));
-			return -1;
-		}
-		break;
-	}
-	/*
-	 * APIC IDs above 254 exist only in x2APIC mode: KVM must take 32-bit
-	 * IDs (MSI, KVM_SET_LAPIC) and treat 0xff as an ordinary ID, not the
-	 * xAPIC broadcast (KVM API 7.7, KVM_CAP_X2APIC_API). Before the vCPUs.
-	 */
-	if (vm->ncpus > VM_XAPIC_MAX_CPUS && vm->opts->irqchip != IRQCHIP_USER) {
-		struct kvm_enable_cap cap = {
-			.cap = KVM_CAP_X2APIC_API,
-			.args[0] = KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK,
-		};
-
-		if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
-			fprintf(stderr, "mpvm: --cpus %u needs x2APIC IDs, but KVM_CAP_X2APIC_API: %s\n",
-				vm->ncpus, strerror(errno));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* The exit port (guest_abi.h): the guest's OUT ends the VM with that status. */
-static int exit_port_pio(void *opaque, struct vcpu *vcpu, uint16_t port, bool is_write,
-			 uint32_t *data, unsigned int size)
-{
-	struct vm *vm = opaque;
-
-	(void)port;
-	(void)size;
-	if (!is_write) {
-		*data = 0;
-		return 0;
-	}
-	vm_request_stop(vm, VM_STOP_GUEST_EXIT, (int)(*data & 0xff));
-	return -1; /* this vCPU stops here */
-}
-
-/*
- * COM1's interrupt: ISA IRQ 4, which the MADT leaves without an interrupt
- * source override and the MP table lists as conforming, so the ISA default,
- * edge-triggered, active high. The UART gives its line level; a rise is the
- * edge the PIC and IOAPIC latch. Called with no UART lock held (serial.c).
- */
-#define COM1_IRQ 4
-
-static void com1_set_irq(void *opaque, bool level)
-{
-	struct vm *vm = opaque;
-
-	if (vm_set_gsi(vm, COM1_IRQ, level)) {
-		fprintf(stderr, "mpvm: KVM_IRQ_LINE (COM1, IRQ %d): %s\n", COM1_IRQ, strerror(errno));
-		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
-	}
-}
-
-/* --stop-on TEXT: the guest's console printed it; the run ends with status 0. */
-static void stop_on_seen(void *opaque)
-{
-	struct vm *vm = opaque;
-
-	pthread_mutex_lock(&vm->stop_lock);
-	if (atomic_load(&vm->stop_reason) == VM_RUNNING)
-		fprintf(stderr, "mpvm: --stop-on: the guest's console printed '%s'; stopping\n",
-			vm->opts->stop_on);
-	pthread_mutex_unlock(&vm->stop_lock);
-	vm_request_stop(vm, VM_STOP_CONSOLE_TEXT, 0);
-}
-
-static int setup_devices(struct vm *vm)
-{
-	vm->com1 = serial_create(STDOUT_FILENO, com1_set_irq, vm);
-	if (!vm->com1) {
-		fprintf(stderr, "mpvm: out of memory for the serial port\n");
-		return -1;
-	}
-	if (vm->opts->stop_on && serial_watch(vm->com1, vm->opts->stop_on, stop_on_seen, vm)) {
-		fprintf(stderr, "mpvm: --stop-on: the text must be 1 to %d bytes\n", SERIAL_WATCH_MAX);
-		return -1;
-	}
-	if (pio_register(&vm->pio, MPVM_COM1_PORT, SERIAL_PORTS, "COM1", serial_pio, vm->com1) ||
-	    pio_register(&vm->pio, MPVM_EXIT_PORT, 4, "mpvm exit", exit_port_pio, vm)) {
-		fprintf(stderr, "mpvm: I/O port ranges overlap\n");
-		return -1;
-	}
-	if (vm_setup_fw_devices(vm))
-		return -1;
-	return vm_setup_pc_devices(vm);
+	return vm->irqchip->create(vm);
 }
 
 int vm_create(struct vm *vm, const struct mpvm_options *opts)
@@ -305,7 +187,8 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 	char err[256];
 	int tsc;
 
-	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .ncpus = opts->cpus };
+	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .ncpus = opts->cpus,
+			   .irqchip = irqchip_ops_for(opts->irqchip) };
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->threads_lock, NULL);
 	pthread_cond_init(&vm->threads_cond, NULL);
@@ -353,7 +236,7 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 	 * APIC IDs where that is possible, as MP-table systems did.
 	 */
 	vm->ioapic_id = vm->ncpus < 16 ? (uint8_t)vm->ncpus : 0;
-	if (setup_memory(vm) || setup_irqchip(vm) || setup_devices(vm))
+	if (setup_memory(vm) || setup_irqchip(vm))
 		return -1;
 
 	/* Must precede KVM_CREATE_VCPU: KVM resets the BSP flag per vCPU at creation. */
@@ -377,7 +260,9 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 			return -1;
 		}
 	}
-	return opts->kernel ? boot_kernel(vm) : opts->bios ? boot_bios(vm) : boot_builtin_guest(vm);
+	if (opts->kernel ? boot_kernel(vm) : opts->bios ? boot_bios(vm) : boot_builtin_guest(vm))
+		return -1;
+	return machine_create(vm);
 }
 
 void vm_wait_started(struct vm *vm)
@@ -398,13 +283,7 @@ void vm_thread_exited(struct vm *vm)
 
 int vm_set_gsi(struct vm *vm, unsigned int gsi, bool level)
 {
-	struct kvm_irq_level l = { .irq = gsi, .level = level };
-
-	if (vm->platform) {
-		platform_set_gsi(vm, gsi, level);
-		return 0;
-	}
-	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -1 : 0;
+	return vm->irqchip->set_gsi(vm, gsi, level);
 }
 
 void vm_note_unknown_io(struct vm *vm, uint16_t port)
@@ -487,7 +366,7 @@ int vm_run(struct vm *vm)
 		}
 		vm->threads_running++;
 	}
-	if (!vm_stopping(vm) && platform_start(vm))
+	if (!vm_stopping(vm) && vm->irqchip->start && vm->irqchip->start(vm))
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	pthread_mutex_lock(&vm->threads_lock);
 	vm->threads_go = true;
@@ -509,8 +388,7 @@ int vm_run(struct vm *vm)
 				vm_request_stop(vm, VM_STOP_TIMEOUT, MPVM_EXIT_TIMEOUT);
 				break;
 			}
-			deadline.tv_sec = (time_t)((timeout_ns - now) / 1000000000ull);
-			deadline.tv_nsec = (long)((timeout_ns - now) % 1000000000ull);
+			deadline = ns_to_timespec(timeout_ns - now);
 			sig = sigtimedwait(&wait_set, &si, &deadline);
 		} else {
 			sig = sigwaitinfo(&wait_set, &si);
@@ -555,10 +433,9 @@ void vm_destroy(struct vm *vm)
 		}
 		free(vm->vcpus);
 	}
-	platform_destroy(vm);
-	serial_destroy(vm->com1);
-	vm_destroy_fw_devices(vm);
-	vm_destroy_pc_devices(vm);
+	if (vm->irqchip && vm->irqchip->destroy)
+		vm->irqchip->destroy(vm);
+	machine_destroy(vm);
 	free(vm->cpuid);
 	if (vm->mem)
 		munmap(vm->mem, vm->mem_size);

@@ -12,12 +12,14 @@
 
 #include "core/clock.h"
 #include "core/options.h"
-#include "devices/pio.h"
+#include "devices/bus.h"
 
 struct vcpu;
 struct serial;
 struct console;
 struct platform;
+struct machine;
+struct irqchip_ops;
 struct kvm_cpuid2;
 
 /* Why the VM stopped; the first reason given wins. */
@@ -61,15 +63,14 @@ struct vm {
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
 	unsigned int ncpus;
 	struct vcpu *vcpus;
-	struct pio_bus pio;
-	struct serial *com1;
+	struct bus pio, mmio;      /* every device's ranges (machine.c) */
+	struct machine *machine;   /* the devices (machine.c) */
+	struct serial *com1;       /* the console's UART, one of them */
 	struct console *console;   /* stdin to COM1 while vm_run() runs (console.c) */
-	struct platform *platform; /* IOAPIC, PIC, PIT in mpvm (split, user) */
+	const struct irqchip_ops *irqchip; /* --irqchip's implementation (irqchip.h) */
+	void *chip;                /* its state */
+	struct platform *platform; /* IOAPIC, PIC, PIT when they are mpvm's (split, user), else NULL */
 	uint8_t ioapic_id;
-	struct fw_cfg *fw_cfg;          /* boot_multiboot.c: vm_setup_fw_devices() */
-	struct pc_testdev *testdev;     /* --pc-testdev */
-	struct pci_nodev *pci;          /* PCI config ports, no devices (multiboot kernels) */
-	struct pc_devices *pc;          /* ACPI PM, RTC, 8042, ports 0x80, 0x92 (pc_devices.c) */
 
 	/*
 	 * --unknown-io ignore (resolved from auto when the guest is known): an
@@ -117,10 +118,9 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int exit_status)
 bool vm_stopping(const struct vm *vm);
 
 /*
- * Drives interrupt line `gsi` (an ISA IRQ 0-15 or IOAPIC pin) to `level`:
- * KVM_IRQ_LINE with the in-kernel irqchip, mpvm's own IOAPIC and PIC
- * otherwise. Edge-triggered devices pulse it (1 then 0). -1 if KVM refuses
- * (errno set). Safe from any thread.
+ * Drives interrupt line `gsi` (an ISA IRQ 0-15 or IOAPIC pin) to `level`
+ * on the irqchip's interrupt controllers. Edge-triggered devices pulse it
+ * (1 then 0). -1 if KVM refuses (errno set). Safe from any thread.
  */
 int vm_set_gsi(struct vm *vm, unsigned int gsi, bool level);
 
@@ -137,6 +137,14 @@ void vm_format_unknown_io(struct vm *vm, char *buf, size_t len);
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 
 uint64_t vm_now_ns(const struct vm *vm);
+
+/*
+ * What happened, after vm_run(): one line per vCPU on stderr, the COM1
+ * line settings and ignored ports, and with --report the JSON file.
+ * `process_start_ns` is when mpvm started (CLOCK_MONOTONIC). -1 if the
+ * report file could not be written (after printing why).
+ */
+int vm_report(struct vm *vm, uint64_t process_start_ns);
 
 /* For vCPU threads: wait at the start gate; say the run loop is over. */
 void vm_wait_started(struct vm *vm);

@@ -46,13 +46,13 @@ static uint32_t in(struct acpi_pm *pm, uint16_t port, unsigned int size)
 {
 	uint32_t v = 0xdeadbeef;
 
-	assert_int_equal(acpi_pm_pio(pm, NULL, port, false, &v, size), 0);
+	assert_int_equal(acpi_pm_pio(pm, port, false, &v, size), 0);
 	return v;
 }
 
 static int out(struct acpi_pm *pm, uint16_t port, uint32_t v, unsigned int size)
 {
-	return acpi_pm_pio(pm, NULL, port, true, &v, size);
+	return acpi_pm_pio(pm, port, true, &v, size);
 }
 
 #define STS ACPI_PM1_EVT_BLK

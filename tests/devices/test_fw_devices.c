@@ -18,13 +18,13 @@ static uint32_t in(pio_handler_fn fn, void *dev, uint16_t port, unsigned int siz
 {
 	uint32_t v = 0xdeadbeef;
 
-	assert_int_equal(fn(dev, NULL, port, false, &v, size), 0);
+	assert_int_equal(fn(dev, port, false, &v, size), 0);
 	return v;
 }
 
 static void out(pio_handler_fn fn, void *dev, uint16_t port, uint32_t v, unsigned int size)
 {
-	assert_int_equal(fn(dev, NULL, port, true, &v, size), 0);
+	assert_int_equal(fn(dev, port, true, &v, size), 0);
 }
 
 static void fw_cfg_ports(void **state)

@@ -42,7 +42,7 @@ static uint8_t status(struct i8042 *k)
 {
 	uint32_t v = 0xdeadbeef;
 
-	assert_int_equal(i8042_pio(k, NULL, I8042_CMD_PORT, false, &v, 1), 0);
+	assert_int_equal(i8042_pio(k, I8042_CMD_PORT, false, &v, 1), 0);
 	assert_true(v <= 0xff);
 	return (uint8_t)v;
 }
@@ -51,7 +51,7 @@ static uint8_t read_data(struct i8042 *k)
 {
 	uint32_t v = 0xdeadbeef;
 
-	assert_int_equal(i8042_pio(k, NULL, I8042_DATA_PORT, false, &v, 1), 0);
+	assert_int_equal(i8042_pio(k, I8042_DATA_PORT, false, &v, 1), 0);
 	assert_true(v <= 0xff);
 	return (uint8_t)v;
 }
@@ -60,14 +60,14 @@ static int cmd(struct i8042 *k, uint8_t c)
 {
 	uint32_t v = c;
 
-	return i8042_pio(k, NULL, I8042_CMD_PORT, true, &v, 1);
+	return i8042_pio(k, I8042_CMD_PORT, true, &v, 1);
 }
 
 static int write_data(struct i8042 *k, uint8_t b)
 {
 	uint32_t v = b;
 
-	return i8042_pio(k, NULL, I8042_DATA_PORT, true, &v, 1);
+	return i8042_pio(k, I8042_DATA_PORT, true, &v, 1);
 }
 
 /* A command with a one-byte answer, as Linux's i8042_command() does it. */
@@ -318,9 +318,9 @@ static void wide_accesses(void **state)
 
 	(void)state;
 	i8042_init(&k, &ops, &f);
-	assert_int_equal(i8042_pio(&k, NULL, I8042_CMD_PORT, false, &v, 2), 0);
+	assert_int_equal(i8042_pio(&k, I8042_CMD_PORT, false, &v, 2), 0);
 	assert_int_equal(v, 0xff00u | I8042_STR_KEYLOCK | I8042_STR_SYS);
-	assert_int_equal(i8042_pio(&k, NULL, I8042_CMD_PORT, false, &v, 4), 0);
+	assert_int_equal(i8042_pio(&k, I8042_CMD_PORT, false, &v, 4), 0);
 	assert_int_equal(v, 0xffffff00u | I8042_STR_KEYLOCK | I8042_STR_SYS);
 	i8042_destroy(&k);
 }

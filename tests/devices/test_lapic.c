@@ -72,7 +72,7 @@ static void cb_log(void *o, unsigned int vcpu, const char *msg)
 	h->nlog++;
 }
 
-static const struct lapic_ops ops = { cb_send, cb_kick, cb_eoi, cb_log };
+static const struct lapic_ops ops = { cb_send, cb_kick, cb_eoi, cb_log, NULL };
 
 static uint64_t fake_now(void *o)
 {
@@ -1394,7 +1394,7 @@ static void cb_send_deliver(void *o, struct lapic *from, const struct icr *icr)
 
 static void self_ipi_via_send(void **state)
 {
-	static const struct lapic_ops ops2 = { cb_send_deliver, cb_kick, cb_eoi, cb_log };
+	static const struct lapic_ops ops2 = { cb_send_deliver, cb_kick, cb_eoi, cb_log, NULL };
 	struct h *h = calloc(1, sizeof(*h));
 
 	(void)state;

@@ -26,14 +26,14 @@ static void out(struct pic *p, uint16_t port, uint8_t v)
 {
 	uint32_t d = v;
 
-	assert_int_equal(pic_pio(p, NULL, port, true, &d, 1), 0);
+	assert_int_equal(pic_pio(p, port, true, &d, 1), 0);
 }
 
 static uint8_t in(struct pic *p, uint16_t port)
 {
 	uint32_t d = 0xdeadbeef;
 
-	assert_int_equal(pic_pio(p, NULL, port, false, &d, 1), 0);
+	assert_int_equal(pic_pio(p, port, false, &d, 1), 0);
 	assert_true(d <= 0xff);
 	return (uint8_t)d;
 }
@@ -458,10 +458,10 @@ static void wide_access(void **state)
 	struct pic *p = linux_init(0x01);
 	uint32_t d = 0x5a0b;                         /* OCW3 read ISR, then IMR 0x5a */
 
-	assert_int_equal(pic_pio(p, NULL, 0x20, true, &d, 2), 0);
+	assert_int_equal(pic_pio(p, 0x20, true, &d, 2), 0);
 	assert_int_equal(in(p, 0x21), 0x5a);
 	d = 0;
-	assert_int_equal(pic_pio(p, NULL, 0x21, false, &d, 2), 0);
+	assert_int_equal(pic_pio(p, 0x21, false, &d, 2), 0);
 	assert_int_equal(d, 0xff5a);
 	pic_destroy(p);
 }
@@ -491,8 +491,8 @@ static void threads(void **state)
 
 	shared = pic_create(&tops, NULL);
 	uint32_t d = 0;
-	pic_pio(shared, NULL, 0x21, true, &d, 1);
-	pic_pio(shared, NULL, 0xa1, true, &d, 1);
+	pic_pio(shared, 0x21, true, &d, 1);
+	pic_pio(shared, 0xa1, true, &d, 1);
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, source, &irqs[i]);
 	for (int spins = 0; !__atomic_load_n(&done, __ATOMIC_RELAXED) || pic_has_interrupt(shared); spins++) {
@@ -502,8 +502,8 @@ static void threads(void **state)
 			acked[v & 0xff]++;
 			d = 0x20;
 			if (v >= 0x70)
-				pic_pio(shared, NULL, 0xa0, true, &d, 1);
-			pic_pio(shared, NULL, 0x20, true, &d, 1);
+				pic_pio(shared, 0xa0, true, &d, 1);
+			pic_pio(shared, 0x20, true, &d, 1);
 		}
 		if (spins == 1000) {
 			for (int i = 0; i < 2; i++)

@@ -46,14 +46,14 @@ static void outb(struct pit *p, uint16_t port, uint8_t v)
 {
 	uint32_t d = v;
 
-	assert_int_equal(pit_pio(p, NULL, port, true, &d, 1), 0);
+	assert_int_equal(pit_pio(p, port, true, &d, 1), 0);
 }
 
 static uint8_t inb(struct pit *p, uint16_t port)
 {
 	uint32_t d = 0xdeadbeef;
 
-	assert_int_equal(pit_pio(p, NULL, port, false, &d, 1), 0);
+	assert_int_equal(pit_pio(p, port, false, &d, 1), 0);
 	assert_true(d <= 0xff);
 	return (uint8_t)d;
 }
@@ -473,13 +473,13 @@ static void misc(void **state)
 	assert_int_equal(raises + lowers, 0);
 	outb(p, 0x43, 0x34);
 	outb(p, 0x43, 0x54);                         /* ch1 mode 2 LSB only */
-	assert_int_equal(pit_pio(p, NULL, 0x40, true, &d, 2), 0);
-	assert_int_equal(pit_pio(p, NULL, 0x40, true, &d, 1), 0); /* ch0 MSB 0 */
+	assert_int_equal(pit_pio(p, 0x40, true, &d, 2), 0);
+	assert_int_equal(pit_pio(p, 0x40, true, &d, 1), 0); /* ch0 MSB 0 */
 	assert_int_equal(pit_next_irq_ns(p), at(now, 65536));
 	outb(p, 0x43, 0x40);
 	assert_int_equal(inb(p, 0x41), 2);
 	d = 0;
-	assert_int_equal(pit_pio(p, NULL, 0x43, false, &d, 2), 0);
+	assert_int_equal(pit_pio(p, 0x43, false, &d, 2), 0);
 	assert_int_equal(d, 0xffff);
 	pit_destroy(p);
 }
@@ -492,10 +492,10 @@ static void *reader(void *arg)
 	uint32_t d;
 
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
-		pit_pio(shared, NULL, 0x43, true, &(uint32_t){ 0x00 }, 1);
-		pit_pio(shared, NULL, 0x40, false, &d, 1);
-		pit_pio(shared, NULL, 0x40, false, &d, 1);
-		pit_pio(shared, NULL, 0x61, false, &d, 1);
+		pit_pio(shared, 0x43, true, &(uint32_t){ 0x00 }, 1);
+		pit_pio(shared, 0x40, false, &d, 1);
+		pit_pio(shared, 0x40, false, &d, 1);
+		pit_pio(shared, 0x61, false, &d, 1);
 	}
 	return NULL;
 }
@@ -512,9 +512,9 @@ static void threads(void **state)
 	pthread_t th[2];
 
 	shared = pit_create(&tops, NULL);
-	pit_pio(shared, NULL, 0x43, true, &(uint32_t){ 0x34 }, 1);
-	pit_pio(shared, NULL, 0x40, true, &(uint32_t){ 100 }, 1);
-	pit_pio(shared, NULL, 0x40, true, &(uint32_t){ 0 }, 1);
+	pit_pio(shared, 0x43, true, &(uint32_t){ 0x34 }, 1);
+	pit_pio(shared, 0x40, true, &(uint32_t){ 100 }, 1);
+	pit_pio(shared, 0x40, true, &(uint32_t){ 0 }, 1);
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, reader, NULL);
 	for (int k = 0; k < 2000; k++) {

@@ -28,9 +28,9 @@ static uint8_t rd(struct rtc *rtc, uint8_t index)
 {
 	uint32_t v = index;
 
-	assert_int_equal(rtc_pio(rtc, NULL, RTC_PORT, true, &v, 1), 0);
+	assert_int_equal(rtc_pio(rtc, RTC_PORT, true, &v, 1), 0);
 	v = 0xdeadbeef;
-	assert_int_equal(rtc_pio(rtc, NULL, RTC_PORT + 1, false, &v, 1), 0);
+	assert_int_equal(rtc_pio(rtc, RTC_PORT + 1, false, &v, 1), 0);
 	assert_true(v <= 0xff);
 	return (uint8_t)v;
 }
@@ -39,9 +39,9 @@ static void wr(struct rtc *rtc, uint8_t index, uint8_t value)
 {
 	uint32_t v = index;
 
-	assert_int_equal(rtc_pio(rtc, NULL, RTC_PORT, true, &v, 1), 0);
+	assert_int_equal(rtc_pio(rtc, RTC_PORT, true, &v, 1), 0);
 	v = value;
-	assert_int_equal(rtc_pio(rtc, NULL, RTC_PORT + 1, true, &v, 1), 0);
+	assert_int_equal(rtc_pio(rtc, RTC_PORT + 1, true, &v, 1), 0);
 }
 
 struct date {
@@ -124,7 +124,7 @@ static void reset_registers(void **state)
 	wr(&rtc, RTC_REG_D, 0);
 	assert_int_equal(rd(&rtc, RTC_REG_D), RTC_D_VRT);
 	/* The index register is write-only. */
-	assert_int_equal(rtc_pio(&rtc, NULL, RTC_PORT, false, &v, 1), 0);
+	assert_int_equal(rtc_pio(&rtc, RTC_PORT, false, &v, 1), 0);
 	assert_int_equal(v, 0xff);
 	rtc_destroy(&rtc);
 }
@@ -314,16 +314,16 @@ static void cmos_ram_and_nmi(void **state)
 	/* Bit 7 of the index is the NMI mask; bits 0-6 still select. */
 	assert_false(rtc_nmi_masked(&rtc));
 	v = 0x80 | 0x20;
-	rtc_pio(&rtc, NULL, RTC_PORT, true, &v, 1);
+	rtc_pio(&rtc, RTC_PORT, true, &v, 1);
 	assert_true(rtc_nmi_masked(&rtc));
-	rtc_pio(&rtc, NULL, RTC_PORT + 1, false, &v, 1);
+	rtc_pio(&rtc, RTC_PORT + 1, false, &v, 1);
 	assert_int_equal(v, (uint8_t)(0x20 * 7));
 	v = 0x20;
-	rtc_pio(&rtc, NULL, RTC_PORT, true, &v, 1);
+	rtc_pio(&rtc, RTC_PORT, true, &v, 1);
 	assert_false(rtc_nmi_masked(&rtc));
 	/* A word write: index in the low byte, data in the high one. */
 	v = 0x5500 | 0x40;
-	rtc_pio(&rtc, NULL, RTC_PORT, true, &v, 2);
+	rtc_pio(&rtc, RTC_PORT, true, &v, 2);
 	assert_int_equal(rd(&rtc, 0x40), 0x55);
 	/* rtc_set_cmos never touches the clock or the registers. */
 	rtc_set_cmos(&rtc, 0x41, 0x66);

@@ -77,14 +77,14 @@ static void out(struct uart *u, unsigned int reg, uint8_t v)
 {
 	uint32_t d = v;
 
-	assert_int_equal(serial_pio(u->s, NULL, (uint16_t)(0x3f8 + reg), true, &d, 1), 0);
+	assert_int_equal(serial_pio(u->s, (uint16_t)(0x3f8 + reg), true, &d, 1), 0);
 }
 
 static uint8_t in(struct uart *u, unsigned int reg)
 {
 	uint32_t d = 0xdeadbeef;
 
-	assert_int_equal(serial_pio(u->s, NULL, (uint16_t)(0x3f8 + reg), false, &d, 1), 0);
+	assert_int_equal(serial_pio(u->s, (uint16_t)(0x3f8 + reg), false, &d, 1), 0);
 	assert_true(d <= 0xff);
 	return (uint8_t)d;
 }
@@ -671,11 +671,11 @@ static void wide_access(void **state)
 	struct uart *u = uart_new();
 	uint32_t d = 0x0b03; /* LCR = 0x03, MCR = 0x0b in one 16-bit OUT to 0x3fb */
 
-	assert_int_equal(serial_pio(u->s, NULL, 0x3fb, true, &d, 2), 0);
+	assert_int_equal(serial_pio(u->s, 0x3fb, true, &d, 2), 0);
 	assert_int_equal(in(u, LCR), 0x03);
 	assert_int_equal(in(u, MCR), 0x0b);
 	d = 0;
-	assert_int_equal(serial_pio(u->s, NULL, 0x3fd, false, &d, 2), 0);
+	assert_int_equal(serial_pio(u->s, 0x3fd, false, &d, 2), 0);
 	assert_int_equal(d, 0xb060); /* LSR, MSR */
 	uart_free(u);
 }

@@ -1,0 +1,30 @@
+/*
+ * The PC mpvm builds: every device on the I/O port and MMIO buses, from one
+ * table in machine.c that names each device's ranges. The vCPU loop finds
+ * the device for an exit there (vm->pio, vm->mmio) and nowhere else.
+ *
+ * The devices: COM1 (16550A, IRQ 4), mpvm's exit port, fw_cfg, the ACPI
+ * fixed hardware the FADT describes, the CMOS RTC, the 8042, the POST port
+ * 0x80 and system control port 0x92, the local APIC page when the APIC is
+ * off; with --kernel or --bios the PCI configuration ports (no devices,
+ * and the reset control register at 0xcf9); --debug-exit and --pc-testdev
+ * when asked; the PICs, the PIT and the IOAPIC when they are mpvm's
+ * (vm->platform, from the irqchip); and the --bios image's ROM windows.
+ *
+ * The guest powering off (ACPI S5) stops the VM with VM_STOP_GUEST_EXIT
+ * and status 0; the guest resetting the machine (0xcf9, the 8042's reset
+ * line, port 0x92) stops it with VM_STOP_GUEST_RESET and status 0.
+ */
+#ifndef MPVM_KVM_MACHINE_H
+#define MPVM_KVM_MACHINE_H
+
+struct vm;
+
+/*
+ * Creates the devices and puts them on the buses; after the irqchip and
+ * the boot code (which places a --bios image). -1 after printing why.
+ */
+int machine_create(struct vm *vm);
+void machine_destroy(struct vm *vm);
+
+#endif

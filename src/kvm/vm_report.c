@@ -1,0 +1,82 @@
+/* What the VM tells at its end (vm_report(), vm.h). */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/report.h"
+#include "devices/serial.h"
+#include "kvm/irqchip.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+
+static const char *stop_name(int reason)
+{
+	switch (reason) {
+	case VM_STOP_GUEST_EXIT: return "guest-exit";
+	case VM_STOP_GUEST_RESET: return "guest-reset";
+	case VM_STOP_GUEST_FAULT: return "guest-fault";
+	case VM_STOP_HOST_ERROR: return "host-error";
+	case VM_STOP_TIMEOUT: return "timeout";
+	case VM_STOP_CONSOLE_TEXT: return "stop-on";
+	case VM_STOP_SIGNAL: return "signal";
+	default: return "running";
+	}
+}
+
+/* After the thread is joined: its MP state, exits and the time in each thread state. */
+static void vcpu_report_fill(struct vcpu *c, struct vcpu_report *r)
+{
+	*r = (struct vcpu_report){
+		.id = c->id, .apic_id = c->apic_id, .bsp = c->bsp,
+		.mp_state = c->vm->irqchip->mp_state(c),
+		.exits = c->exits, .history = &c->mp,
+		.thread_state = vcpu_state_name(c->state_at_stop),
+	};
+	for (unsigned int s = 0; s < VCPU_STATE_COUNT && s < REPORT_THREAD_STATES_MAX; s++) {
+		if (s == VCPU_STATE_EXITED)
+			continue;
+		r->thread_time[r->nthread_time++] = (struct report_state_time){
+			.state = vcpu_state_name((enum vcpu_thread_state)s), .ns = c->state_ns[s],
+		};
+	}
+}
+
+int vm_report(struct vm *vm, uint64_t process_start_ns)
+{
+	const struct mpvm_options *o = vm->opts;
+	struct vcpu_report *v = calloc(vm->ncpus, sizeof(*v));
+	const struct vcpu *bsp = &vm->vcpus[o->boot_cpu];
+	struct vm_report r = {
+		.ncpus = vm->ncpus,
+		.boot_cpu = o->boot_cpu,
+		.irqchip = irqchip_mode_name(o->irqchip),
+		.stop = stop_name(atomic_load(&vm->stop_reason)),
+		.exit_status = vm->exit_status,
+		.start_to_vm_ns = vm->t0_ns - process_start_ns,
+		.first_run_ns = bsp->first_run_ns,
+		.first_exit_ns = bsp->first_exit_ns,
+		.run_ns = vm_now_ns(vm),
+		.vcpus = v,
+	};
+	char err[512];
+	int ret = 0;
+
+	if (!v) {
+		fprintf(stderr, "mpvm: out of memory for the report\n");
+		return -1;
+	}
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vcpu_report_fill(&vm->vcpus[i], &v[i]);
+	report_print(stderr, &r);
+	if (vm->com1 && serial_describe_line(vm->com1, err, sizeof(err)))
+		fprintf(stderr, "mpvm: COM1: the guest programmed %s\n", err);
+	vm_format_unknown_io(vm, err, sizeof(err));
+	if (*err)
+		fprintf(stderr, "mpvm: note: %s\n", err);
+	if (o->report_path && report_write_json(o->report_path, &r, err, sizeof(err))) {
+		fprintf(stderr, "mpvm: --report %s\n", err);
+		ret = -1;
+	}
+	free(v);
+	return ret;
+}
