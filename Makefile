@@ -81,7 +81,15 @@ $(BUILD)/tests/devices/%: tests/devices/%.c $(DEV_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DEV_OBJ) $(CORE_OBJ) -lcmocka $(LIBS)
 
-test: $(BUILD)/mpvm $(UNIT_BIN)
+# tests/kvm/test_X.c: the KVM layer on a real VM (needs /dev/kvm), linked
+# with everything but the command line.
+KVM_TEST_SRC := $(wildcard tests/kvm/test_*.c)
+KVM_TEST_BIN := $(KVM_TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+$(BUILD)/tests/kvm/%: tests/kvm/%.c $(KVM_OBJ) $(DEV_OBJ) $(CORE_OBJ) $(BUILD)/src/kvm/guest_blob.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KVM_OBJ) $(DEV_OBJ) $(CORE_OBJ) $(BUILD)/src/kvm/guest_blob.o -lcmocka $(LIBS)
+
+test: $(BUILD)/mpvm $(UNIT_BIN) $(KVM_TEST_BIN)
 	BUILD=$(BUILD) tests/run
 
 clean:
