@@ -69,6 +69,43 @@ static void json_fields(void **state)
 	mp_history_free(&h[1]);
 }
 
+/* A vCPU whose thread state is known gets "thread"; one without it gets none. */
+static void json_thread_states(void **state)
+{
+	struct mp_history h[2];
+	struct vcpu_report v[2];
+	struct vm_report r;
+	json_object *root, *vcpu, *thread, *times, *o;
+	char *text;
+
+	(void)state;
+	make_report(h, v, &r);
+	v[1].thread_state = "paused";
+	v[1].thread_time[0] = (struct report_state_time){ "running", 1500 };
+	v[1].thread_time[1] = (struct report_state_time){ "paused", 250 };
+	v[1].nthread_time = 2;
+	text = report_json(&r);
+	assert_non_null(text);
+	root = json_tokener_parse(text);
+	assert_true(json_object_object_get_ex(root, "vcpus", &o));
+	vcpu = json_object_array_get_idx(o, 0);
+	assert_false(json_object_object_get_ex(vcpu, "thread", &thread));
+	vcpu = json_object_array_get_idx(o, 1);
+	assert_true(json_object_object_get_ex(vcpu, "thread", &thread));
+	assert_true(json_object_object_get_ex(thread, "state_at_stop", &o));
+	assert_string_equal(json_object_get_string(o), "paused");
+	assert_true(json_object_object_get_ex(thread, "ns_in_state", &times));
+	assert_int_equal(json_object_object_length(times), 2);
+	assert_true(json_object_object_get_ex(times, "running", &o));
+	assert_int_equal(json_object_get_int64(o), 1500);
+	assert_true(json_object_object_get_ex(times, "paused", &o));
+	assert_int_equal(json_object_get_int64(o), 250);
+	json_object_put(root);
+	free(text);
+	mp_history_free(&h[0]);
+	mp_history_free(&h[1]);
+}
+
 static void written_atomically(void **state)
 {
 	char dir[] = "/tmp/mpvm-test-XXXXXX";
@@ -112,6 +149,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(json_fields),
+		cmocka_unit_test(json_thread_states),
 		cmocka_unit_test(written_atomically),
 		cmocka_unit_test(unwritable_path),
 	};
