@@ -18,48 +18,10 @@
 #include "core/guest_abi.h"
 #include "core/multiboot.h"
 #include "kvm/boot.h"
-#include "kvm/irqchip.h"
+#include "kvm/machine.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
-
-/*
- * --legacy-pc: the state a PC BIOS leaves behind, which real-mode code
- * relies on (kvm-unit-tests' realmode test halts until the timer ticks):
- * the 8259 PICs initialized with vectors 0x08 (IRQ 0-7) and 0x70 (IRQ
- * 8-15), only IRQ 0 and the cascade (IRQ 2) unmasked; the 8254 PIT
- * channel 0 in mode 3 with count 65536 (18.2 Hz); a real-mode IVT whose
- * IRQ vectors point at tiny handlers that send the PICs an EOI and IRET,
- * and every other vector at an IRET. The interrupt controllers are the
- * irqchip's to set up (irqchip_ops.legacy_pc).
- */
-#define LEGACY_STUBS_ADDR 0xffe00u /* f000:fe00, above the MP table */
-
-static int setup_legacy_pc(struct vm *vm)
-{
-	static const uint8_t stubs[] = {
-		/* +0: IRQ 0-7: push ax; mov al, 0x20; out 0x20, al; pop ax; iret */
-		0x50, 0xb0, 0x20, 0xe6, 0x20, 0x58, 0xcf, 0x90,
-		/* +8: IRQ 8-15: push ax; mov al, 0x20; out 0xa0, al; out 0x20, al; pop ax; iret */
-		0x50, 0xb0, 0x20, 0xe6, 0xa0, 0xe6, 0x20, 0x58, 0xcf, 0x90,
-		/* +18: anything else: iret */
-		0xcf,
-	};
-	uint8_t *ivt = vm->mem;
-
-	memcpy(vm->mem + LEGACY_STUBS_ADDR, stubs, sizeof(stubs));
-	for (unsigned int v = 0; v < 256; v++) {
-		uint16_t off = (LEGACY_STUBS_ADDR & 0xffff) + 18, seg = 0xf000;
-
-		if (v >= 0x08 && v < 0x10)
-			off = LEGACY_STUBS_ADDR & 0xffff;
-		else if (v >= 0x70 && v < 0x78)
-			off = (LEGACY_STUBS_ADDR & 0xffff) + 8;
-		memcpy(ivt + v * 4, &off, 2);
-		memcpy(ivt + v * 4 + 2, &seg, 2);
-	}
-	return vm->irqchip->legacy_pc(vm);
-}
 
 int boot_multiboot(struct vm *vm, const uint8_t *img, size_t len)
 {
@@ -118,7 +80,7 @@ int boot_multiboot(struct vm *vm, const uint8_t *img, size_t len)
 	}
 	if (boot_write_platform(vm))
 		goto out;
-	if (o->legacy_pc && setup_legacy_pc(vm))
+	if (o->legacy_pc && machine_legacy_pc(vm))
 		goto out;
 	ret = boot_enter_flat(&vm->vcpus[o->boot_cpu], false, &(struct kvm_regs){
 		.rip = k.elf.entry, .rax = MB_BOOT_MAGIC, .rbx = MB_INFO_ADDR, .rflags = 0x2 });

@@ -319,6 +319,46 @@ static const struct machine_range machine_ranges[] = {
 	{ DEV_ROM_MIRROR, "--bios ROM below 1 MiB", 0, 0, .mmio = rom_mmio, .place = place_rom_mirror },
 };
 
+/* ---- --legacy-pc ---------------------------------------------------------------- */
+
+/*
+ * --legacy-pc: the state a PC BIOS leaves behind, which real-mode code
+ * relies on (kvm-unit-tests' realmode test halts until the timer ticks):
+ * the 8259 PICs initialized with vectors 0x08 (IRQ 0-7) and 0x70 (IRQ
+ * 8-15), only IRQ 0 and the cascade (IRQ 2) unmasked; the 8254 PIT
+ * channel 0 in mode 3 with count 65536 (18.2 Hz); a real-mode IVT whose
+ * IRQ vectors point at tiny handlers that send the PICs an EOI and IRET,
+ * and every other vector at an IRET. The interrupt controllers are the
+ * irqchip's to set up (irqchip_ops.legacy_pc).
+ */
+#define LEGACY_STUBS_ADDR 0xffe00u /* f000:fe00, above the MP table */
+
+int machine_legacy_pc(struct vm *vm)
+{
+	static const uint8_t stubs[] = {
+		/* +0: IRQ 0-7: push ax; mov al, 0x20; out 0x20, al; pop ax; iret */
+		0x50, 0xb0, 0x20, 0xe6, 0x20, 0x58, 0xcf, 0x90,
+		/* +8: IRQ 8-15: push ax; mov al, 0x20; out 0xa0, al; out 0x20, al; pop ax; iret */
+		0x50, 0xb0, 0x20, 0xe6, 0xa0, 0xe6, 0x20, 0x58, 0xcf, 0x90,
+		/* +18: anything else: iret */
+		0xcf,
+	};
+	uint8_t *ivt = vm->mem;
+
+	memcpy(vm->mem + LEGACY_STUBS_ADDR, stubs, sizeof(stubs));
+	for (unsigned int v = 0; v < 256; v++) {
+		uint16_t off = (LEGACY_STUBS_ADDR & 0xffff) + 18, seg = 0xf000;
+
+		if (v >= 0x08 && v < 0x10)
+			off = LEGACY_STUBS_ADDR & 0xffff;
+		else if (v >= 0x70 && v < 0x78)
+			off = (LEGACY_STUBS_ADDR & 0xffff) + 8;
+		memcpy(ivt + v * 4, &off, 2);
+		memcpy(ivt + v * 4 + 2, &seg, 2);
+	}
+	return vm->irqchip->legacy_pc(vm);
+}
+
 /* ---- creating the devices ------------------------------------------------------ */
 
 static int create_com1(struct vm *vm, struct machine *m)

@@ -27,4 +27,12 @@ struct vm;
 int machine_create(struct vm *vm);
 void machine_destroy(struct vm *vm);
 
+/*
+ * --legacy-pc (multiboot kernels): what a PC BIOS leaves behind for
+ * real-mode code: a real-mode IVT with EOI-and-IRET stubs, and the PICs
+ * and PIT programmed (by the irqchip, whichever has them). Before
+ * machine_create(); -1 after printing why.
+ */
+int machine_legacy_pc(struct vm *vm);
+
 #endif
