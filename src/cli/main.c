@@ -23,7 +23,6 @@ static int cmd_run(int argc, char **argv, uint64_t process_start_ns)
 {
 	struct mpvm_options opts;
 	struct vm vm;
-	sigset_t block;
 	char err[512];
 	int status;
 
@@ -49,19 +48,7 @@ static int cmd_run(int argc, char **argv, uint64_t process_start_ns)
 		fprintf(stderr, "mpvm: %s\n", err);
 		return MPVM_EXIT_USAGE;
 	}
-	/*
-	 * Signals: the main thread takes SIGINT/SIGTERM/SIGHUP and the VM's
-	 * own wake-up (SIGUSR2) with sigwait; vCPU threads take only the kick.
-	 */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGUSR2);
-	sigaddset(&block, VCPU_KICK_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &block, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	vcpu_install_kick_handler();
+	vm_setup_signals();
 
 	if (vm_create(&vm, &opts)) {
 		vm_destroy(&vm);

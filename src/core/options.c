@@ -3,53 +3,12 @@
 #include "core/errmsg.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char options_run_usage[] =
-	"usage: mpvm run [options]\n"
-	"\n"
-	"Runs a VM. Without a kernel it runs mpvm's built-in MP bring-up guest.\n"
-	"\n"
-	"  --cpus N           vCPUs, 1 up to KVM's maximum on this host (default 1)\n"
-	"  --memory SIZE      guest RAM, 16M up to 1T, suffix K, M or G (default 256M)\n"
-	"  --boot-cpu ID      vCPU that is the BSP, 0 up to N-1 (default 0)\n"
-	"  --irqchip MODE     interrupt controllers: kernel (default: all in KVM),\n"
-	"                     split (local APICs in KVM; IOAPIC, PIC, PIT in mpvm) or\n"
-	"                     user (all in mpvm, the MP-state machine included)\n"
-	"  --cmdline STRING   command line for the guest; the built-in guest takes\n"
-	"                     scenario=default|second-sipi|reinit|partial|broadcast,\n"
-	"                     start=K (partial) and tables=mptable\n"
-	"  --no-acpi          give the guest no ACPI tables (MP table only)\n"
-	"  --no-mptable       give the guest no MP table (ACPI only)\n"
-	"  --kernel FILE      boot FILE, a multiboot (v1) ELF32/ELF64 kernel, instead\n"
-	"                     of the built-in guest; --cmdline is its command line\n"
-	"  --initrd FILE      give the --kernel FILE as its one multiboot module\n"
-	"  --debug-exit[=PORT] isa-debug-exit at PORT-PORT+3 (default 0xf4): a guest\n"
-	"                     write of V ends mpvm with status (V << 1) | 1\n"
-	"  --pc-testdev       pc-testdev's I/O test register at 0xe0-0xe3 and IRQ\n"
-	"                     lines at 0x2000-0x2017\n"
-	"  --no-x2apic        hide x2APIC from the guest (CPUID.1:ECX[21] clear)\n"
-	"  --legacy-pc        with --kernel: PICs, PIT and a real-mode IVT set up as\n"
-	"                     a PC BIOS leaves them\n"
-	"  --bios FILE        boot a raw firmware image (at most 16M, a multiple of 4K)\n"
-	"                     mapped read-only just below 4 GiB, its last 128K also at\n"
-	"                     0xe0000 (so mpvm's ACPI and MP tables go to the top of\n"
-	"                     low RAM); the BSP starts at the reset vector\n"
-	"  --cpu-features LIST CPUID features the guest sees: host (default), baseline,\n"
-	"                     then +name/-name, comma-separated (mpvm run\n"
-	"                     --cpu-features help lists the names)\n"
-	"  --unknown-io MODE  an access to an I/O port with no device: fault (stop the\n"
-	"                     VM) or ignore (reads all ones, as on a PC's ISA bus);\n"
-	"                     default ignore for Linux kernels and --bios, else fault\n"
-	"  --stop-on TEXT     end the run with status 0 once the guest's console\n"
-	"                     prints TEXT\n"
-	"  --report FILE      write the per-vCPU MP-state report as JSON to FILE\n"
-	"  --timeout SECONDS  stop the VM and fail after SECONDS (default: none)\n"
-	"  --help             this text\n";
 
 int parse_size(const char *s, uint64_t *out)
 {
@@ -109,12 +68,112 @@ const char *irqchip_mode_name(enum irqchip_mode m)
 }
 
 /*
+ * The setters, one per way an option is applied. Each validates its value
+ * and says what is allowed; checks that involve two options wait for
+ * options_check_combinations(), when every option has been seen.
+ */
+
+static void *option_field(struct mpvm_options *o, const struct run_option *opt)
+{
+	return (char *)o + opt->field;
+}
+
+static int set_flag(const struct run_option *opt, const char *val,
+		    struct mpvm_options *o, char *err, size_t errlen)
+{
+	*(bool *)option_field(o, opt) = true;
+	return 0;
+}
+
+/* A file is opened later, by whoever needs it; here it only needs a name. */
+static int set_file(const struct run_option *opt, const char *val,
+		    struct mpvm_options *o, char *err, size_t errlen)
+{
+	if (!*val)
+		return errmsg(err, errlen, "%s: needs a file name", opt->name);
+	*(const char **)option_field(o, opt) = val;
+	return 0;
+}
+
+/* Any text, the empty string included (an empty --cmdline is the default). */
+static int set_text(const struct run_option *opt, const char *val,
+		    struct mpvm_options *o, char *err, size_t errlen)
+{
+	*(const char **)option_field(o, opt) = val;
+	return 0;
+}
+
+static int set_cpus(const struct run_option *opt, const char *val,
+		    struct mpvm_options *o, char *err, size_t errlen)
+{
+	unsigned long n;
+
+	if (parse_uint(val, 1, OPT_MAX_CPUS, &n))
+		return errmsg(err, errlen, "--cpus '%s': must be a whole number from 1 to %u", val, OPT_MAX_CPUS);
+	o->cpus = (unsigned int)n;
+	return 0;
+}
+
+static int set_memory(const struct run_option *opt, const char *val,
+		      struct mpvm_options *o, char *err, size_t errlen)
+{
+	uint64_t bytes;
+
+	if (parse_size(val, &bytes))
+		return errmsg(err, errlen, "--memory '%s': not a size (a number with an optional K, M, G or T suffix, e.g. 256M)", val);
+	if (bytes < OPT_MIN_MEMORY || bytes > OPT_MAX_MEMORY)
+		return errmsg(err, errlen, "--memory '%s': must be from 16M to 1T", val);
+	if (bytes & 0xfff)
+		return errmsg(err, errlen, "--memory '%s': must be a multiple of 4K", val);
+	o->memory = bytes;
+	return 0;
+}
+
+/* Only the upper bound the host allows here: --cpus may come later. */
+static int set_boot_cpu(const struct run_option *opt, const char *val,
+			struct mpvm_options *o, char *err, size_t errlen)
+{
+	unsigned long n;
+
+	if (parse_uint(val, 0, OPT_MAX_CPUS - 1, &n))
+		return errmsg(err, errlen, "--boot-cpu '%s': must be a vCPU id, a whole number from 0 to --cpus minus 1", val);
+	o->boot_cpu = (unsigned int)n;
+	return 0;
+}
+
+static int set_irqchip(const struct run_option *opt, const char *val,
+		       struct mpvm_options *o, char *err, size_t errlen)
+{
+	if (!strcmp(val, "kernel"))
+		o->irqchip = IRQCHIP_KERNEL;
+	else if (!strcmp(val, "user"))
+		o->irqchip = IRQCHIP_USER;
+	else if (!strcmp(val, "split"))
+		o->irqchip = IRQCHIP_SPLIT;
+	else
+		return errmsg(err, errlen, "--irqchip '%s': must be kernel, split or user", val);
+	return 0;
+}
+
+static int set_timeout(const struct run_option *opt, const char *val,
+		       struct mpvm_options *o, char *err, size_t errlen)
+{
+	unsigned long n;
+
+	if (parse_uint(val, 1, 86400, &n))
+		return errmsg(err, errlen, "--timeout '%s': must be whole seconds from 1 to 86400", val);
+	o->timeout_ms = (unsigned int)n * 1000;
+	return 0;
+}
+
+/*
  * --debug-exit[=PORT]: PORT in decimal or 0x hex; its 4 ports must leave
  * mpvm's own ports alone (the exit port 0x700, COM1, fw_cfg, pc-testdev,
  * PCI configuration, and the PIC, PIT and ELCR ports, which KVM's in-kernel
  * irqchip would take before mpvm sees them).
  */
-static int options_parse_debug_exit(const char *val, struct mpvm_options *o, char *err, size_t errlen)
+static int set_debug_exit(const struct run_option *opt, const char *val,
+			  struct mpvm_options *o, char *err, size_t errlen)
 {
 	static const struct { unsigned long base, len; const char *name; } taken[] = {
 		{ 0x700, 4, "mpvm's exit port 0x700-0x703" },
@@ -148,149 +207,173 @@ static int options_parse_debug_exit(const char *val, struct mpvm_options *o, cha
 	return 0;
 }
 
-int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
-		      char *err, size_t errlen)
+/* Parsed here, with the other options, so a bad list fails before KVM is touched. */
+static int set_cpu_features(const struct run_option *opt, const char *val,
+			    struct mpvm_options *o, char *err, size_t errlen)
 {
-	bool boot_cpu_given = false;
+	if (!*val)
+		return errmsg(err, errlen, "--cpu-features: needs a list (host, baseline, +name, -name)");
+	o->cpu_features = val;
+	if (!strcmp(val, "help"))
+		o->cpu_features_help = true;
+	else if (cpu_features_parse(val, &o->cpu_feature_set, err, errlen))
+		return -1;
+	return 0;
+}
 
+static int set_unknown_io(const struct run_option *opt, const char *val,
+			  struct mpvm_options *o, char *err, size_t errlen)
+{
+	if (!strcmp(val, "fault"))
+		o->unknown_io = UNKNOWN_IO_FAULT;
+	else if (!strcmp(val, "ignore"))
+		o->unknown_io = UNKNOWN_IO_IGNORE;
+	else
+		return errmsg(err, errlen, "--unknown-io '%s': must be fault or ignore", val);
+	return 0;
+}
+
+/* The console matches a line against it: 255 bytes keeps its buffer small. */
+static int set_stop_on(const struct run_option *opt, const char *val,
+		       struct mpvm_options *o, char *err, size_t errlen)
+{
+	if (!*val || strlen(val) > 255)
+		return errmsg(err, errlen, "--stop-on: the text to wait for must be 1 to 255 bytes");
+	o->stop_on = val;
+	return 0;
+}
+
+#define FIELD(member) offsetof(struct mpvm_options, member)
+
+/*
+ * Every option of `mpvm run`, in the order --help lists them. README.md's
+ * option table must name the same ones (tests/integration/readme-options.t).
+ */
+const struct run_option options_run_table[] = {
+	{ .name = "--cpus", .value = OPT_VALUE, .arg = "N", .set = set_cpus,
+	  .help = "vCPUs, 1 up to KVM's maximum on this host (default 1)" },
+	{ .name = "--memory", .value = OPT_VALUE, .arg = "SIZE", .set = set_memory,
+	  .help = "guest RAM, 16M up to 1T, suffix K, M, G or T (default 256M)" },
+	{ .name = "--boot-cpu", .value = OPT_VALUE, .arg = "ID", .set = set_boot_cpu,
+	  .help = "vCPU that is the BSP, 0 up to N-1 (default 0)" },
+	{ .name = "--irqchip", .value = OPT_VALUE, .arg = "MODE", .set = set_irqchip,
+	  .help = "interrupt controllers: kernel (default: all in KVM), split (local APICs "
+		  "in KVM; IOAPIC, PIC, PIT in mpvm) or user (all in mpvm, the MP-state "
+		  "machine included)" },
+	{ .name = "--cmdline", .value = OPT_VALUE, .arg = "STRING", .set = set_text,
+	  .field = FIELD(cmdline),
+	  .help = "the guest's command line; the built-in guest takes scenario=NAME and "
+		  "its parameters (start=K, rounds=N, where=bsp|ap), tables=acpi|mptable, "
+		  "apic=x2apic and timeout=MS" },
+	{ .name = "--no-acpi", .value = OPT_FLAG, .set = set_flag, .field = FIELD(no_acpi),
+	  .help = "give the guest no ACPI tables (MP table only)" },
+	{ .name = "--no-mptable", .value = OPT_FLAG, .set = set_flag, .field = FIELD(no_mptable),
+	  .help = "give the guest no MP table (ACPI only)" },
+	{ .name = "--kernel", .value = OPT_VALUE, .arg = "FILE", .set = set_file,
+	  .field = FIELD(kernel),
+	  .help = "boot FILE instead of the built-in guest: a Linux bzImage, an uncompressed "
+		  "Linux vmlinux (PVH entry) or a multiboot (v1) ELF kernel; --cmdline is "
+		  "its command line" },
+	{ .name = "--initrd", .value = OPT_VALUE, .arg = "FILE", .set = set_file,
+	  .field = FIELD(initrd),
+	  .help = "with --kernel: Linux's initrd, or a multiboot kernel's one module" },
+	{ .name = "--debug-exit", .value = OPT_OPTIONAL_VALUE, .arg = "PORT", .set = set_debug_exit,
+	  .help = "isa-debug-exit at PORT-PORT+3 (default 0xf4): a guest write of V ends "
+		  "mpvm with status (V << 1) | 1" },
+	{ .name = "--pc-testdev", .value = OPT_FLAG, .set = set_flag, .field = FIELD(pc_testdev),
+	  .help = "pc-testdev's I/O test register at 0xe0-0xe3 and IRQ lines at "
+		  "0x2000-0x2017" },
+	{ .name = "--no-x2apic", .value = OPT_FLAG, .set = set_flag, .field = FIELD(no_x2apic),
+	  .help = "hide x2APIC from the guest (CPUID.1:ECX[21] clear; at most 255 vCPUs)" },
+	{ .name = "--legacy-pc", .value = OPT_FLAG, .set = set_flag, .field = FIELD(legacy_pc),
+	  .help = "with --kernel: PICs, PIT and a real-mode IVT set up as a PC BIOS leaves "
+		  "them" },
+	{ .name = "--bios", .value = OPT_VALUE, .arg = "FILE", .set = set_file,
+	  .field = FIELD(bios),
+	  .help = "boot a raw firmware image (a multiple of 4K, at most 16M) mapped "
+		  "read-only just below 4 GiB, its last 128K also at 0xe0000 (so mpvm's "
+		  "ACPI and MP tables go to the top of low RAM); the BSP starts at the "
+		  "reset vector" },
+	{ .name = "--cpu-features", .value = OPT_VALUE, .arg = "LIST", .set = set_cpu_features,
+	  .help = "CPUID features the guest sees: host (default), baseline, then "
+		  "+name/-name, comma-separated (--cpu-features help lists the names)" },
+	{ .name = "--unknown-io", .value = OPT_VALUE, .arg = "MODE", .set = set_unknown_io,
+	  .help = "an access to an I/O port with no device: fault (stop the VM) or ignore "
+		  "(reads all ones, as on a PC's ISA bus); default ignore for Linux kernels "
+		  "and --bios, else fault" },
+	{ .name = "--stop-on", .value = OPT_VALUE, .arg = "TEXT", .set = set_stop_on,
+	  .help = "end the run with status 0 once the guest's console prints a line "
+		  "holding TEXT (1 to 255 bytes)" },
+	{ .name = "--report", .value = OPT_VALUE, .arg = "FILE", .set = set_file,
+	  .field = FIELD(report_path),
+	  .help = "write the per-vCPU MP-state report as JSON to FILE" },
+	{ .name = "--timeout", .value = OPT_VALUE, .arg = "SECONDS", .set = set_timeout,
+	  .help = "stop the VM and fail (status 124) after SECONDS, 1 to 86400 "
+		  "(default: none)" },
+	{ .name = "--help", .value = OPT_FLAG, .set = set_flag, .field = FIELD(help),
+	  .help = "this text" },
+};
+
+const size_t options_run_count = sizeof(options_run_table) / sizeof(options_run_table[0]);
+
+/* The table entry named by the first len bytes of name, or NULL. */
+static const struct run_option *option_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < options_run_count; i++)
+		if (strlen(options_run_table[i].name) == len &&
+		    !memcmp(options_run_table[i].name, name, len))
+			return &options_run_table[i];
+	return NULL;
+}
+
+static void options_set_defaults(struct mpvm_options *o)
+{
 	*o = (struct mpvm_options){
 		.cpus = 1,
 		.memory = OPT_DEFAULT_MEMORY,
 		.irqchip = IRQCHIP_KERNEL,
 		.cmdline = "",
 	};
+}
 
+/*
+ * Walks argv against the table: each argument is --name or --name=VALUE;
+ * an option that needs a value and has no '=' takes the next argument,
+ * whatever it looks like (a --cmdline may start with "--").
+ */
+static int options_parse_argv(int argc, char *const argv[], struct mpvm_options *o,
+			      char *err, size_t errlen)
+{
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i];
-		const char *val = NULL;
-		char name[32];
-		const char *eq;
-		unsigned long n;
+		const char *eq = strchr(arg, '=');
+		size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+		const char *val = eq ? eq + 1 : NULL;
+		const struct run_option *opt;
 
 		if (strncmp(arg, "--", 2) != 0)
 			return errmsg(err, errlen, "unexpected argument '%s' (options start with --; see mpvm run --help)", arg);
-		eq = strchr(arg, '=');
-		if (eq) {
-			size_t len = (size_t)(eq - arg);
-
-			if (len >= sizeof(name))
-				return errmsg(err, errlen, "unknown option '%.*s' (see mpvm run --help)", (int)len, arg);
-			memcpy(name, arg, len);
-			name[len] = '\0';
-			val = eq + 1;
-		} else {
-			snprintf(name, sizeof(name), "%s", arg);
-		}
-
-		/* isa-debug-exit: a flag with an optional =PORT. */
-		if (!strcmp(name, "--debug-exit")) {
-			if (options_parse_debug_exit(val, o, err, errlen))
-				return -1;
-			continue;
-		}
-		if (!strcmp(name, "--pc-testdev") || !strcmp(name, "--legacy-pc") ||
-		    !strcmp(name, "--no-x2apic")) {
-			if (val)
-				return errmsg(err, errlen, "option %s takes no value", name);
-			*(!strcmp(name, "--pc-testdev") ? &o->pc_testdev :
-			  !strcmp(name, "--legacy-pc") ? &o->legacy_pc : &o->no_x2apic) = true;
-			continue;
-		}
-
-		/* Flags first: they take no value. */
-		if (!strcmp(name, "--help") || !strcmp(name, "--no-acpi") || !strcmp(name, "--no-mptable")) {
-			if (val)
-				return errmsg(err, errlen, "option %s takes no value", name);
-			if (!strcmp(name, "--help"))
-				o->help = true;
-			else if (!strcmp(name, "--no-acpi"))
-				o->no_acpi = true;
-			else
-				o->no_mptable = true;
-			continue;
-		}
-
-		if (strcmp(name, "--cpus") && strcmp(name, "--memory") && strcmp(name, "--boot-cpu") &&
-		    strcmp(name, "--irqchip") && strcmp(name, "--report") && strcmp(name, "--cmdline") &&
-		    strcmp(name, "--timeout") && strcmp(name, "--kernel") && strcmp(name, "--initrd") &&
-		    strcmp(name, "--bios") && strcmp(name, "--cpu-features") && strcmp(name, "--unknown-io") &&
-		    strcmp(name, "--stop-on"))
-			return errmsg(err, errlen, "unknown option '%s' (see mpvm run --help)", name);
-		if (!val) {
+		opt = option_find(arg, len);
+		if (!opt)
+			return errmsg(err, errlen, "unknown option '%.*s' (see mpvm run --help)", (int)len, arg);
+		if (opt->value == OPT_FLAG && val)
+			return errmsg(err, errlen, "option %s takes no value", opt->name);
+		if (opt->value == OPT_VALUE && !val) {
 			if (i + 1 >= argc)
-				return errmsg(err, errlen, "option %s needs a value", name);
+				return errmsg(err, errlen, "option %s needs a value", opt->name);
 			val = argv[++i];
 		}
-
-		if (!strcmp(name, "--cpus")) {
-			if (parse_uint(val, 1, OPT_MAX_CPUS, &n))
-				return errmsg(err, errlen, "--cpus '%s': must be a whole number from 1 to %u", val, OPT_MAX_CPUS);
-			o->cpus = (unsigned int)n;
-		} else if (!strcmp(name, "--memory")) {
-			uint64_t bytes;
-
-			if (parse_size(val, &bytes))
-				return errmsg(err, errlen, "--memory '%s': not a size (a number with an optional K, M, G or T suffix, e.g. 256M)", val);
-			if (bytes < OPT_MIN_MEMORY || bytes > OPT_MAX_MEMORY)
-				return errmsg(err, errlen, "--memory '%s': must be from 16M to 1T", val);
-			if (bytes & 0xfff)
-				return errmsg(err, errlen, "--memory '%s': must be a multiple of 4K", val);
-			o->memory = bytes;
-		} else if (!strcmp(name, "--boot-cpu")) {
-			if (parse_uint(val, 0, OPT_MAX_CPUS - 1, &n))
-				return errmsg(err, errlen, "--boot-cpu '%s': must be a vCPU id, a whole number from 0 to --cpus minus 1", val);
-			o->boot_cpu = (unsigned int)n;
-			boot_cpu_given = true;
-		} else if (!strcmp(name, "--irqchip")) {
-			if (!strcmp(val, "kernel"))
-				o->irqchip = IRQCHIP_KERNEL;
-			else if (!strcmp(val, "user"))
-				o->irqchip = IRQCHIP_USER;
-			else if (!strcmp(val, "split"))
-				o->irqchip = IRQCHIP_SPLIT;
-			else
-				return errmsg(err, errlen, "--irqchip '%s': must be kernel, split or user", val);
-		} else if (!strcmp(name, "--report")) {
-			if (!*val)
-				return errmsg(err, errlen, "--report: needs a file name");
-			o->report_path = val;
-		} else if (!strcmp(name, "--kernel") || !strcmp(name, "--initrd")) {
-			if (!*val)
-				return errmsg(err, errlen, "%s: needs a file name", name);
-			*(!strcmp(name, "--kernel") ? &o->kernel : &o->initrd) = val;
-		} else if (!strcmp(name, "--bios")) {
-			if (!*val)
-				return errmsg(err, errlen, "--bios: needs a file name");
-			o->bios = val;
-		} else if (!strcmp(name, "--cpu-features")) {
-			if (!*val)
-				return errmsg(err, errlen, "--cpu-features: needs a list (host, baseline, +name, -name)");
-			o->cpu_features = val;
-			if (!strcmp(val, "help"))
-				o->cpu_features_help = true;
-			else if (cpu_features_parse(val, &o->cpu_feature_set, err, errlen))
-				return -1;
-		} else if (!strcmp(name, "--unknown-io")) {
-			if (!strcmp(val, "fault"))
-				o->unknown_io = UNKNOWN_IO_FAULT;
-			else if (!strcmp(val, "ignore"))
-				o->unknown_io = UNKNOWN_IO_IGNORE;
-			else
-				return errmsg(err, errlen, "--unknown-io '%s': must be fault or ignore", val);
-		} else if (!strcmp(name, "--stop-on")) {
-			if (!*val || strlen(val) > 255)
-				return errmsg(err, errlen, "--stop-on: the text to wait for must be 1 to 255 bytes");
-			o->stop_on = val;
-		} else if (!strcmp(name, "--cmdline")) {
-			o->cmdline = val;
-		} else if (!strcmp(name, "--timeout")) {
-			if (parse_uint(val, 1, 86400, &n))
-				return errmsg(err, errlen, "--timeout '%s': must be whole seconds from 1 to 86400", val);
-			o->timeout_ms = (unsigned int)n * 1000;
-		}
+		if (opt->set(opt, val, o, err, errlen))
+			return -1;
 	}
+	return 0;
+}
 
-	if (boot_cpu_given && o->boot_cpu >= o->cpus)
+/* What no single option can check: limits and conflicts between options. */
+static int options_check_combinations(const struct mpvm_options *o, char *err, size_t errlen)
+{
+	/* Without --boot-cpu it is 0, which every --cpus allows. */
+	if (o->boot_cpu >= o->cpus)
 		return errmsg(err, errlen, "--boot-cpu %u: must be from 0 to %u (--cpus is %u)",
 			    o->boot_cpu, o->cpus - 1, o->cpus);
 	if (o->no_x2apic && o->cpus > 255)
@@ -310,6 +393,98 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 	if (o->no_acpi && o->no_mptable)
 		return errmsg(err, errlen, "--no-acpi and --no-mptable together leave the guest no way to find its CPUs");
 	return 0;
+}
+
+int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
+		      char *err, size_t errlen)
+{
+	options_set_defaults(o);
+	if (options_parse_argv(argc, argv, o, err, errlen))
+		return -1;
+	return options_check_combinations(o, err, errlen);
+}
+
+/* --help's lines end before this column, as a terminal's 80 do. */
+#define USAGE_WIDTH 79
+
+/* The option as --help names it: "--cpus N", "--debug-exit[=PORT]", "--help". */
+static int usage_synopsis(const struct run_option *opt, char *buf, size_t len)
+{
+	switch (opt->value) {
+	case OPT_VALUE:
+		return snprintf(buf, len, "%s %s", opt->name, opt->arg);
+	case OPT_OPTIONAL_VALUE:
+		return snprintf(buf, len, "%s[=%s]", opt->name, opt->arg);
+	case OPT_FLAG:
+		break;
+	}
+	return snprintf(buf, len, "%s", opt->name);
+}
+
+/* Writes text word by word from column indent, breaking lines at blanks. */
+static void usage_wrap(FILE *f, const char *text, int indent)
+{
+	int col = indent;
+
+	while (*text) {
+		int len = (int)strcspn(text, " ");
+
+		if (col > indent && col + 1 + len > USAGE_WIDTH) {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
+		} else if (col > indent) {
+			fputc(' ', f);
+			col++;
+		}
+		fprintf(f, "%.*s", len, text);
+		col += len;
+		text += len;
+		text += strspn(text, " ");
+	}
+	fputc('\n', f);
+}
+
+void options_print_usage(FILE *f)
+{
+	char syn[64];
+	int width = 0;
+
+	/* One help column for all, just right of the longest synopsis. */
+	for (size_t i = 0; i < options_run_count; i++) {
+		int len = usage_synopsis(&options_run_table[i], syn, sizeof(syn));
+
+		if (len > width)
+			width = len;
+	}
+	fputs("usage: mpvm run [options]\n"
+	      "\n"
+	      "Runs a VM: mpvm's built-in MP bring-up guest, a --kernel or a --bios image.\n"
+	      "\n", f);
+	for (size_t i = 0; i < options_run_count; i++) {
+		usage_synopsis(&options_run_table[i], syn, sizeof(syn));
+		fprintf(f, "  %-*s  ", width, syn);
+		usage_wrap(f, options_run_table[i].help, 2 + width + 2);
+	}
+}
+
+const char *options_usage_text(void)
+{
+	static char *text;
+	size_t len;
+	FILE *f;
+
+	if (text)
+		return text;
+	f = open_memstream(&text, &len);
+	if (!f)
+		return "usage: mpvm run [options] (out of memory for the rest)\n";
+	options_print_usage(f);
+	if (fclose(f)) {
+		free(text);
+		text = NULL;
+		return "usage: mpvm run [options] (out of memory for the rest)\n";
+	}
+	return text;
 }
 
 int options_check_host(const struct mpvm_options *o, unsigned int max_vcpus,

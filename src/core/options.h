@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/cpu_features.h"
 
@@ -45,8 +46,8 @@ struct mpvm_options {
 	unsigned int timeout_ms;   /* 0: none */
 	bool no_acpi;
 	bool no_mptable;
-	const char *kernel;        /* --kernel: a multiboot ELF; NULL: the built-in guest */
-	const char *initrd;        /* --initrd: the kernel's one multiboot module */
+	const char *kernel;        /* --kernel: bzImage, PVH vmlinux or multiboot ELF; NULL: the built-in guest */
+	const char *initrd;        /* --initrd: Linux's initrd or a multiboot kernel's one module */
 	bool debug_exit;           /* --debug-exit[=PORT]: isa-debug-exit */
 	uint16_t debug_exit_port;
 	bool pc_testdev;           /* --pc-testdev: pc-testdev's I/O register at 0xe0, IRQ lines at 0x2000 */
@@ -60,6 +61,40 @@ struct mpvm_options {
 	const char *stop_on;       /* --stop-on TEXT: end with status 0 when the console prints TEXT */
 	bool help;
 };
+
+/*
+ * How an option takes its value: never (a flag), always (`--opt VALUE` or
+ * `--opt=VALUE`), or only after '=' (`--debug-exit[=PORT]`, so that the
+ * argument after it is never mistaken for its value).
+ */
+enum run_option_value {
+	OPT_FLAG,
+	OPT_VALUE,
+	OPT_OPTIONAL_VALUE,
+};
+
+struct run_option;
+
+/* Applies val (NULL for a flag or an omitted optional value) to o. */
+typedef int run_option_setter(const struct run_option *opt, const char *val,
+			      struct mpvm_options *o, char *err, size_t errlen);
+
+/*
+ * One option of `mpvm run`. The table of these is the only list of options:
+ * the parser looks names up in it and --help prints it, so the two cannot
+ * disagree. It is public so that tests can walk it.
+ */
+struct run_option {
+	const char *name;          /* as typed and as messages print it: "--cpus" */
+	enum run_option_value value;
+	const char *arg;           /* the value's placeholder in --help; NULL for a flag */
+	run_option_setter *set;
+	size_t field;              /* offsetof the member the shared setters fill */
+	const char *help;          /* one sentence; --help wraps it */
+};
+
+extern const struct run_option options_run_table[];
+extern const size_t options_run_count;
 
 /*
  * Parses the arguments after `run`. Returns 0, or -1 with a message in err
@@ -77,6 +112,15 @@ int parse_size(const char *s, uint64_t *out);
 
 const char *irqchip_mode_name(enum irqchip_mode m);
 
-extern const char options_run_usage[];
+/* Writes `mpvm run --help`: a synopsis, then every option with its help. */
+void options_print_usage(FILE *f);
+
+/*
+ * The same text, built on first use and kept. Only for src/cli/main.c's
+ * fputs(options_run_usage, stdout): once that calls options_print_usage(),
+ * this and the macro go.
+ */
+const char *options_usage_text(void);
+#define options_run_usage options_usage_text()
 
 #endif

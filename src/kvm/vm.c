@@ -265,6 +265,21 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 	return machine_create(vm);
 }
 
+void vm_setup_signals(void)
+{
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGUSR2);
+	sigaddset(&block, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	vcpu_install_kick_handler();
+}
+
 void vm_wait_started(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->threads_lock);

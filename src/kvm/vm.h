@@ -103,6 +103,15 @@ struct vm {
 	unsigned int threads_running;
 };
 
+/*
+ * Once, on the main thread, before vm_create(): the main thread takes
+ * SIGINT, SIGTERM, SIGHUP and the VM's own wake-up (SIGUSR2) with sigwait
+ * in vm_run(), so they are blocked, and every thread it starts inherits
+ * that; vCPU threads unblock only the kick (VCPU_KICK_SIGNAL). SIGPIPE is
+ * ignored (a closed stdout is an error to report, not a way to die).
+ */
+void vm_setup_signals(void);
+
 /* Opens /dev/kvm, creates the VM, its memory, irqchip and vCPUs. -1 after printing why. */
 int vm_create(struct vm *vm, const struct mpvm_options *opts);
 /* Runs every vCPU in its own thread until the VM stops; returns the exit status. */

@@ -134,16 +134,7 @@ int main(void)
 		cmocka_unit_test(pause_split),
 		cmocka_unit_test(pause_user),
 	};
-	sigset_t block;
 
-	/* As src/cli/main.c: the main thread takes the VM's signals with sigwait. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGUSR2);
-	sigaddset(&block, VCPU_KICK_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &block, NULL);
-	vcpu_install_kick_handler();
+	vm_setup_signals();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
