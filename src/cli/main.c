@@ -2,7 +2,6 @@
  * mpvm's command line: parse, create the VM, run it, report. Everything
  * else lives in core/ (KVM-free), kvm/ and devices/.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,6 @@
 #include "core/linux_boot.h"
 #include "core/clock.h"
 #include "core/options.h"
-#include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
 static const char usage[] =
