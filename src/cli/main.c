@@ -29,7 +29,7 @@ static int cmd_run(int argc, char **argv, uint64_t process_start_ns)
 		return MPVM_EXIT_USAGE;
 	}
 	if (opts.help) {
-		fputs(options_run_usage, stdout);
+		options_print_usage(stdout);
 		return 0;
 	}
 	if (opts.cpu_features_help) {

@@ -5,8 +5,6 @@
  * where the ICR is two 32-bit MMIO registers (FEE00300H low, FEE00310H
  * high) read here as one 64-bit value, high << 32 | low; §10.12.9 (Figure
  * 10-28) for x2APIC mode, where it is the 64-bit MSR 830H.
- *
- * Only freestanding headers, so the guest side may include it too.
  */
 #ifndef MPVM_CORE_ICR_H
 #define MPVM_CORE_ICR_H

@@ -3,9 +3,9 @@
 #include "core/errmsg.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -465,26 +465,6 @@ void options_print_usage(FILE *f)
 		fprintf(f, "  %-*s  ", width, syn);
 		usage_wrap(f, options_run_table[i].help, 2 + width + 2);
 	}
-}
-
-const char *options_usage_text(void)
-{
-	static char *text;
-	size_t len;
-	FILE *f;
-
-	if (text)
-		return text;
-	f = open_memstream(&text, &len);
-	if (!f)
-		return "usage: mpvm run [options] (out of memory for the rest)\n";
-	options_print_usage(f);
-	if (fclose(f)) {
-		free(text);
-		text = NULL;
-		return "usage: mpvm run [options] (out of memory for the rest)\n";
-	}
-	return text;
 }
 
 int options_check_host(const struct mpvm_options *o, unsigned int max_vcpus,

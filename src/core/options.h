@@ -115,12 +115,4 @@ const char *irqchip_mode_name(enum irqchip_mode m);
 /* Writes `mpvm run --help`: a synopsis, then every option with its help. */
 void options_print_usage(FILE *f);
 
-/*
- * The same text, built on first use and kept. Only for src/cli/main.c's
- * fputs(options_run_usage, stdout): once that calls options_print_usage(),
- * this and the macro go.
- */
-const char *options_usage_text(void);
-#define options_run_usage options_usage_text()
-
 #endif

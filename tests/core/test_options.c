@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/options.h"
@@ -195,6 +197,187 @@ static void multiboot_options(void **state)
 	assert_string_equal(err, "option --kernel needs a value");
 }
 
+/* Every entry is complete: a --name used once, help, a placeholder iff it takes a value. */
+static void table_is_complete(void **state)
+{
+	(void)state;
+	assert_true(options_run_count >= 20);
+	for (size_t i = 0; i < options_run_count; i++) {
+		const struct run_option *opt = &options_run_table[i];
+
+		assert_non_null(opt->name);
+		if (strncmp(opt->name, "--", 2) || strlen(opt->name) < 3 || strchr(opt->name, '='))
+			fail_msg("entry %zu: bad name '%s'", i, opt->name);
+		assert_non_null(opt->set);
+		if (!opt->help || !*opt->help || strchr(opt->help, '\n'))
+			fail_msg("%s: help must be one non-empty line", opt->name);
+		if ((opt->value == OPT_FLAG) != (opt->arg == NULL))
+			fail_msg("%s: a placeholder exactly when it takes a value", opt->name);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(options_run_table[j].name, opt->name))
+				fail_msg("%s: in the table twice", opt->name);
+	}
+}
+
+static char *usage_string(void)
+{
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	options_print_usage(f);
+	assert_int_equal(fclose(f), 0);
+	return text;
+}
+
+/* --help has a line "  --name ARG" (or "--name[=ARG]") for each entry, and no line over 79. */
+static void usage_lists_every_option(void **state)
+{
+	char *text = usage_string();
+	char want[80];
+
+	(void)state;
+	for (size_t i = 0; i < options_run_count; i++) {
+		const struct run_option *opt = &options_run_table[i];
+
+		if (opt->value == OPT_VALUE)
+			snprintf(want, sizeof(want), "\n  %s %s ", opt->name, opt->arg);
+		else if (opt->value == OPT_OPTIONAL_VALUE)
+			snprintf(want, sizeof(want), "\n  %s[=%s] ", opt->name, opt->arg);
+		else
+			snprintf(want, sizeof(want), "\n  %s ", opt->name);
+		if (!strstr(text, want))
+			fail_msg("--help has no line starting '%s'", want + 1);
+	}
+	for (const char *line = text; *line; ) {
+		size_t len = strcspn(line, "\n");
+
+		if (len > 79)
+			fail_msg("--help line longer than 79: '%.*s'", (int)len, line);
+		line += len + (line[len] == '\n');
+	}
+	/* The issue that made the table: --kernel's help said multiboot only. */
+	assert_non_null(strstr(text, "bzImage"));
+	assert_non_null(strstr(text, "vmlinux"));
+	assert_non_null(strstr(text, "multiboot"));
+	free(text);
+}
+
+/*
+ * A working command line per option: argv[0] is the option, argv[1] its
+ * value if it takes one, the rest what it needs beside it. A new option
+ * without a sample here fails every_option_parses.
+ */
+static const struct {
+	const char *argv[4];
+} samples[] = {
+	{ { "--cpus", "2" } },
+	{ { "--memory", "64M" } },
+	{ { "--boot-cpu", "1", "--cpus", "2" } },
+	{ { "--irqchip", "split" } },
+	{ { "--cmdline", "scenario=reinit" } },
+	{ { "--no-acpi" } },
+	{ { "--no-mptable" } },
+	{ { "--kernel", "k.elf" } },
+	{ { "--initrd", "i.img", "--kernel", "k.elf" } },
+	{ { "--debug-exit" } },
+	{ { "--pc-testdev" } },
+	{ { "--no-x2apic" } },
+	{ { "--legacy-pc", "--kernel", "k.elf" } },
+	{ { "--bios", "fw.bin" } },
+	{ { "--cpu-features", "baseline" } },
+	{ { "--unknown-io", "ignore" } },
+	{ { "--stop-on", "login:" } },
+	{ { "--report", "r.json" } },
+	{ { "--timeout", "5" } },
+	{ { "--help" } },
+};
+
+/* Each option is accepted as --opt VALUE and as --opt=VALUE. */
+static void every_option_parses(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < options_run_count; i++) {
+		const struct run_option *opt = &options_run_table[i];
+		const char *const *sample = NULL;
+		char *argv[5] = { 0 };
+		char joined[64];
+		struct mpvm_options o;
+		char err[256];
+
+		for (size_t j = 0; j < sizeof(samples) / sizeof(samples[0]); j++)
+			if (!strcmp(samples[j].argv[0], opt->name))
+				sample = samples[j].argv;
+		if (!sample)
+			fail_msg("%s: no sample command line in this test", opt->name);
+		memcpy(argv, sample, sizeof(samples[0].argv));
+		if (parse(&o, err, argv))
+			fail_msg("%s: refused: %s", opt->name, err);
+		if (opt->value != OPT_VALUE)
+			continue;
+		snprintf(joined, sizeof(joined), "%s=%s", argv[0], argv[1]);
+		argv[0] = joined;
+		memmove(&argv[1], &argv[2], 3 * sizeof(argv[0]));
+		if (parse(&o, err, argv))
+			fail_msg("%s: refused: %s", joined, err);
+	}
+}
+
+/* The table's value kinds, as the parser enforces them for every option. */
+static void value_kinds(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < options_run_count; i++) {
+		const struct run_option *opt = &options_run_table[i];
+		char arg[64], want[96];
+		struct mpvm_options o;
+		char err[256];
+
+		switch (opt->value) {
+		case OPT_FLAG:
+			snprintf(arg, sizeof(arg), "%s=1", opt->name);
+			snprintf(want, sizeof(want), "option %s takes no value", opt->name);
+			assert_int_equal(PARSE(&o, err, arg), -1);
+			assert_string_equal(err, want);
+			break;
+		case OPT_VALUE:
+			snprintf(want, sizeof(want), "option %s needs a value", opt->name);
+			assert_int_equal(PARSE(&o, err, (char *)opt->name), -1);
+			assert_string_equal(err, want);
+			break;
+		case OPT_OPTIONAL_VALUE:
+			/* The next argument is never its value. */
+			assert_int_equal(PARSE(&o, err, (char *)opt->name, "--no-acpi"), 0);
+			assert_true(o.no_acpi);
+			break;
+		}
+	}
+}
+
+/* Names are matched whole: no prefixes, no case folding; long ones are named in full. */
+static void unknown_names(void **state)
+{
+	static const char *const bad[] = { "--cpu", "--cpus2", "--CPUS", "--", "--=4", "--no-acpi-x" };
+	char name[64];
+	char want[128];
+	struct mpvm_options o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(PARSE(&o, err, (char *)bad[i], "4"), -1);
+		if (!strstr(err, "unknown option '--"))
+			fail_msg("'%s': got '%s'", bad[i], err);
+	}
+	memset(name, 'a', sizeof(name) - 1);
+	name[0] = name[1] = '-';
+	name[sizeof(name) - 1] = '\0';
+	snprintf(want, sizeof(want), "unknown option '%s' (see mpvm run --help)", name);
+	assert_int_equal(PARSE(&o, err, name), -1);
+	assert_string_equal(err, want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +388,11 @@ int main(void)
 		cmocka_unit_test(boot_cpu_before_cpus),
 		cmocka_unit_test(host_limit),
 		cmocka_unit_test(multiboot_options),
+		cmocka_unit_test(table_is_complete),
+		cmocka_unit_test(usage_lists_every_option),
+		cmocka_unit_test(every_option_parses),
+		cmocka_unit_test(value_kinds),
+		cmocka_unit_test(unknown_names),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
