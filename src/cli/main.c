@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/atomic_file.h"
 #include "core/bios_image.h"
 #include "core/cpu_features.h"
 #include "core/linux_boot.h"
@@ -44,6 +45,11 @@ static int cmd_run(int argc, char **argv, uint64_t process_start_ns)
 	}
 	if (opts.bios && bios_image_check(opts.bios, err, sizeof(err))) {
 		fprintf(stderr, "mpvm: %s\n", err);
+		return MPVM_EXIT_USAGE;
+	}
+	/* The report is written after the run: a path it cannot be written to would lose the run. */
+	if (opts.report_path && atomic_file_check(opts.report_path, err, sizeof(err))) {
+		fprintf(stderr, "mpvm: --report %s\n", err);
 		return MPVM_EXIT_USAGE;
 	}
 	vm_setup_signals();

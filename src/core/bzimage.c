@@ -63,6 +63,16 @@ int bzimage_parse(const uint8_t *img, size_t len, uint64_t memory, struct bzimag
 	if (!bzimage_is_bzimage(img, len))
 		return errmsg(err, errlen, "not a bzImage (no boot signature 0xaa55 at 0x1fe and "
 			       "\"HdrS\" at 0x202)");
+	/*
+	 * The setup code (at least two sectors, past every header field read
+	 * below) must be in the file before any of it is read.
+	 */
+	sects = img[BZ_SETUP_SECTS] ? img[BZ_SETUP_SECTS] : 4;
+	bz->setup_size = (uint64_t)(sects + 1) * 512;
+	if (len <= bz->setup_size)
+		return errmsg(err, errlen, "truncated: %zu bytes, but the setup code alone takes %llu",
+			       len, (unsigned long long)bz->setup_size);
+	_Static_assert(BZ_HEADER_MIN_END < 2 * 512, "the header lies in the setup code");
 	bz->version = get16(img + BZ_VERSION);
 	if (bz->version < BZ_MIN_VERSION)
 		return errmsg(err, errlen, "boot protocol %u.%02u is too old: mpvm enters the "
@@ -73,11 +83,9 @@ int bzimage_parse(const uint8_t *img, size_t len, uint64_t memory, struct bzimag
 		return errmsg(err, errlen, "setup header ends at 0x%zx (byte 0x201 = 0x%x): not "
 			       "the length protocol %u.%02u has", bz->header_end, img[BZ_JUMP_LEN],
 			       bz->version >> 8, bz->version & 0xff);
-	sects = img[BZ_SETUP_SECTS] ? img[BZ_SETUP_SECTS] : 4;
-	bz->setup_size = (uint64_t)(sects + 1) * 512;
-	if (len < bz->header_end || len <= bz->setup_size)
-		return errmsg(err, errlen, "truncated: %zu bytes, but the setup code alone takes %llu",
-			       len, (unsigned long long)bz->setup_size);
+	if (len < bz->header_end)
+		return errmsg(err, errlen, "truncated: %zu bytes, but the setup header ends at 0x%zx",
+			       len, bz->header_end);
 	if (!(get16(img + BZ_XLOADFLAGS) & XLF_KERNEL_64))
 		return errmsg(err, errlen, "no 64-bit entry point (xloadflags bit 0 clear): a "
 			       "32-bit kernel, which mpvm does not boot");

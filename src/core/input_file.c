@@ -1,31 +1,53 @@
 #include "core/input_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/errmsg.h"
 
-/* Opens path for reading if it is a regular file of at most max bytes; its size in *size. */
+/* What a path names when it is not a regular file, for the message. */
+const char *input_file_kind(mode_t mode)
+{
+	return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" : S_ISCHR(mode) ? "a character device"
+	     : S_ISBLK(mode) ? "a block device" : S_ISSOCK(mode) ? "a socket" : S_ISLNK(mode) ? "a symbolic link"
+	     : "something else";
+}
+
+/*
+ * Opens path for reading if it is a regular file of at most max bytes; its
+ * size in *size. O_NONBLOCK: opening a FIFO for reading would otherwise
+ * wait for a writer, forever; a FIFO is refused like any non-file.
+ */
 static FILE *open_regular(const char *path, uint64_t max, uint64_t *size, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
+	FILE *f;
 
-	if (!f) {
+	if (fd < 0) {
 		errmsg(err, errlen, "%s", strerror(errno));
 		return NULL;
 	}
-	if (fstat(fileno(f), &st) < 0) {
+	if (fstat(fd, &st) < 0) {
 		errmsg(err, errlen, "%s", strerror(errno));
-		fclose(f);
+		close(fd);
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		errmsg(err, errlen, "not a regular file");
-		fclose(f);
+		errmsg(err, errlen, "not a regular file (%s)", input_file_kind(st.st_mode));
+		close(fd);
+		return NULL;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	f = fdopen(fd, "rb");
+	if (!f) {
+		errmsg(err, errlen, "%s", strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	if ((uint64_t)st.st_size > max) {

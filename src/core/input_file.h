@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* The size of the regular file at path, at most max bytes: 0, or -1 with the reason. */
 int input_file_size(const char *path, uint64_t max, uint64_t *size, char *err, size_t errlen);
@@ -18,5 +19,8 @@ int input_file_size(const char *path, uint64_t max, uint64_t *size, char *err, s
  * size while it is read).
  */
 uint8_t *input_file_read(const char *path, uint64_t max, size_t *len, char *err, size_t errlen);
+
+/* "a directory", "a FIFO", "a character device", ...: what a non-regular file is. */
+const char *input_file_kind(mode_t mode);
 
 #endif

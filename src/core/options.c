@@ -344,6 +344,8 @@ static void options_set_defaults(struct mpvm_options *o)
 static int options_parse_argv(int argc, char *const argv[], struct mpvm_options *o,
 			      char *err, size_t errlen)
 {
+	bool seen[sizeof(options_run_table) / sizeof(options_run_table[0])] = { false };
+
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i];
 		const char *eq = strchr(arg, '=');
@@ -356,6 +358,10 @@ static int options_parse_argv(int argc, char *const argv[], struct mpvm_options 
 		opt = option_find(arg, len);
 		if (!opt)
 			return errmsg(err, errlen, "unknown option '%.*s' (see mpvm run --help)", (int)len, arg);
+		/* Said twice, an option would silently take its last value: say so instead. */
+		if (seen[opt - options_run_table])
+			return errmsg(err, errlen, "option %s given twice (each option may be given once)", opt->name);
+		seen[opt - options_run_table] = true;
 		if (opt->value == OPT_FLAG && val)
 			return errmsg(err, errlen, "option %s takes no value", opt->name);
 		if (opt->value == OPT_VALUE && !val) {
