@@ -142,7 +142,41 @@ static void unwritable_path(void **state)
 
 	(void)state;
 	assert_int_equal(atomic_file_write("/nonexistent-dir/r.json", "x", 1, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "/nonexistent-dir/r.json: cannot create a file next to it"));
+	assert_non_null(strstr(err, "/nonexistent-dir/r.json: the folder /nonexistent-dir: No such file"));
+}
+
+/* What the rename would replace is refused, before and at the write; a regular file or a new name is fine. */
+static void only_regular_files_replaced(void **state)
+{
+	char dir[] = "/tmp/mpvm-atomic-XXXXXX", path[300], err[512];
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(atomic_file_check("/dev/full", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/dev/full: not a regular file (a character device"));
+	assert_int_equal(atomic_file_write("/dev/full", "x", 1, err, sizeof(err)), -1);
+	assert_int_equal(stat("/dev/full", &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+	assert_int_equal(atomic_file_check(dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a regular file (a directory"));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(atomic_file_check(path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "(a FIFO"));
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/link", dir);
+	assert_int_equal(symlink("/tmp/whatever", path), 0);
+	assert_int_equal(atomic_file_check(path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "(a symbolic link"));
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/new.json", dir);
+	assert_int_equal(atomic_file_check(path, err, sizeof(err)), 0);
+	assert_int_equal(atomic_file_write(path, "x", 1, err, sizeof(err)), 0);
+	assert_int_equal(atomic_file_check(path, err, sizeof(err)), 0);
+	unlink(path);
+	assert_int_equal(atomic_file_check("", err, sizeof(err)), -1);
+	rmdir(dir);
 }
 
 int main(void)
@@ -152,6 +186,7 @@ int main(void)
 		cmocka_unit_test(json_thread_states),
 		cmocka_unit_test(written_atomically),
 		cmocka_unit_test(unwritable_path),
+		cmocka_unit_test(only_regular_files_replaced),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
