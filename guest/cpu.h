@@ -2,6 +2,7 @@
 #ifndef GUEST_CPU_H
 #define GUEST_CPU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 static inline void outb(uint16_t port, uint8_t v)
@@ -27,6 +28,23 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 {
 	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
 			 : "memory");
+}
+
+/*
+ * WRMSR that may fault: the #GP handler (idt.c) resumes at the label after
+ * the instruction when gp_fixup holds its address. False if it faulted.
+ */
+extern volatile uint64_t gp_fixup;
+extern volatile int gp_seen;
+
+static inline bool wrmsr_safe(uint32_t msr, uint64_t v)
+{
+	gp_seen = 0;
+	__asm__ volatile("leaq 1f(%%rip), %%r11\n\tmovq %%r11, %[fix]\n\twrmsr\n1:\n\tmovq $0, %[fix]"
+			 : [fix] "=m"(gp_fixup)
+			 : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+			 : "r11", "memory");
+	return !gp_seen;
 }
 
 static inline uint64_t rdtsc(void)

@@ -16,14 +16,14 @@ uint64_t ap_timeout_ms; /* per AP wait; timeout=MS, default 5 s */
 enum scenario {
 	SC_DEFAULT, SC_SECOND_SIPI, SC_REINIT, SC_PARTIAL, SC_BROADCAST,
 	SC_HANG, SC_TRIPLE_FAULT, SC_BAD_PORT, SC_BAD_MMIO, SC_BAD_FETCH, SC_IPI_BENCH,
-	SC_APIC_DISABLE, SC_CPUID, SC_COUNT
+	SC_APIC_DISABLE, SC_CPUID, SC_APIC_BASE_GP, SC_COUNT
 };
 static const char *const scenario_names[SC_COUNT] = {
 	[SC_DEFAULT] = "default", [SC_SECOND_SIPI] = "second-sipi", [SC_REINIT] = "reinit",
 	[SC_PARTIAL] = "partial", [SC_BROADCAST] = "broadcast", [SC_HANG] = "hang",
 	[SC_TRIPLE_FAULT] = "triple-fault", [SC_BAD_PORT] = "bad-port",
 	[SC_BAD_MMIO] = "bad-mmio", [SC_BAD_FETCH] = "bad-fetch", [SC_IPI_BENCH] = "ipi-bench",
-	[SC_APIC_DISABLE] = "apic-disable", [SC_CPUID] = "cpuid",
+	[SC_APIC_DISABLE] = "apic-disable", [SC_CPUID] = "cpuid", [SC_APIC_BASE_GP] = "apic-base-gp",
 };
 static const enum fault scenario_fault[SC_COUNT] = {
 	[SC_TRIPLE_FAULT] = FAULT_TRIPLE, [SC_BAD_PORT] = FAULT_BAD_PORT,
@@ -53,7 +53,7 @@ __attribute__((noreturn)) static void usage_error(const char *what, const char *
 		gprintf("'");
 	}
 	gprintf(" (keys: scenario=default|second-sipi|reinit|partial|broadcast|hang|"
-		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable|cpuid, start=K, where=bsp|ap, "
+		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable|cpuid|apic-base-gp, start=K, where=bsp|ap, "
 		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS, rounds=N, "
 		"wait=hlt|spin)\n");
 	gprintf("mpvm-guest:   scenario=ipi-bench rounds=N wait=hlt|spin: IPI round trip and HLT "
@@ -313,6 +313,45 @@ static void apic_disable_check(void)
 }
 
 /*
+ * scenario=apic-base-gp: WRMSRs to IA32_APIC_BASE that must raise #GP
+ * change nothing (SDM vol. 3A §10.12.5, vol. 4 "IA32_APIC_BASE"): EXTD
+ * when CPUID hides x2APIC (run with --no-x2apic), a base address bit at
+ * MAXPHYADDR, and reserved bit 9. After each, IA32_APIC_BASE reads as
+ * before and the APIC still answers in xAPIC mode.
+ */
+static void apic_base_gp_check(void)
+{
+	uint64_t base = rdmsr(0x1b);
+	uint32_t r[4], maxphy = 36;
+	struct bad_write { const char *what; uint64_t value; } bad[3];
+	unsigned n = 0;
+
+	cpuid(1, 0, r);
+	if (!(r[2] & (1u << 21)))
+		bad[n++] = (struct bad_write){ "EXTD with x2APIC hidden", base | (1ull << 10) };
+	cpuid(0x80000000u, 0, r);
+	if (r[0] >= 0x80000008u) {
+		cpuid(0x80000008u, 0, r);
+		maxphy = r[0] & 0xff;
+	}
+	if (maxphy < 64)
+		bad[n++] = (struct bad_write){ "an address bit at MAXPHYADDR", base | (1ull << maxphy) };
+	bad[n++] = (struct bad_write){ "reserved bit 9", base | (1ull << 9) };
+	for (unsigned i = 0; i < n; i++) {
+		bool gp = !wrmsr_safe(0x1b, bad[i].value);
+		uint64_t now = rdmsr(0x1b);
+		uint32_t ver = mmio_read32(0xfee00030);
+
+		gprintf("mpvm-guest: apic-base-gp: %s: #GP %s, IA32_APIC_BASE %s, version 0x%x\n",
+			bad[i].what, gp ? "yes" : "no", now == base ? "unchanged" : "CHANGED", ver);
+		if (!gp || now != base || (ver & 0xff) != 0x14)
+			FAIL("apic-base-gp: a faulting IA32_APIC_BASE write must change nothing\n");
+		if (now != base)
+			wrmsr_safe(0x1b, base);
+	}
+}
+
+/*
  * CPUID as KVM answers it from the VMM's table (KVM_SET_CPUID2). KVM-PVM
  * runs a guest at the hardware's CPL 3, where a plain CPUID need not trap
  * (it then returns the host CPU's values); PVM's synthetic CPUID, an INVLPG
@@ -439,6 +478,8 @@ void bsp_main(const struct mpvm_boot_info *bi)
 	smp_final_check();
 	if (o.scenario == SC_APIC_DISABLE)
 		apic_disable_check();
+	if (o.scenario == SC_APIC_BASE_GP)
+		apic_base_gp_check();
 	gprintf("%u/%u CPUs online\n", 1 + smp_online(), cpus.n);
 	guest_exit(failures ? 1 : 0);
 }

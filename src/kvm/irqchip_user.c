@@ -456,6 +456,27 @@ static void user_vcpu_before_run(struct vcpu *v)
 
 /* ---- exits ------------------------------------------------------------------ */
 
+/*
+ * WRMSR IA32_APIC_BASE. A write that faults must change nothing (SDM vol.
+ * 3A §10.12.5). KVM keeps its own copy too (CPUID.1:EDX.APIC follows its
+ * EN bit) and knows what mpvm's APIC cannot: the guest's CPUID (EXTD is
+ * reserved while x2APIC is hidden) and MAXPHYADDR. So KVM goes first; only
+ * a value it takes goes to mpvm's APIC, and if that refuses it (an illegal
+ * mode transition) KVM's copy is put back.
+ */
+static int set_apic_base(struct vcpu *v, uint64_t value)
+{
+	struct lapic *l = lapic_of(v);
+	uint64_t old = lapic_get_base(l);
+
+	if (vcpu_set_msr(v, LAPIC_MSR_APIC_BASE, value))
+		return -1;
+	if (lapic_set_base(l, value) == 0)
+		return 0;
+	vcpu_set_msr(v, LAPIC_MSR_APIC_BASE, old);
+	return -1;
+}
+
 static int handle_msr(struct vcpu *v, bool write)
 {
 	struct lapic *l = lapic_of(v);
@@ -464,15 +485,8 @@ static int handle_msr(struct vcpu *v, bool write)
 	int err = 0;
 
 	if (msr == LAPIC_MSR_APIC_BASE) {
-		if (write)
-			err = lapic_set_base(l, run->msr.data);
-		/*
-		 * KVM keeps its own copy too: CPUID.1:EDX.APIC (bit 9) follows
-		 * IA32_APIC_BASE.EN, and KVM updates it from that copy.
-		 */
-		if (write && !err)
-			err = vcpu_set_msr(v, LAPIC_MSR_APIC_BASE, run->msr.data);
-		else if (!write)
+		err = write ? set_apic_base(v, run->msr.data) : 0;
+		if (!write)
 			run->msr.data = lapic_get_base(l);
 	} else if (msr == LAPIC_MSR_TSC_DEADLINE) {
 		if (write)
