@@ -19,6 +19,7 @@
 #define BSP_STACK_SIZE 16384
 
 #define IPI_VECTOR      0x40
+#define SPIN_VECTOR     0x41 /* scenario=nmi-storm: the AP spins in the handler, interrupts on */
 #define SPURIOUS_VECTOR 0xff
 
 /*
@@ -108,6 +109,7 @@ bool lapic_send_ipi(uint32_t dest, uint32_t icr_low);
  * 14, trigger mode 15, destination shorthand 19:18.
  */
 #define ICR_FIXED        (0u << 8)
+#define ICR_NMI          (4u << 8)
 #define ICR_INIT         (5u << 8)
 #define ICR_STARTUP      (6u << 8)
 #define ICR_BUSY         (1u << 12)

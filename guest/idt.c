@@ -26,6 +26,9 @@ static struct idt_gate idt[256] __attribute__((aligned(16)));
 
 volatile uint64_t gp_fixup;
 volatile int gp_seen;
+volatile uint32_t nmis_taken; /* scenario=nmi-storm: NMIs are expected, and counted */
+volatile bool nmis_expected;
+volatile bool ap_spinning, ap_spin_stop;
 
 void idt_init(void)
 {
@@ -57,8 +60,22 @@ void interrupt_handler(struct int_frame *f)
 		lapic_eoi();
 		return;
 	}
+	if (f->vector == SPIN_VECTOR) { /* busy, not halted, taking interrupts: until told to stop */
+		lapic_eoi();
+		ap_spinning = true;
+		__asm__ volatile("sti" : : : "memory");
+		while (!ap_spin_stop)
+			cpu_relax();
+		__asm__ volatile("cli" : : : "memory");
+		ap_spinning = false;
+		return;
+	}
 	if (f->vector == SPURIOUS_VECTOR)
 		return; /* no EOI for a spurious interrupt (SDM §10.9) */
+	if (f->vector == 2 && nmis_expected) { /* IRET ends NMI blocking (SDM §6.7.1) */
+		__atomic_fetch_add(&nmis_taken, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	if (f->vector == 13 && gp_fixup) { /* wrmsr_safe(): the #GP it expected */
 		f->rip = gp_fixup;
 		gp_fixup = 0;

@@ -16,7 +16,7 @@ uint64_t ap_timeout_ms; /* per AP wait; timeout=MS, default 5 s */
 enum scenario {
 	SC_DEFAULT, SC_SECOND_SIPI, SC_REINIT, SC_PARTIAL, SC_BROADCAST,
 	SC_HANG, SC_TRIPLE_FAULT, SC_BAD_PORT, SC_BAD_MMIO, SC_BAD_FETCH, SC_IPI_BENCH,
-	SC_APIC_DISABLE, SC_CPUID, SC_APIC_BASE_GP, SC_COUNT
+	SC_APIC_DISABLE, SC_CPUID, SC_APIC_BASE_GP, SC_NMI_STORM, SC_COUNT
 };
 static const char *const scenario_names[SC_COUNT] = {
 	[SC_DEFAULT] = "default", [SC_SECOND_SIPI] = "second-sipi", [SC_REINIT] = "reinit",
@@ -24,6 +24,7 @@ static const char *const scenario_names[SC_COUNT] = {
 	[SC_TRIPLE_FAULT] = "triple-fault", [SC_BAD_PORT] = "bad-port",
 	[SC_BAD_MMIO] = "bad-mmio", [SC_BAD_FETCH] = "bad-fetch", [SC_IPI_BENCH] = "ipi-bench",
 	[SC_APIC_DISABLE] = "apic-disable", [SC_CPUID] = "cpuid", [SC_APIC_BASE_GP] = "apic-base-gp",
+	[SC_NMI_STORM] = "nmi-storm",
 };
 static const enum fault scenario_fault[SC_COUNT] = {
 	[SC_TRIPLE_FAULT] = FAULT_TRIPLE, [SC_BAD_PORT] = FAULT_BAD_PORT,
@@ -53,7 +54,7 @@ __attribute__((noreturn)) static void usage_error(const char *what, const char *
 		gprintf("'");
 	}
 	gprintf(" (keys: scenario=default|second-sipi|reinit|partial|broadcast|hang|"
-		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable|cpuid|apic-base-gp, start=K, where=bsp|ap, "
+		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable|cpuid|apic-base-gp|nmi-storm, start=K, where=bsp|ap, "
 		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS, rounds=N, "
 		"wait=hlt|spin)\n");
 	gprintf("mpvm-guest:   scenario=ipi-bench rounds=N wait=hlt|spin: IPI round trip and HLT "
@@ -352,6 +353,47 @@ static void apic_base_gp_check(void)
 }
 
 /*
+ * scenario=nmi-storm: the BSP sends NMI_STORM NMIs to the first AP as fast
+ * as the ICR takes them. NMIs that arrive while one is pending merge (SDM
+ * vol. 3A §6.7.1: one in service, one pending), so the AP takes at least
+ * one and at most NMI_STORM; afterwards it must still answer fixed IPIs.
+ */
+#define NMI_STORM 20000u
+
+extern volatile uint32_t nmis_taken;
+extern volatile bool nmis_expected, ap_spinning, ap_spin_stop;
+
+/* The AP runs, not halted, so every NMI has to interrupt guest code in flight. */
+static void nmi_storm_check(unsigned naps)
+{
+	uint32_t target = cpus.apic_id[cpus.apic_id[0] == lapic_id() ? 1 : 0], before = 0, now, acked;
+	uint64_t end = rdtsc() + us_to_tsc(5000000);
+
+	nmis_expected = true;
+	lapic_send_ipi(target, ICR_FIXED | ICR_ASSERT | SPIN_VECTOR);
+	while (!ap_spinning && rdtsc() < end)
+		cpu_relax();
+	if (!ap_spinning)
+		FAIL("nmi-storm: the AP did not start spinning\n");
+	for (unsigned i = 0; i < NMI_STORM; i++)
+		lapic_send_ipi(target, ICR_NMI | ICR_ASSERT);
+	/* Until the count stops moving for 100 ms, or 5 s. */
+	end = rdtsc() + us_to_tsc(5000000);
+	do {
+		before = __atomic_load_n(&nmis_taken, __ATOMIC_RELAXED);
+		delay_us(100000);
+		now = __atomic_load_n(&nmis_taken, __ATOMIC_RELAXED);
+	} while (now != before && rdtsc() < end);
+	gprintf("mpvm-guest: nmi-storm: %u NMIs sent to APIC ID %u while it ran, %u taken\n",
+		NMI_STORM, target, now);
+	if (now == 0 || now > NMI_STORM)
+		FAIL("nmi-storm: the AP must take at least one NMI and at most one per NMI sent\n");
+	acked = smp_ipi_round(3);
+	gprintf("mpvm-guest: after the NMI storm: %u/%u APs acknowledged a fixed IPI\n", acked, naps);
+	ap_spin_stop = true;
+}
+
+/*
  * CPUID as KVM answers it from the VMM's table (KVM_SET_CPUID2). KVM-PVM
  * runs a guest at the hardware's CPL 3, where a plain CPUID need not trap
  * (it then returns the host CPU's values); PVM's synthetic CPUID, an INVLPG
@@ -480,6 +522,8 @@ void bsp_main(const struct mpvm_boot_info *bi)
 		apic_disable_check();
 	if (o.scenario == SC_APIC_BASE_GP)
 		apic_base_gp_check();
+	if (o.scenario == SC_NMI_STORM && smp_online())
+		nmi_storm_check(n);
 	gprintf("%u/%u CPUs online\n", 1 + smp_online(), cpus.n);
 	guest_exit(failures ? 1 : 0);
 }
