@@ -20,7 +20,7 @@ ifneq ($(SAN),)
 CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SAN)
 endif
-LIBS    := -lpthread -ljson-c
+LIBS    := -lpthread -ljson-c -lseccomp
 
 # src/core and src/devices are KVM-free (the unit tests link them);
 # src/kvm talks to KVM; src/cli is the command line on top.

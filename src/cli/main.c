@@ -58,6 +58,7 @@ static int cmd_run(int argc, char **argv, uint64_t process_start_ns)
 		vm_destroy(&vm);
 		return MPVM_EXIT_HOST_ERROR;
 	}
+	vm.confine_main = true; /* from here on the main thread only waits, reports and ends */
 	status = vm_run(&vm);
 	if (vm_report(&vm, process_start_ns) && status == 0)
 		status = MPVM_EXIT_HOST_ERROR;

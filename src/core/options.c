@@ -233,6 +233,20 @@ static int set_unknown_io(const struct run_option *opt, const char *val,
 	return 0;
 }
 
+static int set_seccomp(const struct run_option *opt, const char *val,
+		       struct mpvm_options *o, char *err, size_t errlen)
+{
+	if (!strcmp(val, "on"))
+		o->seccomp = SECCOMP_ON;
+	else if (!strcmp(val, "log"))
+		o->seccomp = SECCOMP_LOG;
+	else if (!strcmp(val, "off"))
+		o->seccomp = SECCOMP_OFF;
+	else
+		return errmsg(err, errlen, "--seccomp '%s': must be on, log or off", val);
+	return 0;
+}
+
 /* The console matches a line against it: 255 bytes keeps its buffer small. */
 static int set_stop_on(const struct run_option *opt, const char *val,
 		       struct mpvm_options *o, char *err, size_t errlen)
@@ -301,6 +315,10 @@ const struct run_option options_run_table[] = {
 	  .help = "an access to an I/O port with no device: fault (stop the VM) or ignore "
 		  "(reads all ones, as on a PC's ISA bus); default ignore for Linux kernels "
 		  "and --bios, else fault" },
+	{ .name = "--seccomp", .value = OPT_VALUE, .arg = "on|log|off", .set = set_seccomp,
+	  .help = "system-call filters for mpvm's threads: on (a call outside a thread's "
+		  "list stops mpvm, naming it; the default), log (the kernel logs it, the call "
+		  "goes ahead) or off" },
 	{ .name = "--stop-on", .value = OPT_VALUE, .arg = "TEXT", .set = set_stop_on,
 	  .help = "end the run with status 0 once the guest's console prints a line "
 		  "holding TEXT (1 to 255 bytes)" },

@@ -24,6 +24,13 @@ enum irqchip_mode {
  * floats (reads all ones, writes vanish), and Linux probes many absent
  * devices that way; mpvm's own guests never should.
  */
+/* --seccomp: the system-call filters of mpvm's threads (kvm/sandbox.c). */
+enum seccomp_mode {
+	SECCOMP_ON,  /* a forbidden call stops mpvm with a message naming it (the default) */
+	SECCOMP_LOG, /* a forbidden call is logged by the kernel and allowed */
+	SECCOMP_OFF, /* no filters */
+};
+
 enum unknown_io {
 	UNKNOWN_IO_AUTO,   /* ignore for Linux kernels and --bios, fault otherwise */
 	UNKNOWN_IO_FAULT,  /* stop the VM with a guest-fault report */
@@ -58,6 +65,7 @@ struct mpvm_options {
 	bool cpu_features_help;    /* --cpu-features help */
 	const char *bios;          /* --bios FILE: raw firmware image below 4 GiB */
 	enum unknown_io unknown_io; /* --unknown-io */
+	enum seccomp_mode seccomp;  /* --seccomp */
 	const char *stop_on;       /* --stop-on TEXT: end with status 0 when the console prints TEXT */
 	bool help;
 };

@@ -23,6 +23,7 @@
  * whatever handled it before (the default action, or a sanitizer's).
  */
 #include "kvm/console.h"
+#include "kvm/sandbox.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -203,6 +204,11 @@ static void *reader(void *arg)
 	struct console *c = arg;
 	uint8_t buf[PENDING];
 
+	pthread_setname_np(pthread_self(), "console");
+	if (sandbox_enter(SANDBOX_CONSOLE, c->vm->opts->seccomp, c->vm->vm_fd, -1)) {
+		vm_request_stop(c->vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
+		return NULL;
+	}
 	for (;;) {
 		struct pollfd p[2] = {
 			{ .fd = c->wake_fd, .events = POLLIN },

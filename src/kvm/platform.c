@@ -10,6 +10,7 @@
 #include "devices/ioapic.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
+#include "kvm/sandbox.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
@@ -119,6 +120,11 @@ static void *timer_thread(void *arg)
 	struct platform *p = arg;
 	struct vm *vm = p->vm;
 
+	pthread_setname_np(pthread_self(), "timer");
+	if (sandbox_enter(SANDBOX_TIMER, vm->opts->seccomp, vm->vm_fd, -1)) {
+		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
+		return NULL;
+	}
 	pthread_mutex_lock(&p->lock);
 	while (!p->quit) {
 		uint64_t next = pit_next_irq_ns(p->pit), chip = irqchip_next(p), now;

@@ -16,6 +16,7 @@
 #include "core/cpuid.h"
 #include "devices/serial.h"
 #include "kvm/irqchip.h"
+#include "kvm/sandbox.h"
 #include "kvm/vm.h"
 
 _Static_assert(CPUID_FLAG_SIGNIFICANT_INDEX == KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
@@ -534,13 +535,18 @@ int vcpu_command(struct vcpu *v, enum vcpu_command cmd)
 static enum vcpu_thread_state state_start_gate(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
+	char name[16];
 	sigset_t kick;
 
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	snprintf(name, sizeof(name), "vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);
 	vm_wait_started(vm);
-	if (vm->irqchip->vcpu_thread_start && vm->irqchip->vcpu_thread_start(v)) {
+	/* The filter last: after the set-up that opens things, before the first guest instruction. */
+	if ((vm->irqchip->vcpu_thread_start && vm->irqchip->vcpu_thread_start(v)) ||
+	    sandbox_enter(SANDBOX_VCPU, vm->opts->seccomp, vm->vm_fd, v->fd)) {
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 		return VCPU_STATE_EXITED;
 	}

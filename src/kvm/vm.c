@@ -20,6 +20,7 @@
 #include "kvm/console.h"
 #include "kvm/irqchip.h"
 #include "kvm/machine.h"
+#include "kvm/sandbox.h"
 #include "kvm/vcpu.h"
 
 /* RAM above this goes to 4 GiB, leaving the 32-bit MMIO hole (LAPIC, IOAPIC). */
@@ -382,6 +383,8 @@ int vm_run(struct vm *vm)
 		vm->threads_running++;
 	}
 	if (!vm_stopping(vm) && vm->irqchip->start && vm->irqchip->start(vm))
+		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
+	if (vm->confine_main && sandbox_enter(SANDBOX_MAIN, vm->opts->seccomp, vm->vm_fd, -1))
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	pthread_mutex_lock(&vm->threads_lock);
 	vm->threads_go = true;

@@ -84,6 +84,13 @@ struct vm {
 	uint64_t io_ignored_count[VM_IO_IGNORED_MAX];
 	uint64_t io_ignored_total;
 
+	/*
+	 * vm_run() also confines the calling thread (--seccomp, sandbox.h)
+	 * once the VM's threads exist. The command line sets it; a program
+	 * that goes on to use KVM after vm_run() (tests/kvm) leaves it false.
+	 */
+	bool confine_main;
+
 	uint64_t t0_ns;          /* CLOCK_MONOTONIC when the VM was created */
 	pthread_t main_thread;
 

@@ -288,6 +288,7 @@ static const struct {
 	{ { "--bios", "fw.bin" } },
 	{ { "--cpu-features", "baseline" } },
 	{ { "--unknown-io", "ignore" } },
+	{ { "--seccomp", "log" } },
 	{ { "--stop-on", "login:" } },
 	{ { "--report", "r.json" } },
 	{ { "--timeout", "5" } },

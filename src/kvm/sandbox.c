@@ -1,0 +1,183 @@
+#include "kvm/sandbox.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "kvm/vm.h"
+
+static const char *const thread_names[] = {
+	[SANDBOX_MAIN] = "main", [SANDBOX_VCPU] = "vCPU",
+	[SANDBOX_TIMER] = "timer", [SANDBOX_CONSOLE] = "console",
+};
+
+const char *sandbox_thread_name(enum sandbox_thread kind)
+{
+	return (unsigned int)kind < sizeof(thread_names) / sizeof(thread_names[0]) ? thread_names[kind] : "?";
+}
+
+/*
+ * ---- the lists ------------------------------------------------------------------
+ *
+ * What every thread does: memory (the allocator, the sanitizers' too),
+ * futexes (locks, condition variables, joins), clocks and sleeps, signals
+ * (the kick is a tgkill; a signal handler returns through rt_sigreturn),
+ * writing to stdout (the console) and stderr (messages), and ending.
+ */
+static const int common_calls[] = {
+	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(madvise), SCMP_SYS(brk),
+	SCMP_SYS(mremap), SCMP_SYS(futex), SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(nanosleep), SCMP_SYS(sched_yield), SCMP_SYS(getpid), SCMP_SYS(gettid),
+	SCMP_SYS(tgkill), SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall),
+	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(getrandom), SCMP_SYS(fstat),
+	SCMP_SYS(newfstatat), SCMP_SYS(sigaltstack),
+};
+
+/* The main thread, once the VM runs: waiting, joining, the report file, tearing down. */
+static const int main_calls[] = {
+	SCMP_SYS(rt_sigtimedwait), SCMP_SYS(rt_sigaction), SCMP_SYS(read), SCMP_SYS(write),
+	SCMP_SYS(writev), SCMP_SYS(close), SCMP_SYS(openat), SCMP_SYS(lstat), SCMP_SYS(stat),
+	SCMP_SYS(statx), SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
+	SCMP_SYS(fchmod), SCMP_SYS(fsync), SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2),
+	SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(lseek), SCMP_SYS(fcntl), SCMP_SYS(timer_delete),
+#if defined(__SANITIZE_ADDRESS__)
+	/* LeakSanitizer stops the world at exit: a tracer thread and ptrace. */
+	SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(ptrace), SCMP_SYS(prctl), SCMP_SYS(wait4),
+	SCMP_SYS(getdents64), SCMP_SYS(open), SCMP_SYS(readlink), SCMP_SYS(sched_getaffinity),
+#endif
+};
+
+/* A vCPU thread: KVM_RUN (ioctls below), its local APIC timer (--irqchip user). */
+static const int vcpu_calls[] = { SCMP_SYS(timer_settime), SCMP_SYS(timer_gettime) };
+
+/* The console reader: stdin and its eventfd. */
+static const int console_calls[] = { SCMP_SYS(read), SCMP_SYS(poll), SCMP_SYS(ppoll) };
+
+/* ioctls on the vCPU's own file descriptor. */
+static const unsigned long vcpu_ioctls[] = {
+	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_MSRS,
+	KVM_SET_MSRS, KVM_INTERRUPT, KVM_NMI, KVM_GET_VCPU_EVENTS, KVM_GET_MP_STATE,
+	KVM_TRANSLATE, KVM_GET_LAPIC,
+};
+
+/* ioctls on the VM's file descriptor: a device raising an interrupt (vm_set_gsi, the IOAPIC). */
+static const unsigned long vm_ioctls[] = {
+	KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING,
+};
+
+/* ioctls on stdin: the console gives the terminal its settings back, from any thread. */
+static const unsigned long tty_ioctls[] = { TCGETS, TCSETS, TCSETSW, TCSETSF };
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static int allow_calls(scmp_filter_ctx c, const int *nr, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (seccomp_rule_add(c, SCMP_ACT_ALLOW, nr[i], 0))
+			return -1;
+	return 0;
+}
+
+static int allow_ioctls(scmp_filter_ctx c, int fd, const unsigned long *req, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd),
+				     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)req[i])))
+			return -1;
+	return 0;
+}
+
+/* write and writev to stdout and stderr only. */
+static int allow_std_writes(scmp_filter_ctx c)
+{
+	for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++)
+		if (seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd)) ||
+		    seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(writev), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd)))
+			return -1;
+	return 0;
+}
+
+static int add_rules(scmp_filter_ctx c, enum sandbox_thread kind, int vm_fd, int vcpu_fd)
+{
+	if (allow_calls(c, common_calls, N(common_calls)) ||
+	    allow_ioctls(c, STDIN_FILENO, tty_ioctls, N(tty_ioctls)))
+		return -1;
+	switch (kind) {
+	case SANDBOX_MAIN:
+		return allow_calls(c, main_calls, N(main_calls));
+	case SANDBOX_VCPU:
+		return allow_std_writes(c) || allow_calls(c, vcpu_calls, N(vcpu_calls)) ||
+		       allow_ioctls(c, vcpu_fd, vcpu_ioctls, N(vcpu_ioctls)) ||
+		       allow_ioctls(c, vm_fd, vm_ioctls, N(vm_ioctls)) ? -1 : 0;
+	case SANDBOX_TIMER:
+		return allow_std_writes(c) || allow_ioctls(c, vm_fd, vm_ioctls, N(vm_ioctls)) ? -1 : 0;
+	case SANDBOX_CONSOLE:
+		return allow_std_writes(c) || allow_calls(c, console_calls, N(console_calls)) ||
+		       allow_ioctls(c, vm_fd, vm_ioctls, N(vm_ioctls)) ? -1 : 0;
+	}
+	return -1;
+}
+
+/* ---- a forbidden call ------------------------------------------------------------ */
+
+static _Thread_local enum sandbox_thread my_kind;
+
+/*
+ * SIGSYS from the filter: name the thread and the call, and end mpvm (the
+ * guest or a bug made a thread do what it never does; nothing it holds can
+ * be trusted to finish). Only async-signal-safe calls from here on, but
+ * the name lookup: the process ends anyway.
+ */
+static void on_sigsys(int sig, siginfo_t *si, void *ctx)
+{
+	char msg[256];
+	char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, si->si_syscall);
+	int n;
+
+	(void)sig;
+	(void)ctx;
+	n = snprintf(msg, sizeof(msg), "mpvm: seccomp: the %s thread made system call %d (%s), which "
+		     "its filter forbids; stopping mpvm (--seccomp log lets such calls through and "
+		     "logs them)\n", sandbox_thread_name(my_kind), si->si_syscall, name ? name : "?");
+	if (n > 0)
+		(void)!write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+	_exit(MPVM_EXIT_HOST_ERROR);
+}
+
+int sandbox_enter(enum sandbox_thread kind, enum seccomp_mode mode, int vm_fd, int vcpu_fd)
+{
+	scmp_filter_ctx c;
+	int err;
+
+	if (mode == SECCOMP_OFF)
+		return 0;
+	my_kind = kind;
+	if (mode == SECCOMP_ON) {
+		struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+		sigset_t sys;
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGSYS, &sa, NULL);
+		sigemptyset(&sys);
+		sigaddset(&sys, SIGSYS);
+		pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
+	}
+	c = seccomp_init(mode == SECCOMP_ON ? SCMP_ACT_TRAP : SCMP_ACT_LOG);
+	if (!c) {
+		fprintf(stderr, "mpvm: --seccomp: seccomp_init failed\n");
+		return -1;
+	}
+	err = add_rules(c, kind, vm_fd, vcpu_fd) ? -EINVAL : seccomp_load(c);
+	seccomp_release(c);
+	if (err) {
+		fprintf(stderr, "mpvm: --seccomp: cannot install the %s thread's filter: %s "
+			"(--seccomp off runs without)\n", sandbox_thread_name(kind), strerror(-err));
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,147 @@
+/*
+ * The system-call filters (kvm/sandbox.c), each thread kind in a child
+ * process: its own calls go through; a call outside its list (opening a
+ * file, starting a program, a socket, an ioctl on another descriptor)
+ * stops the process with status 125 and a message naming the thread and
+ * the call; with --seccomp log the same call goes through; off installs
+ * nothing.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/kvm.h>
+
+#include "kvm/sandbox.h"
+
+enum action { DO_WRITE, DO_OPEN, DO_EXEC, DO_SOCKET, DO_FOREIGN_IOCTL, DO_STAT };
+
+struct result {
+	int status;      /* the child's exit status, or 128 + signal */
+	char err[512];   /* what it wrote to stderr */
+};
+
+/* In a child: enter the filter, do `what`, exit 0 if it went through (7 if it failed otherwise). */
+static struct result run_child(enum sandbox_thread kind, enum seccomp_mode mode, enum action what)
+{
+	struct result r = { 0 };
+	int pipefd[2], st;
+	pid_t pid;
+	ssize_t n;
+
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd;
+
+		dup2(pipefd[1], STDERR_FILENO);
+		close(pipefd[0]);
+		if (sandbox_enter(kind, mode, 100, 101))
+			_exit(9);
+		switch (what) {
+		case DO_WRITE:
+			_exit(write(STDERR_FILENO, "", 0) == 0 ? 0 : 7);
+		case DO_OPEN:
+			fd = open("/proc/self/status", O_RDONLY);
+			_exit(fd >= 0 ? 0 : 7);
+		case DO_EXEC:
+			execl("/bin/true", "true", (char *)NULL);
+			_exit(7);
+		case DO_SOCKET:
+			_exit(socket(AF_INET, SOCK_STREAM, 0) >= 0 ? 0 : 7);
+		case DO_FOREIGN_IOCTL: /* KVM_RUN, but not on the vCPU's descriptor (101) */
+			ioctl(102, KVM_RUN, 0);
+			_exit(0);
+		case DO_STAT: {
+			struct stat sb;
+
+			_exit(fstat(STDERR_FILENO, &sb) == 0 ? 0 : 7);
+		}
+		}
+		_exit(8);
+	}
+	close(pipefd[1]);
+	n = read(pipefd[0], r.err, sizeof(r.err) - 1);
+	r.err[n > 0 ? n : 0] = '\0';
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return r;
+}
+
+static void forbidden(enum sandbox_thread kind, enum action what, const char *call)
+{
+	struct result r = run_child(kind, SECCOMP_ON, what);
+	char want[128];
+
+	if (r.status != 125)
+		fail_msg("%s thread, %s: status %d, want 125 (stderr: %s)", sandbox_thread_name(kind), call,
+			 r.status, r.err);
+	snprintf(want, sizeof(want), "mpvm: seccomp: the %s thread made system call", sandbox_thread_name(kind));
+	assert_non_null(strstr(r.err, want));
+	assert_non_null(strstr(r.err, call));
+	/* log: the kernel notes it, the call goes ahead. */
+	r = run_child(kind, SECCOMP_LOG, what);
+	assert_int_not_equal(r.status, 125);
+}
+
+static void vcpu_thread(void **state)
+{
+	(void)state;
+	assert_int_equal(run_child(SANDBOX_VCPU, SECCOMP_ON, DO_WRITE).status, 0);
+	assert_int_equal(run_child(SANDBOX_VCPU, SECCOMP_ON, DO_STAT).status, 0);
+	forbidden(SANDBOX_VCPU, DO_OPEN, "(open");
+	forbidden(SANDBOX_VCPU, DO_EXEC, "(execve)");
+	forbidden(SANDBOX_VCPU, DO_SOCKET, "(socket)");
+	forbidden(SANDBOX_VCPU, DO_FOREIGN_IOCTL, "(ioctl)");
+}
+
+static void timer_and_console_threads(void **state)
+{
+	(void)state;
+	assert_int_equal(run_child(SANDBOX_TIMER, SECCOMP_ON, DO_WRITE).status, 0);
+	assert_int_equal(run_child(SANDBOX_CONSOLE, SECCOMP_ON, DO_WRITE).status, 0);
+	forbidden(SANDBOX_TIMER, DO_OPEN, "(open");
+	forbidden(SANDBOX_CONSOLE, DO_EXEC, "(execve)");
+	forbidden(SANDBOX_TIMER, DO_FOREIGN_IOCTL, "(ioctl)");
+}
+
+/* The main thread writes the report file, but runs nothing and opens no socket. */
+static void main_thread(void **state)
+{
+	(void)state;
+	assert_int_equal(run_child(SANDBOX_MAIN, SECCOMP_ON, DO_OPEN).status, 0);
+	forbidden(SANDBOX_MAIN, DO_EXEC, "(execve)");
+	forbidden(SANDBOX_MAIN, DO_SOCKET, "(socket)");
+}
+
+static void off_installs_nothing(void **state)
+{
+	(void)state;
+	assert_int_equal(run_child(SANDBOX_VCPU, SECCOMP_OFF, DO_OPEN).status, 0);
+	assert_int_equal(run_child(SANDBOX_VCPU, SECCOMP_OFF, DO_SOCKET).status, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(vcpu_thread),
+		cmocka_unit_test(timer_and_console_threads),
+		cmocka_unit_test(main_thread),
+		cmocka_unit_test(off_installs_nothing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
