@@ -92,6 +92,37 @@ $(BUILD)/tests/kvm/%: tests/kvm/%.c $(KVM_OBJ) $(DEV_OBJ) $(CORE_OBJ) $(BUILD)/s
 test: $(BUILD)/mpvm $(UNIT_BIN) $(KVM_TEST_BIN)
 	BUILD=$(BUILD) tests/run
 
+# ---- fuzzing (libFuzzer, clang): tests/fuzz/fuzz_X.c -> build-fuzz/fuzz_X,
+# linked with src/core and src/devices built for fuzzing in build-fuzz/ ------
+#   make fuzz            build every target
+#   make fuzz-run        run each one FUZZ_SECONDS (10) on a copy of its corpus
+FUZZ_BUILD   := build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 10
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -O1 -g -Isrc $(WARN) -MMD -MP \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJ     := $(CORE_SRC:%.c=$(FUZZ_BUILD)/%.o) $(DEV_SRC:%.c=$(FUZZ_BUILD)/%.o)
+
+.PHONY: fuzz fuzz-run
+fuzz: $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_BUILD)/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_BIN): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/tests/fuzz/%.o $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ -lpthread -ljson-c
+
+fuzz-run: fuzz
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' -type f 2>/dev/null)
+
 clean:
 	rm -rf build build-*
 

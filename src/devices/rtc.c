@@ -5,9 +5,10 @@
  * same registers.
  *
  * Time. The clock keeps no count of its own: the time registers read the
- * caller's wall clock plus offset_ns, broken down in UTC (the PC
+ * caller's wall clock plus offset_sec, broken down in UTC (the PC
  * convention Linux assumes unless told the RTC is in local time). Writing
- * a time register moves offset_ns so that the clock goes on from the
+ * a time register moves offset_sec (whole seconds: a guest may set any
+ * year from 0 to 25599, further than nanoseconds reach) so that the clock goes on from the
  * written value (the sub-second phase is kept, as the chip's divider
  * chain keeps running). While register B's SET bit is 1 the clock is
  * stopped: the registers hold the fields as written (so a guest may write
@@ -157,9 +158,12 @@ static int decode(const struct rtc *rtc, uint8_t b)
 	return binary(rtc) ? b : (b >> 4) * 10 + (b & 0xf);
 }
 
-static int64_t guest_ns(const struct rtc *rtc)
+/* Where the divider chain is within the current second: the wall clock's, as the offset is whole seconds. */
+static int64_t subsecond_ns(const struct rtc *rtc)
 {
-	return rtc->ops->wall_ns(rtc->opaque) + rtc->offset_ns;
+	int64_t wall = rtc->ops->wall_ns(rtc->opaque);
+
+	return wall - floor_div(wall, NS) * NS;
 }
 
 static bool stopped(const struct rtc *rtc)
@@ -169,7 +173,7 @@ static bool stopped(const struct rtc *rtc)
 
 static int64_t running_sec(const struct rtc *rtc)
 {
-	return floor_div(guest_ns(rtc), NS);
+	return floor_div(rtc->ops->wall_ns(rtc->opaque), NS) + rtc->offset_sec;
 }
 
 /* The time the registers show: while SET is 1, the fields as written. */
@@ -229,7 +233,7 @@ static void write_time(struct rtc *rtc, uint8_t index, uint8_t b)
 	if (stopped(rtc))
 		rtc->held = tm;
 	else
-		rtc->offset_ns += (tm_join(&tm) - from) * NS;
+		rtc->offset_sec += tm_join(&tm) - from;
 }
 
 static bool is_time(uint8_t index)
@@ -248,8 +252,8 @@ static uint8_t read_reg(struct rtc *rtc, uint8_t index)
 	switch (index) {
 	case RTC_REG_A:
 		v = rtc->cmos[RTC_REG_A] & (uint8_t)~RTC_A_UIP;
-		ns = guest_ns(rtc);
-		if (!stopped(rtc) && ns - floor_div(ns, NS) * NS >= NS - RTC_UIP_NS)
+		ns = subsecond_ns(rtc);
+		if (!stopped(rtc) && ns >= NS - RTC_UIP_NS)
 			v |= RTC_A_UIP;
 		return v;
 	case RTC_REG_C:
@@ -291,7 +295,7 @@ static void write_reg(struct rtc *rtc, uint8_t index, uint8_t v)
 		} else if ((old & RTC_B_SET) && !(v & RTC_B_SET)) {
 			int64_t to = tm_join(&rtc->held);
 
-			rtc->offset_ns += (to - running_sec(rtc)) * NS;
+			rtc->offset_sec += to - running_sec(rtc);
 			rtc->uf_sec = to;
 		}
 		rtc->cmos[RTC_REG_B] = v;

@@ -86,7 +86,7 @@ struct rtc {
 	uint8_t index;          /* bits 0-6 of the last write to 0x70 */
 	bool nmi_masked;        /* bit 7 of it */
 	uint8_t cmos[RTC_CMOS_SIZE]; /* everything but the clock registers and C, D */
-	int64_t offset_ns;      /* guest time = wall clock + offset */
+	int64_t offset_sec;     /* guest time = wall clock + offset, in whole seconds */
 	struct rtc_time held;   /* while register B's SET bit is 1: the stopped time, as written */
 	int64_t uf_sec;         /* the guest second register C was last read in */
 	uint8_t wday_adjust;    /* day of week written by the guest minus computed, mod 7 */

@@ -45,11 +45,6 @@ static const int main_calls[] = {
 	SCMP_SYS(statx), SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
 	SCMP_SYS(fchmod), SCMP_SYS(fsync), SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2),
 	SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(lseek), SCMP_SYS(fcntl), SCMP_SYS(timer_delete),
-#if defined(__SANITIZE_ADDRESS__)
-	/* LeakSanitizer stops the world at exit: a tracer thread and ptrace. */
-	SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(ptrace), SCMP_SYS(prctl), SCMP_SYS(wait4),
-	SCMP_SYS(getdents64), SCMP_SYS(open), SCMP_SYS(readlink), SCMP_SYS(sched_getaffinity),
-#endif
 };
 
 /* A vCPU thread: KVM_RUN (ioctls below), its local APIC timer (--irqchip user). */
@@ -149,6 +144,24 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	_exit(MPVM_EXIT_HOST_ERROR);
 }
 
+/*
+ * Under AddressSanitizer, LeakSanitizer stops the world when the main
+ * thread exits: it starts a tracer task that ptraces every thread and
+ * reads /proc, calls no list can spell out (and a tracer stopped by the
+ * filter leaves the exit hanging). In such builds the main thread's filter
+ * logs what it does not list instead of stopping mpvm; every other thread
+ * is filtered as in a release build.
+ */
+static bool sanitizer_exit_work(enum sandbox_thread kind)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return kind == SANDBOX_MAIN;
+#else
+	(void)kind;
+	return false;
+#endif
+}
+
 int sandbox_enter(enum sandbox_thread kind, enum seccomp_mode mode, int vm_fd, int vcpu_fd)
 {
 	scmp_filter_ctx c;
@@ -167,7 +180,7 @@ int sandbox_enter(enum sandbox_thread kind, enum seccomp_mode mode, int vm_fd, i
 		sigaddset(&sys, SIGSYS);
 		pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
 	}
-	c = seccomp_init(mode == SECCOMP_ON ? SCMP_ACT_TRAP : SCMP_ACT_LOG);
+	c = seccomp_init(mode == SECCOMP_ON && !sanitizer_exit_work(kind) ? SCMP_ACT_TRAP : SCMP_ACT_LOG);
 	if (!c) {
 		fprintf(stderr, "mpvm: --seccomp: seccomp_init failed\n");
 		return -1;

@@ -249,6 +249,31 @@ static void set_time_running(void **state)
 	rtc_destroy(&rtc);
 }
 
+/*
+ * Years far from now: a guest that writes century 0 or 99 moves the clock thousands of years, past what a nanosecond
+ * offset holds (the fuzzer found that: signed overflow in write_time).
+ */
+static void far_years(void **state)
+{
+	struct rtc rtc;
+
+	(void)state;
+	fake_now = 1700000000ll * NS; /* 2023 */
+	rtc_init(&rtc, &ops, NULL);
+	wr(&rtc, RTC_REG_B, RTC_B_24H | RTC_B_DM);
+	wr(&rtc, RTC_CENTURY, 0);
+	assert_int_equal(rd(&rtc, RTC_CENTURY), 0);
+	assert_int_equal(rd(&rtc, RTC_YEAR), 23);
+	wr(&rtc, RTC_CENTURY, 99);
+	assert_int_equal(rd(&rtc, RTC_CENTURY), 99);
+	assert_int_equal(rd(&rtc, RTC_YEAR), 23);
+	fake_now += 61 * NS; /* and it runs on */
+	assert_int_equal(rd(&rtc, RTC_CENTURY), 99);
+	wr(&rtc, RTC_CENTURY, 20);
+	assert_int_equal(rd(&rtc, RTC_YEAR), 23);
+	rtc_destroy(&rtc);
+}
+
 static void day_of_week_written(void **state)
 {
 	struct rtc rtc;
@@ -344,6 +369,7 @@ int main(void)
 		cmocka_unit_test(set_time_with_set_bit),
 		cmocka_unit_test(set_fields_in_any_order),
 		cmocka_unit_test(set_time_running),
+		cmocka_unit_test(far_years),
 		cmocka_unit_test(day_of_week_written),
 		cmocka_unit_test(register_c_update_flag),
 		cmocka_unit_test(cmos_ram_and_nmi),

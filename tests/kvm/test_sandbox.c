@@ -118,13 +118,18 @@ static void timer_and_console_threads(void **state)
 	forbidden(SANDBOX_TIMER, DO_FOREIGN_IOCTL, "(ioctl)");
 }
 
-/* The main thread writes the report file, but runs nothing and opens no socket. */
+/*
+ * The main thread writes the report file, but runs nothing and opens no
+ * socket. (Under AddressSanitizer its filter only logs: sandbox.c.)
+ */
 static void main_thread(void **state)
 {
 	(void)state;
 	assert_int_equal(run_child(SANDBOX_MAIN, SECCOMP_ON, DO_OPEN).status, 0);
+#if !defined(__SANITIZE_ADDRESS__)
 	forbidden(SANDBOX_MAIN, DO_EXEC, "(execve)");
 	forbidden(SANDBOX_MAIN, DO_SOCKET, "(socket)");
+#endif
 }
 
 static void off_installs_nothing(void **state)

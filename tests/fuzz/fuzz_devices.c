@@ -1,0 +1,441 @@
+/*
+ * libFuzzer target: the KVM-free device models of src/devices driven the
+ * way a guest (and the vCPU loop) drives them. The input is a sequence of
+ * operations: one byte picks the device and the kind of access, then come
+ * the port or offset, the size and the value bytes (missing bytes read as
+ * 0). One machine's worth of devices is created per input and destroyed at
+ * its end, wired roughly as kvm/ wires them (IOAPIC -> local APIC, local
+ * APIC EOI -> IOAPIC, PIT/UART/i8042 -> PIC and IOAPIC), with a fake
+ * clock. A depth counter stops callback chains from recursing unboundedly.
+ */
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/acpi.h"
+#include "core/fw_cfg_store.h"
+#include "core/guest_abi.h"
+#include "devices/acpi_pm.h"
+#include "devices/fw_cfg.h"
+#include "devices/i8042.h"
+#include "devices/ioapic.h"
+#include "devices/lapic.h"
+#include "devices/pic.h"
+#include "devices/pit.h"
+#include "devices/rtc.h"
+#include "devices/serial.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* ---- the input as a byte stream ------------------------------------------ */
+
+struct in {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint8_t u8(struct in *in)
+{
+	if (!in->n)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+static uint64_t un(struct in *in, unsigned int bytes)
+{
+	uint64_t v = 0;
+
+	for (unsigned int i = 0; i < bytes; i++)
+		v |= (uint64_t)u8(in) << (8 * i);
+	return v;
+}
+
+static unsigned int pio_size(struct in *in)
+{
+	static const unsigned int sizes[] = { 1, 2, 4, 1 };
+
+	return sizes[u8(in) & 3];
+}
+
+/* ---- the machine ---------------------------------------------------------- */
+
+struct machine {
+	uint64_t now_ns, tsc;
+	int depth;          /* callback nesting */
+	struct lapic *lapic;
+	struct ioapic *ioapic;
+	struct pic *pic;
+	struct pit *pit;
+	struct serial *uart;
+	struct rtc rtc;
+	struct i8042 kbc;
+	struct fw_cfg *fw_cfg;
+	struct acpi_pm pm;
+};
+
+#define MAX_DEPTH 4
+
+/* local APIC */
+static void la_send_ipi(void *o, struct lapic *from, const struct icr *icr) { }
+static void la_kick(void *o, unsigned int vcpu) { }
+static void la_log(void *o, unsigned int vcpu, const char *msg) { }
+static void la_dest_changed(void *o, unsigned int vcpu) { }
+
+static void la_eoi(void *o, unsigned int vcpu, uint8_t vector)
+{
+	struct machine *m = o;
+
+	if (m->depth >= MAX_DEPTH)
+		return;
+	m->depth++;
+	ioapic_eoi(m->ioapic, vector);
+	m->depth--;
+}
+
+static const struct lapic_ops lapic_ops = {
+	.send_ipi = la_send_ipi, .kick = la_kick, .eoi = la_eoi, .log = la_log,
+	.dest_changed = la_dest_changed,
+};
+
+static uint64_t fake_now(void *o) { return ((struct machine *)o)->now_ns; }
+static uint64_t fake_tsc(void *o) { return ((struct machine *)o)->tsc; }
+
+/* IOAPIC */
+static void io_deliver(void *o, const struct ioapic_msg *msg)
+{
+	struct machine *m = o;
+
+	if (m->depth >= MAX_DEPTH || msg->delivery != IOAPIC_FIXED)
+		return;
+	m->depth++;
+	(void)lapic_accept_irq(m->lapic, msg->vector, msg->level);
+	m->depth--;
+}
+
+static void io_log(void *o, const char *msg) { }
+static void io_rte(void *o, unsigned int pin, uint64_t rte) { }
+
+static const struct ioapic_ops ioapic_ops = {
+	.deliver = io_deliver, .log = io_log, .redirection_changed = io_rte,
+};
+
+/* ISA interrupt lines: to both the PIC and the IOAPIC (IRQ 0 is pin 2) */
+static void isa_irq(struct machine *m, unsigned int irq, bool level)
+{
+	if (m->depth >= MAX_DEPTH)
+		return;
+	m->depth++;
+	pic_set_irq(m->pic, irq, level);
+	ioapic_set_irq(m->ioapic, irq == 0 ? 2 : irq, level);
+	m->depth--;
+}
+
+static void pic_kick(void *o) { }
+static void pic_log(void *o, const char *msg) { }
+static const struct pic_ops pic_ops = { .kick = pic_kick, .log = pic_log };
+
+static uint64_t pit_now(void *o) { return ((struct machine *)o)->now_ns; }
+static void pit_irq(void *o, unsigned int irq, bool level) { isa_irq(o, irq, level); }
+static void pit_rearm(void *o) { }
+static const struct pit_ops pit_ops = { .now_ns = pit_now, .set_irq = pit_irq, .rearm = pit_rearm };
+
+static void uart_irq(void *o, bool level) { isa_irq(o, 4, level); }
+
+static int64_t rtc_wall(void *o)
+{
+	/* 2024-01-01 plus the fake clock */
+	return 1704067200ll * 1000000000ll + (int64_t)(((struct machine *)o)->now_ns >> 1);
+}
+static const struct rtc_ops rtc_ops = { .wall_ns = rtc_wall };
+
+static int kbc_reset(void *o) { return 0; }
+static void kbc_irq(void *o, unsigned int irq, bool level) { isa_irq(o, irq, level); }
+static const struct i8042_ops kbc_ops = { .reset = kbc_reset, .set_irq = kbc_irq };
+
+static uint64_t pm_now(void *o) { return ((struct machine *)o)->now_ns; }
+static int pm_poweroff(void *o) { return -1; }
+static void pm_sleep(void *o, unsigned int slp_typ) { }
+static const struct acpi_pm_ops pm_ops = {
+	.now_ns = pm_now, .poweroff = pm_poweroff, .sleep_ignored = pm_sleep,
+};
+
+static int null_fd = -1;
+
+static int machine_create(struct machine *m, bool bsp)
+{
+	memset(m, 0, sizeof(*m));
+	m->now_ns = 1000000000ull;
+	m->tsc = 5000000000ull;
+	m->lapic = lapic_create(0, 0, bsp, &lapic_ops, m);
+	m->ioapic = ioapic_create(1, &ioapic_ops, m);
+	m->pic = pic_create(&pic_ops, m);
+	m->pit = pit_create(&pit_ops, m);
+	m->uart = serial_create(null_fd, uart_irq, m);
+	m->fw_cfg = fw_cfg_create(4, 512ull << 20);
+	if (!m->lapic || !m->ioapic || !m->pic || !m->pit || !m->uart || !m->fw_cfg)
+		abort();
+	lapic_set_clock(m->lapic, fake_now, fake_tsc, 1000000, m);
+	rtc_init(&m->rtc, &rtc_ops, m);
+	i8042_init(&m->kbc, &kbc_ops, m);
+	acpi_pm_init(&m->pm, &pm_ops, m);
+	return 0;
+}
+
+static void machine_destroy(struct machine *m)
+{
+	acpi_pm_destroy(&m->pm);
+	i8042_destroy(&m->kbc);
+	rtc_destroy(&m->rtc);
+	fw_cfg_destroy(m->fw_cfg);
+	serial_destroy(m->uart);
+	pit_destroy(m->pit);
+	pic_destroy(m->pic);
+	ioapic_destroy(m->ioapic);
+	lapic_destroy(m->lapic);
+}
+
+/* ---- port accesses --------------------------------------------------------- */
+
+static void pio(struct in *in, pio_handler_fn fn, void *dev, const uint16_t *ports, size_t nports)
+{
+	uint8_t b = u8(in);
+	uint16_t port = ports[(b >> 1) % nports];
+	bool is_write = b & 1;
+	unsigned int size = pio_size(in);
+	uint32_t v = is_write ? (uint32_t)un(in, size) : 0xdeadbeefu;
+
+	(void)fn(dev, port, is_write, &v, size);
+}
+
+static const uint16_t pic_ports[] = { 0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1 };
+static const uint16_t pit_ports[] = { 0x40, 0x41, 0x42, 0x43, 0x61 };
+static const uint16_t uart_ports[] = {
+	MPVM_COM1_PORT + 0, MPVM_COM1_PORT + 1, MPVM_COM1_PORT + 2, MPVM_COM1_PORT + 3,
+	MPVM_COM1_PORT + 4, MPVM_COM1_PORT + 5, MPVM_COM1_PORT + 6, MPVM_COM1_PORT + 7,
+};
+static const uint16_t rtc_ports[] = { RTC_PORT, RTC_PORT + 1 };
+static const uint16_t kbc_ports[] = { I8042_DATA_PORT, I8042_CMD_PORT };
+static const uint16_t fw_cfg_ports[] = { FW_CFG_PORT_SEL, FW_CFG_PORT_DATA };
+static const uint16_t pm_ports[] = {
+	ACPI_PM1_EVT_BLK, ACPI_PM1_EVT_BLK + 1, ACPI_PM1_EVT_BLK + 2, ACPI_PM1_EVT_BLK + 3,
+	ACPI_PM1_CNT_BLK, ACPI_PM1_CNT_BLK + 1,
+	ACPI_PM_TMR_BLK, ACPI_PM_TMR_BLK + 1, ACPI_PM_TMR_BLK + 2, ACPI_PM_TMR_BLK + 3,
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+enum op {
+	OP_LAPIC_MMIO_READ,
+	OP_LAPIC_MMIO_WRITE,
+	OP_LAPIC_MSR_READ,
+	OP_LAPIC_MSR_WRITE,
+	OP_LAPIC_SET_BASE,
+	OP_LAPIC_ACCEPT_IRQ,
+	OP_LAPIC_ACK,           /* the vCPU takes the highest pending vector */
+	OP_LAPIC_TSC_DEADLINE,
+	OP_LAPIC_RESET,
+	OP_CLOCK,               /* time passes: the LAPIC timer and the PIT run */
+	OP_IOAPIC_MMIO_READ,
+	OP_IOAPIC_MMIO_WRITE,
+	OP_IOAPIC_SET_IRQ,
+	OP_IOAPIC_EOI,
+	OP_PIC_PIO,
+	OP_PIC_SET_IRQ,
+	OP_PIC_ACK,
+	OP_PIT_PIO,
+	OP_UART_PIO,
+	OP_UART_RECEIVE,
+	OP_RTC_PIO,
+	OP_KBC_PIO,
+	OP_FW_CFG_PIO,
+	OP_PM_PIO,
+	OP_COUNT
+};
+
+/* x2APIC MSRs (0x800-0x8ff) and a few around them */
+static uint32_t pick_msr(struct in *in)
+{
+	uint8_t b = u8(in);
+
+	switch (b >> 6) {
+	case 0:
+	case 1:
+		return LAPIC_MSR_X2APIC_FIRST + (b & 0x3f);
+	case 2:
+		return LAPIC_MSR_X2APIC_FIRST + 0x80 + (b & 0x7f);
+	default:
+		return (b & 1) ? LAPIC_MSR_APIC_BASE : LAPIC_MSR_X2APIC_LAST + 1;
+	}
+}
+
+static void step(struct machine *m, struct in *in)
+{
+	uint8_t buf[8];
+
+	switch (u8(in) % OP_COUNT) {
+	case OP_LAPIC_MMIO_READ: {
+		uint32_t off = (uint32_t)un(in, 2) & 0xfffu;
+		unsigned int len = 1 + (u8(in) & 7u);
+
+		lapic_mmio_read(m->lapic, off, buf, len);
+		break;
+	}
+	case OP_LAPIC_MMIO_WRITE: {
+		uint32_t off = (uint32_t)un(in, 2) & 0xfffu;
+		unsigned int len = 1u << (u8(in) & 3u);
+
+		for (unsigned int i = 0; i < len; i++)
+			buf[i] = u8(in);
+		lapic_mmio_write(m->lapic, off, buf, len);
+		break;
+	}
+	case OP_LAPIC_MSR_READ: {
+		uint64_t v;
+
+		(void)lapic_msr_read(m->lapic, pick_msr(in), &v);
+		break;
+	}
+	case OP_LAPIC_MSR_WRITE: {
+		uint32_t msr = pick_msr(in);
+
+		(void)lapic_msr_write(m->lapic, msr, un(in, 8));
+		break;
+	}
+	case OP_LAPIC_SET_BASE: {
+		/* Mostly the default base with the mode bits of the input. */
+		uint8_t b = u8(in);
+		uint64_t v = (b & 0x80) ? un(in, 8)
+					: LAPIC_DEFAULT_BASE | ((uint64_t)(b & 0x0d) << 8);
+
+		(void)lapic_set_base(m->lapic, v);
+		break;
+	}
+	case OP_LAPIC_ACCEPT_IRQ: {
+		uint8_t vector = u8(in);
+
+		(void)lapic_accept_irq(m->lapic, vector, u8(in) & 1);
+		break;
+	}
+	case OP_LAPIC_ACK: {
+		int v = lapic_pending_vector(m->lapic);
+
+		if (v >= 0 && v <= 255)
+			lapic_ack_vector(m->lapic, (uint8_t)v);
+		break;
+	}
+	case OP_LAPIC_TSC_DEADLINE:
+		lapic_set_tsc_deadline(m->lapic, m->tsc + un(in, 4), m->tsc);
+		(void)lapic_get_tsc_deadline(m->lapic);
+		break;
+	case OP_LAPIC_RESET:
+		lapic_reset(m->lapic, u8(in) & 1);
+		break;
+	case OP_CLOCK: {
+		uint64_t delta = un(in, 4);
+
+		m->now_ns += delta;
+		m->tsc += delta;
+		lapic_timer_update(m->lapic, m->now_ns, m->tsc);
+		(void)lapic_timer_next_ns(m->lapic);
+		pit_update(m->pit, m->now_ns);
+		(void)pit_next_irq_ns(m->pit);
+		(void)acpi_pm_timer(&m->pm);
+		break;
+	}
+	case OP_IOAPIC_MMIO_READ: {
+		uint64_t off = un(in, 2) & 0xfffu;
+		unsigned int len = 1 + (u8(in) & 7u);
+
+		ioapic_mmio_read(m->ioapic, off, buf, len);
+		break;
+	}
+	case OP_IOAPIC_MMIO_WRITE: {
+		uint64_t off = un(in, 2) & 0xfffu;
+		unsigned int len = 1u << (u8(in) & 3u);
+
+		for (unsigned int i = 0; i < len; i++)
+			buf[i] = u8(in);
+		ioapic_mmio_write(m->ioapic, off, buf, len);
+		break;
+	}
+	case OP_IOAPIC_SET_IRQ: {
+		uint8_t b = u8(in);
+
+		ioapic_set_irq(m->ioapic, (b >> 1) % 32u, b & 1);
+		break;
+	}
+	case OP_IOAPIC_EOI:
+		ioapic_eoi(m->ioapic, u8(in));
+		break;
+	case OP_PIC_PIO:
+		pio(in, pic_pio, m->pic, pic_ports, N(pic_ports));
+		break;
+	case OP_PIC_SET_IRQ: {
+		uint8_t b = u8(in);
+
+		pic_set_irq(m->pic, (b >> 1) % 20u, b & 1);
+		break;
+	}
+	case OP_PIC_ACK:
+		if (pic_has_interrupt(m->pic))
+			(void)pic_ack(m->pic);
+		else if (u8(in) & 1)
+			(void)pic_ack(m->pic);   /* a spurious INTA */
+		break;
+	case OP_PIT_PIO:
+		pio(in, pit_pio, m->pit, pit_ports, N(pit_ports));
+		break;
+	case OP_UART_PIO:
+		pio(in, serial_pio, m->uart, uart_ports, N(uart_ports));
+		break;
+	case OP_UART_RECEIVE: {
+		size_t n = u8(in) & 31u;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i % sizeof(buf)] = u8(in);
+		(void)serial_receive(m->uart, buf, n < sizeof(buf) ? n : sizeof(buf));
+		break;
+	}
+	case OP_RTC_PIO:
+		pio(in, rtc_pio, &m->rtc, rtc_ports, N(rtc_ports));
+		break;
+	case OP_KBC_PIO:
+		pio(in, i8042_pio, &m->kbc, kbc_ports, N(kbc_ports));
+		break;
+	case OP_FW_CFG_PIO:
+		pio(in, fw_cfg_pio, m->fw_cfg, fw_cfg_ports, N(fw_cfg_ports));
+		break;
+	case OP_PM_PIO:
+		pio(in, acpi_pm_pio, &m->pm, pm_ports, N(pm_ports));
+		break;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct in in = { data, size };
+	struct machine *m;
+
+	if (null_fd < 0) {
+		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null_fd < 0)
+			abort();
+	}
+	if (size == 0)
+		return 0;
+	m = malloc(sizeof(*m));
+	if (!m)
+		abort();
+	/* The first byte: BSP or AP local APIC. */
+	machine_create(m, u8(&in) & 1);
+	while (in.n)
+		step(m, &in);
+	machine_destroy(m);
+	free(m);
+	return 0;
+}
