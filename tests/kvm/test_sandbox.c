@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,12 @@
 #include <linux/kvm.h>
 
 #include "kvm/sandbox.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define SANITIZER_EATS_SIGSYS 1
+#else
+#define SANITIZER_EATS_SIGSYS 0
+#endif
 
 enum action { DO_WRITE, DO_OPEN, DO_EXEC, DO_SOCKET, DO_FOREIGN_IOCTL, DO_STAT };
 
@@ -86,12 +93,24 @@ static void forbidden(enum sandbox_thread kind, enum action what, const char *ca
 	struct result r = run_child(kind, SECCOMP_ON, what);
 	char want[128];
 
+#if defined(__SANITIZE_THREAD__)
+	/*
+	 * ThreadSanitizer takes SIGSYS first and defers it, making calls of
+	 * its own that the filter stops: the process dies of SIGSYS without
+	 * mpvm's message. Stopped it is, which is what counts here.
+	 */
+	if (r.status == 128 + SIGSYS)
+		r = (struct result){ .status = 125 };
+	else
+#endif
 	if (r.status != 125)
 		fail_msg("%s thread, %s: status %d, want 125 (stderr: %s)", sandbox_thread_name(kind), call,
 			 r.status, r.err);
 	snprintf(want, sizeof(want), "mpvm: seccomp: the %s thread made system call", sandbox_thread_name(kind));
-	assert_non_null(strstr(r.err, want));
-	assert_non_null(strstr(r.err, call));
+	if (r.err[0] || !SANITIZER_EATS_SIGSYS) {
+		assert_non_null(strstr(r.err, want));
+		assert_non_null(strstr(r.err, call));
+	}
 	/* log: the kernel notes it, the call goes ahead. */
 	r = run_child(kind, SECCOMP_LOG, what);
 	assert_int_not_equal(r.status, 125);
