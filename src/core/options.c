@@ -141,17 +141,29 @@ static int set_boot_cpu(const struct run_option *opt, const char *val,
 	return 0;
 }
 
+/*
+ * A value that is one of a few words: its index in words[] (NULL-ended),
+ * or -1 with "OPT 'VAL': must be LIST" in err.
+ */
+static int keyword(const char *name, const char *val, const char *const *words, const char *list,
+		   char *err, size_t errlen)
+{
+	for (int i = 0; words[i]; i++)
+		if (!strcmp(val, words[i]))
+			return i;
+	return errmsg(err, errlen, "%s '%s': must be %s", name, val, list);
+}
+
+/* In enum irqchip_mode's order. */
 static int set_irqchip(const struct run_option *opt, const char *val,
 		       struct mpvm_options *o, char *err, size_t errlen)
 {
-	if (!strcmp(val, "kernel"))
-		o->irqchip = IRQCHIP_KERNEL;
-	else if (!strcmp(val, "user"))
-		o->irqchip = IRQCHIP_USER;
-	else if (!strcmp(val, "split"))
-		o->irqchip = IRQCHIP_SPLIT;
-	else
-		return errmsg(err, errlen, "--irqchip '%s': must be kernel, split or user", val);
+	static const char *const words[] = { "kernel", "split", "user", NULL };
+	int k = keyword(opt->name, val, words, "kernel, split or user", err, errlen);
+
+	if (k < 0)
+		return -1;
+	o->irqchip = (enum irqchip_mode)k;
 	return 0;
 }
 
@@ -221,29 +233,29 @@ static int set_cpu_features(const struct run_option *opt, const char *val,
 	return 0;
 }
 
+/* In enum unknown_io's order, after AUTO (the default, which has no word). */
 static int set_unknown_io(const struct run_option *opt, const char *val,
 			  struct mpvm_options *o, char *err, size_t errlen)
 {
-	if (!strcmp(val, "fault"))
-		o->unknown_io = UNKNOWN_IO_FAULT;
-	else if (!strcmp(val, "ignore"))
-		o->unknown_io = UNKNOWN_IO_IGNORE;
-	else
-		return errmsg(err, errlen, "--unknown-io '%s': must be fault or ignore", val);
+	static const char *const words[] = { "fault", "ignore", NULL };
+	int k = keyword(opt->name, val, words, "fault or ignore", err, errlen);
+
+	if (k < 0)
+		return -1;
+	o->unknown_io = (enum unknown_io)(UNKNOWN_IO_FAULT + k);
 	return 0;
 }
 
+/* In enum seccomp_mode's order. */
 static int set_seccomp(const struct run_option *opt, const char *val,
 		       struct mpvm_options *o, char *err, size_t errlen)
 {
-	if (!strcmp(val, "on"))
-		o->seccomp = SECCOMP_ON;
-	else if (!strcmp(val, "log"))
-		o->seccomp = SECCOMP_LOG;
-	else if (!strcmp(val, "off"))
-		o->seccomp = SECCOMP_OFF;
-	else
-		return errmsg(err, errlen, "--seccomp '%s': must be on, log or off", val);
+	static const char *const words[] = { "on", "log", "off", NULL };
+	int k = keyword(opt->name, val, words, "on, log or off", err, errlen);
+
+	if (k < 0)
+		return -1;
+	o->seccomp = (enum seccomp_mode)k;
 	return 0;
 }
 
