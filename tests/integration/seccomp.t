@@ -15,6 +15,13 @@ threads() {
 	done | grep -v '^kvm-' | sort
 }
 
+# ThreadSanitizer starts a background thread of its own before main(), which
+# no filter of mpvm's covers: with a TSan build it is in the list too.
+TSAN=
+if ldd "$MPVM" 2>/dev/null | grep -q libtsan; then
+	TSAN="mpvm=0 "
+fi
+
 # start ARGS...: mpvm with a guest that never ends, stdin a pipe (so the console reader runs).
 start() {
 	sleep 60 | timeout 60 "$MPVM" run --cpus 2 --cmdline scenario=hang "$@" >"$T_DIR/out" 2>"$T_DIR/err" &
@@ -38,8 +45,8 @@ stop() {
 }
 
 for mode in kernel split user; do
-	want="console=2 mpvm=2 vcpu0=2 vcpu1=2 "
-	[ $mode != kernel ] && want="console=2 mpvm=2 timer=2 vcpu0=2 vcpu1=2 "
+	want="console=2 ${TSAN}mpvm=2 vcpu0=2 vcpu1=2 "
+	[ $mode != kernel ] && want="console=2 ${TSAN}mpvm=2 timer=2 vcpu0=2 vcpu1=2 "
 	start --irqchip $mode
 	wait_for "$PID" "$want"
 	ok $? "--irqchip $mode: every thread has its filter (want '$want', have '$(threads "$PID" | tr '\n' ' ')')"
@@ -49,7 +56,7 @@ for mode in kernel split user; do
 done
 
 start --seccomp off
-wait_for "$PID" "console=0 mpvm=0 vcpu0=0 vcpu1=0 "
+wait_for "$PID" "console=0 ${TSAN}mpvm=0 vcpu0=0 vcpu1=0 "
 ok $? "--seccomp off: no thread is filtered (have '$(threads "$PID" | tr '\n' ' ')')"
 stop
 
