@@ -143,6 +143,12 @@ void smp_ap_ipi(void);
 #define BENCH_MAX_ROUNDS 10000
 void bench_ipi(unsigned rounds, bool spin);
 
+/* hostile.c: scenario=hostile-mp|hostile-ipi|hostile-apic|hostile-io */
+enum hostile { HOSTILE_NONE, HOSTILE_MP, HOSTILE_IPI, HOSTILE_APIC, HOSTILE_IO };
+void hostile_run(enum hostile which);
+bool hostile_interrupt(uint64_t vector, uint64_t *rip); /* true: handled (idt.c) */
+uint32_t smp_checkins(unsigned i); /* smp.c: times CPU index i ran ap_main */
+
 extern unsigned failures;
 extern uint64_t ap_timeout_ms;
 #define FAIL(...) do { failures++; gprintf("mpvm-guest: FAIL: " __VA_ARGS__); } while (0)

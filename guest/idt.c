@@ -83,6 +83,9 @@ void interrupt_handler(struct int_frame *f)
 		return;
 	}
 
+	if (hostile_interrupt(f->vector, &f->rip))
+		return;
+
 	/* A fault while reporting a fault: say the least and stop. */
 	static volatile uint32_t reporting;
 	if (__atomic_fetch_add(&reporting, 1, __ATOMIC_RELAXED)) {

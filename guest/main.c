@@ -16,7 +16,8 @@ uint64_t ap_timeout_ms; /* per AP wait; timeout=MS, default 5 s */
 enum scenario {
 	SC_DEFAULT, SC_SECOND_SIPI, SC_REINIT, SC_PARTIAL, SC_BROADCAST,
 	SC_HANG, SC_TRIPLE_FAULT, SC_BAD_PORT, SC_BAD_MMIO, SC_BAD_FETCH, SC_IPI_BENCH,
-	SC_APIC_DISABLE, SC_CPUID, SC_APIC_BASE_GP, SC_NMI_STORM, SC_COUNT
+	SC_APIC_DISABLE, SC_CPUID, SC_APIC_BASE_GP, SC_NMI_STORM,
+	SC_HOSTILE_MP, SC_HOSTILE_IPI, SC_HOSTILE_APIC, SC_HOSTILE_IO, SC_COUNT
 };
 static const char *const scenario_names[SC_COUNT] = {
 	[SC_DEFAULT] = "default", [SC_SECOND_SIPI] = "second-sipi", [SC_REINIT] = "reinit",
@@ -25,10 +26,17 @@ static const char *const scenario_names[SC_COUNT] = {
 	[SC_BAD_MMIO] = "bad-mmio", [SC_BAD_FETCH] = "bad-fetch", [SC_IPI_BENCH] = "ipi-bench",
 	[SC_APIC_DISABLE] = "apic-disable", [SC_CPUID] = "cpuid", [SC_APIC_BASE_GP] = "apic-base-gp",
 	[SC_NMI_STORM] = "nmi-storm",
+	[SC_HOSTILE_MP] = "hostile-mp", [SC_HOSTILE_IPI] = "hostile-ipi",
+	[SC_HOSTILE_APIC] = "hostile-apic", [SC_HOSTILE_IO] = "hostile-io",
 };
 static const enum fault scenario_fault[SC_COUNT] = {
 	[SC_TRIPLE_FAULT] = FAULT_TRIPLE, [SC_BAD_PORT] = FAULT_BAD_PORT,
 	[SC_BAD_MMIO] = FAULT_BAD_MMIO, [SC_BAD_FETCH] = FAULT_BAD_FETCH,
+};
+/* Guests that push at the VMM (hostile.c): they run once the APs are up, and end the run. */
+static const enum hostile scenario_hostile[SC_COUNT] = {
+	[SC_HOSTILE_MP] = HOSTILE_MP, [SC_HOSTILE_IPI] = HOSTILE_IPI,
+	[SC_HOSTILE_APIC] = HOSTILE_APIC, [SC_HOSTILE_IO] = HOSTILE_IO,
 };
 
 enum tables { TABLES_AUTO, TABLES_ACPI, TABLES_MPTABLE };
@@ -54,7 +62,8 @@ __attribute__((noreturn)) static void usage_error(const char *what, const char *
 		gprintf("'");
 	}
 	gprintf(" (keys: scenario=default|second-sipi|reinit|partial|broadcast|hang|"
-		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable|cpuid|apic-base-gp|nmi-storm, start=K, where=bsp|ap, "
+		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable|cpuid|apic-base-gp|nmi-storm|"
+		"hostile-mp|hostile-ipi|hostile-apic|hostile-io, start=K, where=bsp|ap, "
 		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS, rounds=N, "
 		"wait=hlt|spin)\n");
 	gprintf("mpvm-guest:   scenario=ipi-bench rounds=N wait=hlt|spin: IPI round trip and HLT "
@@ -497,6 +506,8 @@ void bsp_main(const struct mpvm_boot_info *bi)
 		smp_start_each(naps);
 		break;
 	}
+	if (scenario_hostile[o.scenario])
+		hostile_run(scenario_hostile[o.scenario]);
 
 	if (o.scenario == SC_SECOND_SIPI)
 		smp_second_sipi();

@@ -123,6 +123,11 @@ static uint32_t checkins(unsigned i)
 	return __atomic_load_n(&pc[i].checkins, __ATOMIC_ACQUIRE);
 }
 
+uint32_t smp_checkins(unsigned i)
+{
+	return checkins(i);
+}
+
 static bool wait_checkins(unsigned i, uint32_t n, uint64_t deadline)
 {
 	while (checkins(i) < n) {

@@ -11,8 +11,11 @@
  *                      ignored.
  *   10:8   delivery    000 fixed, 001 lowest priority, 010 SMI, 100 NMI,
  *                      101 INIT (or INIT level de-assert), 110 STARTUP;
- *                      011 and 111 reserved. x2APIC: 001 is shown reserved
- *                      too (Figure 10-28).
+ *                      011 and 111 reserved. x2APIC: Figure 10-28 shows
+ *                      001 reserved, but §10.6.1 makes sending lowest
+ *                      priority model specific, and KVM's local APIC sends
+ *                      it in x2APIC mode as in xAPIC mode: so do we (a
+ *                      guest sees the same in every --irqchip mode).
  *   11     dest mode   0 physical, 1 logical (§10.6.2.1, §10.6.2.2)
  *   12     delivery    xAPIC: read-only send-pending flag; x2APIC: removed,
  *          status      WRMSR ignores it. Ignored here.
@@ -84,8 +87,6 @@ int icr_decode(uint64_t v, bool x2apic, struct icr *out, char *err, size_t errle
 	}
 	if (dm == 3 || dm == 7)
 		return errmsg(err, errlen, "reserved delivery mode %u", dm);
-	if (x2apic && dm == ICR_LOWEST)
-		return errmsg(err, errlen, "lowest-priority delivery is reserved in the x2APIC ICR");
 	if ((dm == ICR_FIXED || dm == ICR_LOWEST) && out->vector < 16) {
 		out->esr = APIC_ESR_SEND_ILLEGAL_VECTOR;
 		return errmsg(err, errlen, "illegal vector %u for %s delivery (0-15 are reserved)",

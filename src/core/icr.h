@@ -54,7 +54,8 @@ struct icr {
  * in `err` (if not NULL) for: a reserved delivery mode; a fixed or
  * lowest-priority vector below 16 (out->esr = APIC_ESR_SEND_ILLEGAL_VECTOR);
  * a shorthand the delivery mode may not use; in x2APIC mode a reserved bit
- * set (out->gp) or lowest-priority delivery. On failure `out` still holds
+ * set (out->gp). Lowest priority is valid in both modes, as in KVM. On
+ * failure `out` still holds
  * every field as read.
  */
 int icr_decode(uint64_t icr, bool x2apic, struct icr *out, char *err, size_t errlen);

@@ -702,9 +702,9 @@ static void do_eoi(struct lapic *l, struct deferred *d)
  * A complete ICR value written (§10.6.1; x2APIC §10.12.9): decode; a valid
  * command goes to ops->send_ipi, a bad one is logged and not sent, with the
  * ESR bit the SDM gives (§10.5.3): "send illegal vector" for fixed/lowest
- * with vector 0-15; in x2APIC mode, where lowest priority cannot be sent,
- * "redirectable IPI" (and nothing else). x2APIC reserved bits: #GP, nothing
- * stored.
+ * with vector 0-15. Lowest priority goes out in x2APIC mode too, as KVM
+ * sends it (§10.6.1: sending it is model specific), so "redirectable IPI"
+ * is never set. x2APIC reserved bits: #GP, nothing stored.
  */
 static int icr_send(struct lapic *l, uint64_t v, bool x2, struct deferred *d)
 {
@@ -724,8 +724,6 @@ static int icr_send(struct lapic *l, uint64_t v, bool x2, struct deferred *d)
 	}
 	l->icr = x2 ? v & ~X2APIC_ICR_STATUS : v;
 	esr = ic.esr;
-	if (x2 && ic.delivery == ICR_LOWEST)
-		esr = LAPIC_ESR_REDIRECTABLE_IPI;
 	if (x2)
 		la_dlog(l, d, "ICR write 0x%016" PRIx64 " not sent: %s", v, err);
 	else
