@@ -2,7 +2,8 @@
 # other flags and embedded into it, and the unit tests are three kinds of
 # compile that make expresses directly, with no configure step.
 #
-#   make                 build/mpvm (with the built-in guest inside)
+#   make                 build/mpvm (with the built-in guest inside) and
+#                        bench/launch's firmware images and timing helper
 #   make test            build everything, then run tests/run (unit + integration)
 #   make SAN=address,undefined BUILD=build-asan test
 #                        the same under sanitizers, in its own build folder
@@ -33,8 +34,8 @@ DEV_OBJ     := $(DEV_SRC:%.c=$(BUILD)/%.o)
 KVM_OBJ     := $(KVM_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ     := $(CLI_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all test clean guest
-all: $(BUILD)/mpvm
+.PHONY: all test clean guest bench
+all: $(BUILD)/mpvm bench
 
 # ---- the built-in guest (guest/): freestanding, never sanitized ----------
 GUEST_CFLAGS := -std=c11 -O2 -g -ffreestanding -fno-pic -fno-pie -nostdlib \
@@ -70,6 +71,27 @@ $(BUILD)/src/%.o: src/%.c
 $(BUILD)/mpvm: $(CLI_OBJ) $(KVM_OBJ) $(DEV_OBJ) $(CORE_OBJ) $(BUILD)/src/kvm/guest_blob.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# ---- bench/launch: a flat SMP firmware image (bench/launchfw.S), 64 KiB for
+# -bios/--bios, in two builds (APs one at a time, or by one broadcast), and
+# the helper that times a VMM run (bench/launch-probe.c) ------------------
+BENCH_OUT := $(BUILD)/bench/launchfw.bin $(BUILD)/bench/launchfw-broadcast.bin $(BUILD)/bench/launch-probe
+bench: $(BENCH_OUT)
+
+$(BUILD)/bench/launchfw.o: bench/launchfw.S
+	@mkdir -p $(dir $@)
+	as --32 -o $@ $<
+$(BUILD)/bench/launchfw-broadcast.o: bench/launchfw.S
+	@mkdir -p $(dir $@)
+	as --32 --defsym BROADCAST=1 -o $@ $<
+$(BUILD)/bench/%.elf: $(BUILD)/bench/%.o
+	ld -m elf_i386 -Ttext=0xffff0000 -o $@ $<
+$(BUILD)/bench/%.bin: $(BUILD)/bench/%.elf
+	objcopy -O binary -j .text $< $@
+	@test "$$(stat -c %s $@)" -eq 65536 || { echo "$@: not 64 KiB" >&2; rm -f $@; exit 1; }
+$(BUILD)/bench/launch-probe: bench/launch-probe.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 # ---- unit tests (cmocka): tests/core/test_X.c against src/core,
 # tests/devices/test_X.c against src/devices (and src/core) ---------------
 UNIT_SRC  := $(wildcard tests/core/test_*.c) $(wildcard tests/devices/test_*.c)
@@ -89,7 +111,7 @@ $(BUILD)/tests/kvm/%: tests/kvm/%.c $(KVM_OBJ) $(DEV_OBJ) $(CORE_OBJ) $(BUILD)/s
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KVM_OBJ) $(DEV_OBJ) $(CORE_OBJ) $(BUILD)/src/kvm/guest_blob.o -lcmocka $(LIBS)
 
-test: $(BUILD)/mpvm $(UNIT_BIN) $(KVM_TEST_BIN)
+test: $(BUILD)/mpvm bench $(UNIT_BIN) $(KVM_TEST_BIN)
 	BUILD=$(BUILD) tests/run
 
 # ---- fuzzing (libFuzzer, clang): tests/fuzz/fuzz_X.c -> build-fuzz/fuzz_X,

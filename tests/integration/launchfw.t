@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# bench/launch's firmware (bench/launchfw.S, built by make into
+# BUILD/bench): under --bios it prints "S" at the reset vector, starts every
+# AP by INIT-SIPI-SIPI one at a time or by one broadcast, prints "A" once all
+# have checked in and ends through isa-debug-exit with 0x10 (status 33), in
+# every irqchip mode. And bench/launch itself, one round on mpvm.
+. "$(dirname "$0")/lib.sh"
+need_kvm
+
+B=$(dirname "$MPVM")/bench
+for f in launchfw.bin launchfw-broadcast.bin launch-probe; do
+	[ -e "$B/$f" ]
+	ok $? "make built $B/$f"
+done
+is "$(stat -c %s "$B/launchfw.bin" 2>/dev/null)" 65536 "the image is 64 KiB"
+
+for mode in kernel split user; do
+	for img in launchfw launchfw-broadcast; do
+		for n in 1 2 5; do
+			name="$img --irqchip $mode --cpus $n"
+			run_mpvm 60 run --bios "$B/$img.bin" --cpus "$n" --irqchip "$mode" --debug-exit
+			is "$STATUS" 33 "$name: ends through isa-debug-exit, status 33"
+			is "$(tr '\n' ' ' <"$OUT")" "S A " "$name: prints S, then A"
+			# an AP may still be between its check-in and its HLT when the BSP ends the run
+			is "$(count "$ERR" '^mpvm: +[0-9]+ +[0-9]+ +AP +(HALTED|RUNNABLE) ')" $((n - 1)) "$name: every AP started"
+		done
+	done
+done
+
+# Without the exit port the image halts after "A": --timeout ends it.
+run_mpvm 60 run --bios "$B/launchfw.bin" --cpus 2 --timeout 2
+is "$STATUS" 124 "without --debug-exit: halts, --timeout ends it"
+is "$(tr '\n' ' ' <"$OUT")" "S A " "without --debug-exit: still prints S, then A"
+
+# bench/launch, one round, split mode only, N = 2.
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$(dirname "$MPVM") RUNS=1 VMMS="split lkvm" "$top/bench/launch" 2 >"$T_DIR/bench" 2>"$T_DIR/bench.err"
+ok $? "bench/launch RUNS=1 VMMS=split 2: exit status 0"
+like "$T_DIR/bench" '^ +2 one +split +1/1 +[0-9.]+ \[' "bench/launch: a line for N=2, one at a time"
+like "$T_DIR/bench" '^ +2 broadcast +split +1/1 +[0-9.]+ \[' "bench/launch: a line for N=2, broadcast"
+like "$T_DIR/bench" '^# note: .*lkvm' "bench/launch: a note about kvmtool"
+like "$T_DIR/bench" '^ +2 +[0-9.]+$' "bench/launch: the peak RSS line"
+
+done_testing
