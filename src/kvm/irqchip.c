@@ -88,6 +88,50 @@ void kvm_lapic_observe(struct vcpu *v)
 	atomic_store(&v->kvm_mp_state, mp.mp_state);
 }
 
+/*
+ * Exits that come from guest instructions being executed (or, for
+ * KVM_EXIT_IOAPIC_EOI and KVM_EXIT_IRQ_WINDOW_OPEN, from KVM about to
+ * enter the guest): KVM gets there only with a vCPU whose MP state is
+ * RUNNABLE (x86.c's vcpu_run() enters the guest only then; a vCPU that is
+ * halted or waits for INIT/SIPI blocks in the kernel and comes back to
+ * user space only when interrupted).
+ */
+static bool exit_while_runnable(uint32_t reason)
+{
+	switch (reason) {
+	case KVM_EXIT_IO:
+	case KVM_EXIT_MMIO:
+	case KVM_EXIT_IOAPIC_EOI:
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR:
+	case KVM_EXIT_HYPERCALL:
+	case KVM_EXIT_DEBUG:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * An exit from a running guest says the MP state is RUNNABLE, so the
+ * KVM_GET_MP_STATE ioctl is needed only after
+ * interruptions and rare exits. What is lost is nothing the ioctl showed
+ * either: between two returns to user space KVM may take a vCPU through
+ * INIT and SIPI unseen both ways.
+ */
+void kvm_lapic_after_run(struct vcpu *v, bool exited)
+{
+	if (exited && exit_while_runnable(v->run->exit_reason)) {
+		if (atomic_load(&v->kvm_mp_state) != MP_STATE_RUNNABLE) {
+			mp_history_observe(&v->mp, MP_STATE_RUNNABLE, vm_now_ns(v->vm));
+			atomic_store(&v->kvm_mp_state, MP_STATE_RUNNABLE);
+		}
+		return;
+	}
+	kvm_lapic_observe(v);
+}
+
 enum mp_state kvm_lapic_mp_state(struct vcpu *v)
 {
 	return (enum mp_state)atomic_load(&v->kvm_mp_state);

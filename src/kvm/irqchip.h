@@ -55,8 +55,12 @@ struct irqchip_ops {
 	void (*vcpu_sleep)(struct vcpu *v);
 	/* The vCPU thread, right before KVM_RUN: inject what is pending. Optional. */
 	void (*vcpu_before_run)(struct vcpu *v);
-	/* The vCPU thread, after KVM_RUN returned (an exit or a kick). Optional. */
-	void (*vcpu_after_run)(struct vcpu *v);
+	/*
+	 * The vCPU thread, after KVM_RUN returned: `exited` when it returned
+	 * an exit (in run->exit_reason), false when it was interrupted (a
+	 * kick, EINTR or EAGAIN) and once more when the thread ends. Optional.
+	 */
+	void (*vcpu_after_run)(struct vcpu *v, bool exited);
 	/* The vCPU thread: an exit the chip owns (HLT, its MMIO, its MSRs, EOIs): 1 handled, 0 not its, -1 stop. Optional. */
 	int (*vcpu_handle_exit)(struct vcpu *v);
 
@@ -98,6 +102,8 @@ int kvm_lapic_vm_init(struct vm *vm);
 int kvm_lapic_vcpu_init(struct vcpu *v);
 /* KVM_GET_MP_STATE, recorded in the vCPU's history if it changed. */
 void kvm_lapic_observe(struct vcpu *v);
+/* After KVM_RUN: the MP state, by an ioctl only when the exit does not tell it. */
+void kvm_lapic_after_run(struct vcpu *v, bool exited);
 enum mp_state kvm_lapic_mp_state(struct vcpu *v);
 bool kvm_lapic_always_runnable(struct vcpu *v);
 

@@ -567,7 +567,7 @@ static enum vcpu_thread_state run_once(struct vcpu *v)
 	r = ioctl(v->fd, KVM_RUN, 0);
 	err = errno;
 	if (chip->vcpu_after_run)
-		chip->vcpu_after_run(v);
+		chip->vcpu_after_run(v, r == 0);
 	if (r < 0) {
 		/*
 		 * EINTR: kicked. EAGAIN: an AP waiting for INIT/SIPI woke
@@ -665,7 +665,7 @@ static void *vcpu_thread(void *arg)
 		enter_state(v, s);
 	}
 	if (v->vm->irqchip->vcpu_after_run)
-		v->vm->irqchip->vcpu_after_run(v); /* the last look at the MP state */
+		v->vm->irqchip->vcpu_after_run(v, false); /* the last look at the MP state */
 	report_timeout(v);
 	pthread_mutex_lock(&v->cmd_lock);
 	if (v->cmd == VCPU_CMD_STOP)

@@ -20,6 +20,7 @@
 #include "kvm/console.h"
 #include "kvm/irqchip.h"
 #include "kvm/machine.h"
+#include "kvm/reaper.h"
 #include "kvm/sandbox.h"
 #include "kvm/vcpu.h"
 
@@ -188,7 +189,7 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 	char err[256];
 	int tsc;
 
-	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .ncpus = opts->cpus,
+	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .reaper_fd = -1, .ncpus = opts->cpus,
 			   .irqchip = irqchip_ops_for(opts->irqchip) };
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->threads_lock, NULL);
@@ -232,6 +233,7 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 		return -1;
 	}
 	vm->t0_ns = monotonic_ns();
+	vm->reaper_fd = reaper_start(vm->vm_fd); /* no thread but this one yet */
 	/*
 	 * The IOAPIC's ID: 4 bits in its ID register; kept clear of the local
 	 * APIC IDs where that is possible, as MP-table systems did.
@@ -460,11 +462,12 @@ void vm_destroy(struct vm *vm)
 	bios_unmap(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
+	reaper_release(vm->reaper_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_mutex_destroy(&vm->threads_lock);
 	pthread_mutex_destroy(&vm->io_ignored_lock);
 	pthread_cond_destroy(&vm->threads_cond);
-	*vm = (struct vm){ .kvm_fd = -1, .vm_fd = -1 };
+	*vm = (struct vm){ .kvm_fd = -1, .vm_fd = -1, .reaper_fd = -1 };
 }

@@ -26,7 +26,9 @@ fi
 start() {
 	sleep 60 | timeout 60 "$MPVM" run --cpus 2 --cmdline scenario=hang "$@" >"$T_DIR/out" 2>"$T_DIR/err" &
 	sleep 0.2
-	PID=$(pgrep -n -f "$MPVM run --cpus 2 --cmdline scenario=hang $*")
+	# mpvm itself: not timeout (whose command line has it after "timeout 60"),
+	# nor its VM reaper (kvm/reaper.c: same command line, a child, so newer).
+	PID=$(pgrep -o -f "^$MPVM run --cpus 2 --cmdline scenario=hang $*")
 }
 
 # wait_for PID WANT: up to 10 s for the thread list to be WANT.
@@ -39,8 +41,11 @@ wait_for() {
 	return 1
 }
 
+# stop: mpvm, then the pipeline's `sleep 60` (it would hold `wait` for its minute).
 stop() {
 	kill -TERM "$PID" 2>/dev/null
+	while kill -0 "$PID" 2>/dev/null; do sleep 0.05; done
+	pkill -P $$ -x sleep 2>/dev/null
 	wait
 }
 
