@@ -112,7 +112,7 @@ fail:
 	return -1;
 }
 
-int boot_bios(struct vm *vm)
+int boot_bios_map(struct vm *vm)
 {
 	const struct mpvm_options *o = vm->opts;
 	struct bios_layout l;
@@ -153,9 +153,14 @@ int boot_bios(struct vm *vm)
 	    map_slot(vm, SLOT_MIRROR, l.mirror_base, l.mirror_size, rom + l.mirror_offset, true) ||
 	    map_slot(vm, SLOT_ROM, l.rom_base, l.size, rom, true))
 		return -1;
+	return 0;
+}
+
+int boot_bios(struct vm *vm)
+{
 	if (write_tables(vm))
 		return -1;
-	return reset_vector(&vm->vcpus[o->boot_cpu]);
+	return reset_vector(&vm->vcpus[vm->opts->boot_cpu]);
 }
 
 void bios_unmap(struct vm *vm)

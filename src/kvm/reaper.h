@@ -14,13 +14,18 @@
 #ifndef MPVM_KVM_REAPER_H
 #define MPVM_KVM_REAPER_H
 
+#include <sys/types.h>
+
 /*
  * Right after KVM_CREATE_VM, before any other thread exists: forks the
  * reaper, which keeps only `vm_fd` and waits. Returns the descriptor to
  * hand to reaper_release(), or -1 if there is no reaper (then mpvm tears
- * the VM down itself, as before; nothing else changes).
+ * the VM down itself, as before; nothing else changes). `*middle`: the
+ * short-lived process between mpvm and the reaper, for reaper_collect().
  */
-int reaper_start(int vm_fd);
+int reaper_start(int vm_fd, pid_t *middle);
+/* Before the main thread's seccomp filter (which has no wait4): collects `*middle`. */
+void reaper_collect(pid_t *middle);
 
 /* Once mpvm has closed its own VM descriptors: the reaper closes its own and ends. */
 void reaper_release(int fd);

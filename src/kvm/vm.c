@@ -189,7 +189,7 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 	char err[256];
 	int tsc;
 
-	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .reaper_fd = -1, .ncpus = opts->cpus,
+	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .reaper_fd = -1, .reaper_middle = -1, .ncpus = opts->cpus,
 			   .irqchip = irqchip_ops_for(opts->irqchip) };
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->threads_lock, NULL);
@@ -233,13 +233,13 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 		return -1;
 	}
 	vm->t0_ns = monotonic_ns();
-	vm->reaper_fd = reaper_start(vm->vm_fd); /* no thread but this one yet */
+	vm->reaper_fd = reaper_start(vm->vm_fd, &vm->reaper_middle); /* no thread but this one yet */
 	/*
 	 * The IOAPIC's ID: 4 bits in its ID register; kept clear of the local
 	 * APIC IDs where that is possible, as MP-table systems did.
 	 */
 	vm->ioapic_id = vm->ncpus < 16 ? (uint8_t)vm->ncpus : 0;
-	if (setup_memory(vm) || setup_irqchip(vm))
+	if (setup_memory(vm) || (opts->bios && boot_bios_map(vm)) || setup_irqchip(vm))
 		return -1;
 
 	/* Must precede KVM_CREATE_VCPU: KVM resets the BSP flag per vCPU at creation. */
@@ -375,6 +375,7 @@ int vm_run(struct vm *vm)
 	sigaddset(&wait_set, SIGTERM);
 	sigaddset(&wait_set, SIGHUP);
 
+	reaper_collect(&vm->reaper_middle);
 	if (console_start(vm, vm->com1, &vm->console))
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
@@ -463,11 +464,12 @@ void vm_destroy(struct vm *vm)
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	reaper_release(vm->reaper_fd);
+	reaper_collect(&vm->reaper_middle); /* if vm_run() did not get to it */
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_mutex_destroy(&vm->threads_lock);
 	pthread_mutex_destroy(&vm->io_ignored_lock);
 	pthread_cond_destroy(&vm->threads_cond);
-	*vm = (struct vm){ .kvm_fd = -1, .vm_fd = -1, .reaper_fd = -1 };
+	*vm = (struct vm){ .kvm_fd = -1, .vm_fd = -1, .reaper_fd = -1, .reaper_middle = -1 };
 }
