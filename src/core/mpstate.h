@@ -32,10 +32,15 @@ const char *mp_state_name(uint32_t state);
 /*
  * The observed sequence of one vCPU's MP states: a new entry only when the
  * state differs from the last one recorded. Bounded, so a guest that halts
- * and wakes forever cannot make mpvm grow without limit; what did not fit
- * is counted in `dropped`.
+ * and wakes, or INITs and SIPIs an AP, millions of times cannot make mpvm
+ * grow without limit: the history keeps the first MP_HISTORY_HEAD changes
+ * and the last MP_HISTORY_TAIL (a ring), and counts those in between in
+ * `dropped`. Walk it with mp_history_count()/mp_history_at(): in order, the
+ * gap (if dropped > 0) after the first MP_HISTORY_HEAD entries.
  */
-#define MP_HISTORY_MAX 4096
+#define MP_HISTORY_HEAD 2048
+#define MP_HISTORY_TAIL 2048
+#define MP_HISTORY_MAX (MP_HISTORY_HEAD + MP_HISTORY_TAIL)
 
 struct mp_observation {
 	uint32_t state;
@@ -43,9 +48,11 @@ struct mp_observation {
 };
 
 struct mp_history {
-	struct mp_observation *obs;
+	struct mp_observation *obs;  /* the first changes: up to MP_HISTORY_HEAD */
 	size_t len, cap;
-	uint64_t dropped;   /* changes seen after the history was full */
+	struct mp_observation *tail; /* then a ring of the last MP_HISTORY_TAIL */
+	size_t tail_len, tail_next;  /* entries in the ring; where the next one goes */
+	uint64_t dropped;   /* changes between the head and the tail, no longer kept */
 	uint32_t last;      /* last state seen, recorded or not */
 	bool seen;
 };
@@ -54,6 +61,9 @@ struct mp_history {
 bool mp_history_observe(struct mp_history *h, uint32_t state, uint64_t t_ns);
 /* Last state seen, or `fallback` if none. */
 uint32_t mp_history_last(const struct mp_history *h, uint32_t fallback);
+/* Entries kept (at most MP_HISTORY_MAX), and the i-th of them in order. */
+size_t mp_history_count(const struct mp_history *h);
+struct mp_observation mp_history_at(const struct mp_history *h, size_t i);
 void mp_history_free(struct mp_history *h);
 
 #endif

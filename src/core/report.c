@@ -32,11 +32,12 @@ static json_object *history_json(const struct mp_history *h)
 {
 	json_object *arr = json_object_new_array();
 
-	for (size_t i = 0; h && i < h->len; i++) {
+	for (size_t i = 0; h && i < mp_history_count(h); i++) {
 		json_object *o = json_object_new_object();
+		struct mp_observation ob = mp_history_at(h, i);
 
-		json_object_object_add(o, "t_ns", json_object_new_uint64(h->obs[i].t_ns));
-		json_object_object_add(o, "state", json_object_new_string(state_name(h->obs[i].state)));
+		json_object_object_add(o, "t_ns", json_object_new_uint64(ob.t_ns));
+		json_object_object_add(o, "state", json_object_new_string(state_name(ob.state)));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -85,6 +86,17 @@ char *report_json(const struct vm_report *r)
 		json_object_object_add(o, "mp_states", history_json(v->history));
 		json_object_object_add(o, "mp_states_dropped",
 				       json_object_new_uint64(v->history ? v->history->dropped : 0));
+		if (v->history && v->history->dropped) /* the first this many, then the gap, then the last */
+			json_object_object_add(o, "mp_states_dropped_after",
+					       json_object_new_uint64(v->history->len));
+		if (v->nexit_reasons) {
+			json_object *e = json_object_new_object();
+
+			for (unsigned int k = 0; k < v->nexit_reasons && k < REPORT_EXIT_REASONS_MAX; k++)
+				json_object_object_add(e, v->exit_reasons[k].name,
+						       json_object_new_uint64(v->exit_reasons[k].n));
+			json_object_object_add(o, "exit_reasons", e);
+		}
 		if (v->thread_state)
 			json_object_object_add(o, "thread", thread_json(v));
 		json_object_array_add(vcpus, o);

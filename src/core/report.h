@@ -14,6 +14,13 @@
 #include "core/mpstate.h"
 
 #define REPORT_THREAD_STATES_MAX 8
+#define REPORT_EXIT_REASONS_MAX 24
+
+/* How many of a vCPU's returns from KVM_RUN had one reason ("KVM_EXIT_IO", "interrupted", ...). */
+struct report_count {
+	const char *name;
+	uint64_t n;
+};
 
 /* Time a vCPU thread spent in one of its states ("running", "paused", ...). */
 struct report_state_time {
@@ -31,6 +38,8 @@ struct vcpu_report {
 	const char *thread_state;       /* the thread's state when the VM stopped; NULL: not known */
 	struct report_state_time thread_time[REPORT_THREAD_STATES_MAX];
 	unsigned int nthread_time;
+	struct report_count exit_reasons[REPORT_EXIT_REASONS_MAX];
+	unsigned int nexit_reasons;
 };
 
 struct vm_report {

@@ -174,7 +174,7 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 
 /* ---- guest faults: what happened, where, and the registers --------------- */
 
-static const char *exit_reason_name(uint32_t r)
+const char *vcpu_exit_reason_name(uint32_t r)
 {
 	switch (r) {
 	case KVM_EXIT_UNKNOWN: return "KVM_EXIT_UNKNOWN";
@@ -274,7 +274,7 @@ void vcpu_guest_fault(struct vcpu *v, const char *fmt, ...)
 		vfprintf(stderr, fmt, ap);
 		va_end(ap);
 		fprintf(stderr, "\nmpvm:   exit reason %u (%s)\n", v->run->exit_reason,
-			exit_reason_name(v->run->exit_reason));
+			vcpu_exit_reason_name(v->run->exit_reason));
 		dump_registers(v);
 	}
 	pthread_mutex_unlock(&vm->stop_lock);
@@ -573,14 +573,17 @@ static enum vcpu_thread_state run_once(struct vcpu *v)
 		 * EINTR: kicked. EAGAIN: an AP waiting for INIT/SIPI woke
 		 * up in KVM (its MP state changed): run it again.
 		 */
-		if (err == EINTR || err == EAGAIN)
+		if (err == EINTR || err == EAGAIN) {
+			v->interrupted++;
 			return VCPU_STATE_RUNNING;
+		}
 		fprintf(stderr, "mpvm: vCPU %u: KVM_RUN: %s\n", v->id, strerror(err));
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 		return VCPU_STATE_EXITED;
 	}
 	if (!v->exits++)
 		v->first_exit_ns = vm_now_ns(vm);
+	v->exits_by_reason[v->run->exit_reason < VCPU_EXIT_REASONS ? v->run->exit_reason : VCPU_EXIT_REASONS - 1]++;
 	if (chip->vcpu_handle_exit) {
 		int h = chip->vcpu_handle_exit(v);
 

@@ -45,6 +45,8 @@ enum vcpu_thread_state {
 	VCPU_STATE_EXITED,
 };
 #define VCPU_STATE_COUNT 5
+/* Exit reasons counted one by one (KVM_EXIT_* are below 48 today); above: one "other" slot. */
+#define VCPU_EXIT_REASONS 49
 
 enum vcpu_command {
 	VCPU_CMD_NONE,
@@ -80,10 +82,15 @@ struct vcpu {
 
 	/* Owned by the vCPU thread while it runs; read by others after join. */
 	uint64_t exits;
+	uint64_t exits_by_reason[VCPU_EXIT_REASONS]; /* KVM_EXIT_*; the last slot: any above */
+	uint64_t interrupted;       /* returns without an exit: kicks (EINTR), EAGAIN */
 	struct mp_history mp;
 	uint64_t first_run_ns;      /* when KVM_RUN was first entered */
 	uint64_t first_exit_ns;     /* when it first came back with an exit */
 };
+
+/* KVM_EXIT_IO -> "KVM_EXIT_IO"; "unknown exit reason" for one mpvm does not know. */
+const char *vcpu_exit_reason_name(uint32_t reason);
 
 /* Creates the KVM vCPU, maps kvm_run, sets its CPUID, MSRs and irqchip state. -1 after printing why. */
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id);

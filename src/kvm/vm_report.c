@@ -32,6 +32,14 @@ static void vcpu_report_fill(struct vcpu *c, struct vcpu_report *r)
 		.exits = c->exits, .history = &c->mp,
 		.thread_state = vcpu_state_name(c->state_at_stop),
 	};
+	for (uint32_t k = 0; k < VCPU_EXIT_REASONS && r->nexit_reasons < REPORT_EXIT_REASONS_MAX - 1; k++)
+		if (c->exits_by_reason[k])
+			r->exit_reasons[r->nexit_reasons++] = (struct report_count){
+				.name = k == VCPU_EXIT_REASONS - 1 ? "other" : vcpu_exit_reason_name(k),
+				.n = c->exits_by_reason[k],
+			};
+	if (c->interrupted)
+		r->exit_reasons[r->nexit_reasons++] = (struct report_count){ .name = "interrupted", .n = c->interrupted };
 	for (unsigned int s = 0; s < VCPU_STATE_COUNT && s < REPORT_THREAD_STATES_MAX; s++) {
 		if (s == VCPU_STATE_EXITED)
 			continue;

@@ -45,8 +45,59 @@ static void history_is_bounded(void **state)
 	(void)state;
 	for (uint64_t i = 0; i < MP_HISTORY_MAX + 10; i++)
 		mp_history_observe(&h, i % 2 ? MP_STATE_HALTED : MP_STATE_RUNNABLE, i);
-	assert_int_equal(h.len, MP_HISTORY_MAX);
+	assert_int_equal(mp_history_count(&h), MP_HISTORY_MAX);
 	assert_true(h.dropped == 10);
+	mp_history_free(&h);
+	assert_int_equal(mp_history_count(&h), 0);
+}
+
+/*
+ * A guest that INITs and SIPIs an AP a million times: the history keeps
+ * the first MP_HISTORY_HEAD changes and the last MP_HISTORY_TAIL, in
+ * order, and counts the rest; the last state is the true last one.
+ */
+static void history_keeps_first_and_last(void **state)
+{
+	static const uint32_t cycle[] = { MP_STATE_INIT_RECEIVED, MP_STATE_SIPI_RECEIVED, MP_STATE_RUNNABLE };
+	struct mp_history h = { 0 };
+	const uint64_t n = 1000000;
+
+	(void)state;
+	assert_true(mp_history_observe(&h, MP_STATE_UNINITIALIZED, 0));
+	for (uint64_t i = 1; i <= n; i++)
+		mp_history_observe(&h, cycle[(i - 1) % 3], i);
+	assert_int_equal(mp_history_count(&h), MP_HISTORY_HEAD + MP_HISTORY_TAIL);
+	assert_true(h.dropped == n + 1 - MP_HISTORY_HEAD - MP_HISTORY_TAIL);
+	assert_int_equal(h.len, MP_HISTORY_HEAD);
+	/* The head: the first changes, from the start. */
+	assert_int_equal(mp_history_at(&h, 0).state, MP_STATE_UNINITIALIZED);
+	for (size_t i = 1; i < MP_HISTORY_HEAD; i++) {
+		assert_true(mp_history_at(&h, i).t_ns == i);
+		assert_int_equal(mp_history_at(&h, i).state, cycle[(i - 1) % 3]);
+	}
+	/* The tail: the last MP_HISTORY_TAIL changes, oldest first, ending with the last. */
+	for (size_t k = 0; k < MP_HISTORY_TAIL; k++) {
+		uint64_t t = n - MP_HISTORY_TAIL + 1 + k;
+
+		assert_true(mp_history_at(&h, MP_HISTORY_HEAD + k).t_ns == t);
+		assert_int_equal(mp_history_at(&h, MP_HISTORY_HEAD + k).state, cycle[(t - 1) % 3]);
+	}
+	assert_int_equal(mp_history_last(&h, MP_STATE_HALTED), cycle[(n - 1) % 3]);
+	mp_history_free(&h);
+}
+
+/* A few changes past the head: the ring is not yet full and nothing is dropped. */
+static void history_tail_partly_filled(void **state)
+{
+	struct mp_history h = { 0 };
+
+	(void)state;
+	for (uint64_t i = 0; i < MP_HISTORY_HEAD + 3; i++)
+		mp_history_observe(&h, i % 2 ? MP_STATE_HALTED : MP_STATE_RUNNABLE, i);
+	assert_int_equal(mp_history_count(&h), MP_HISTORY_HEAD + 3);
+	assert_true(h.dropped == 0);
+	for (size_t i = 0; i < MP_HISTORY_HEAD + 3; i++)
+		assert_true(mp_history_at(&h, i).t_ns == i);
 	mp_history_free(&h);
 }
 
@@ -56,6 +107,8 @@ int main(void)
 		cmocka_unit_test(names),
 		cmocka_unit_test(history_records_changes_only),
 		cmocka_unit_test(history_is_bounded),
+		cmocka_unit_test(history_keeps_first_and_last),
+		cmocka_unit_test(history_tail_partly_filled),
 	};
 
 	return cmocka_run_group_tests_name("mpstate", tests, NULL, NULL);

@@ -24,7 +24,9 @@ static void make_report(struct mp_history h[2], struct vcpu_report v[2], struct 
 	v[0] = (struct vcpu_report){ .id = 0, .apic_id = 0, .bsp = false, .mp_state = MP_STATE_UNINITIALIZED,
 				     .exits = 0, .history = &h[1] };
 	v[1] = (struct vcpu_report){ .id = 1, .apic_id = 1, .bsp = true, .mp_state = MP_STATE_RUNNABLE,
-				     .exits = 42, .history = &h[0] };
+				     .exits = 42, .history = &h[0],
+				     .exit_reasons = { { "KVM_EXIT_IO", 40 }, { "interrupted", 2 } },
+				     .nexit_reasons = 2 };
 	*r = (struct vm_report){ .ncpus = 2, .boot_cpu = 1, .irqchip = "kernel", .stop = "guest-exit",
 				 .exit_status = 0, .start_to_vm_ns = 1, .first_run_ns = 2,
 				 .first_exit_ns = 3, .run_ns = 4, .vcpus = v };
@@ -63,6 +65,13 @@ static void json_fields(void **state)
 	assert_int_equal(json_object_get_int64(o), 9000);
 	assert_true(json_object_object_get_ex(json_object_array_get_idx(vcpus, 1), "exits", &o));
 	assert_int_equal(json_object_get_int64(o), 42);
+	/* Exit reasons only where counted: none for the AP, two for the BSP. */
+	assert_false(json_object_object_get_ex(ap, "exit_reasons", &o));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(vcpus, 1), "exit_reasons", &seq));
+	assert_true(json_object_object_get_ex(seq, "KVM_EXIT_IO", &o));
+	assert_int_equal(json_object_get_int64(o), 40);
+	assert_true(json_object_object_get_ex(seq, "interrupted", &o));
+	assert_int_equal(json_object_get_int64(o), 2);
 	json_object_put(root);
 	free(text);
 	mp_history_free(&h[0]);
