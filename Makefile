@@ -72,9 +72,12 @@ $(BUILD)/mpvm: $(CLI_OBJ) $(KVM_OBJ) $(DEV_OBJ) $(CORE_OBJ) $(BUILD)/src/kvm/gue
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # ---- bench/launch: a flat SMP firmware image (bench/launchfw.S), 64 KiB for
-# -bios/--bios, in two builds (APs one at a time, or by one broadcast), and
+# -bios/--bios, in two builds (APs one at a time, or by one broadcast), the
+# same two for kvmtool (lkvm run -k, loaded at 0x10000: KVMTOOL=1), and
 # the helper that times a VMM run (bench/launch-probe.c) ------------------
-BENCH_OUT := $(BUILD)/bench/launchfw.bin $(BUILD)/bench/launchfw-broadcast.bin $(BUILD)/bench/launch-probe
+BENCH_OUT := $(BUILD)/bench/launchfw.bin $(BUILD)/bench/launchfw-broadcast.bin \
+	$(BUILD)/bench/launchfw-kvmtool.bin $(BUILD)/bench/launchfw-kvmtool-broadcast.bin \
+	$(BUILD)/bench/launch-probe
 bench: $(BENCH_OUT)
 
 $(BUILD)/bench/launchfw.o: bench/launchfw.S
@@ -83,6 +86,15 @@ $(BUILD)/bench/launchfw.o: bench/launchfw.S
 $(BUILD)/bench/launchfw-broadcast.o: bench/launchfw.S
 	@mkdir -p $(dir $@)
 	as --32 --defsym BROADCAST=1 -o $@ $<
+# the same image for kvmtool's flat-binary load at 0x10000 (lkvm run -k)
+$(BUILD)/bench/launchfw-kvmtool.o: bench/launchfw.S
+	@mkdir -p $(dir $@)
+	as --32 --defsym KVMTOOL=1 -o $@ $<
+$(BUILD)/bench/launchfw-kvmtool-broadcast.o: bench/launchfw.S
+	@mkdir -p $(dir $@)
+	as --32 --defsym KVMTOOL=1 --defsym BROADCAST=1 -o $@ $<
+$(BUILD)/bench/launchfw-kvmtool.elf $(BUILD)/bench/launchfw-kvmtool-broadcast.elf: %.elf: %.o
+	ld -m elf_i386 -Ttext=0x10000 -o $@ $<
 $(BUILD)/bench/%.elf: $(BUILD)/bench/%.o
 	ld -m elf_i386 -Ttext=0xffff0000 -o $@ $<
 $(BUILD)/bench/%.bin: $(BUILD)/bench/%.elf

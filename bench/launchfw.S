@@ -30,8 +30,30 @@
  * and thread per socket). No ICR delivery-status polling: each ICR write
  * is one exit and KVM delivers it before the write returns.
  *
- * Assembled by the Makefile: as --32 [--defsym BROADCAST=1], ld -m elf_i386
- * -Ttext=0xffff0000, objcopy -O binary -j .text: exactly 64 KiB.
+ * KVMTOOL=1: the same image for kvmtool, `lkvm run -k FILE -c N`, which
+ * loads a kernel that is not a bzImage as a flat binary at 0x10000 and
+ * starts the BSP there in real mode (CS = DS = ES = SS = 0x1000, IP 0, SP
+ * 0x8000; x86/kvm.c load_flat_binary), with the APs waiting for INIT-SIPI.
+ * kvmtool has neither fw_cfg nor isa-debug-exit; the differences
+ * (numbered as the steps above), and only they, are:
+ *   1. the entry is the image's first byte, not its last 16: the same three
+ *      instructions print "S" there;
+ *   3. N = the enabled processor entries of kvmtool's MP table (x86/
+ *      mptable.c: the floating pointer "_MP_" on a 16-byte boundary in
+ *      0xf0000-0xfffff, after the table it points to; the processor entries
+ *      come first); none found, or more than 255, prints "F";
+ *   4. the SIPI vector is 0x11: the AP code sits 4 KiB into the image, at
+ *      0x11000 (the BSP's entry holds 0x10000, and kvmtool puts nothing
+ *      else in 0x10000-0x1ffff);
+ *   5. the end, with "A", "T" or "F" printed as above, is kvmtool's reboot:
+ *      the i8042 command 0xFE (system reset) on port 0x64 (hw/i8042.c ->
+ *      kvm__reboot), the way it ends a Linux guest (reboot=k). lkvm then
+ *      stops every vCPU and exits with status 0 whatever was printed: the
+ *      markers tell success.
+ *
+ * Assembled by the Makefile: as --32 [--defsym BROADCAST=1] [--defsym
+ * KVMTOOL=1], ld -m elf_i386 -Ttext=0xffff0000 (KVMTOOL: -Ttext=0x10000),
+ * objcopy -O binary -j .text: exactly 64 KiB.
  */
 	.set SIZE, 0x10000
 	.set COM1, 0x3f8
@@ -40,7 +62,17 @@
 	.set EXIT_TIMEOUT, 0x11
 	.set EXIT_BADCOUNT, 0x12
 	.set COUNTER, 0x600		/* RAM: APs checked in */
+	.ifdef KVMTOOL
+	.set AP_OFFSET, 0x1000
+	.set SIPI_VECTOR, 0x11		/* 0x11000: AP_OFFSET into the image at 0x10000 */
+	.set I8042_CMD, 0x64
+	.set I8042_RESET, 0xfe
+	.set BIOS_AREA, 0xf0000		/* where kvmtool's MP table is */
+	.set MPF_SIG, 0x5f504d5f		/* "_MP_" */
+	.else
+	.set AP_OFFSET, 0
 	.set SIPI_VECTOR, 0xf0		/* 0xf0000: the image's start, mirrored */
+	.endif
 	.set LAPIC, 0xfee00000
 	.set LAPIC_ID, LAPIC + 0x20
 	.set LAPIC_SVR, LAPIC + 0xf0
@@ -51,10 +83,26 @@
 	.set ICR_ALL_BUT_SELF, 0xc0000
 	.set TIMEOUT_HI, 8		/* 8 << 32 TSC ticks */
 
+/* The BSP's first instructions: the line "S" on COM1. */
+	.macro print_s
+	mov $COM1, %dx
+	mov $'S', %al
+	out %al, %dx
+	mov $'\n', %al
+	out %al, %dx
+	.endm
+
 	.section .text
 	.code16
 image_start:
-/* The APs: CS = 0xf000, IP = 0, real mode. */
+	.ifdef KVMTOOL
+	.globl _start
+_start:				/* kvmtool: 0x1000:0000, real mode */
+	print_s
+	jmp start16
+	.org AP_OFFSET
+	.endif
+/* The APs: CS = SIPI_VECTOR << 8, IP = 0, real mode. */
 ap_entry:
 	xor %ax, %ax
 	mov %ax, %ds
@@ -62,7 +110,7 @@ ap_entry:
 1:	hlt
 	jmp 1b
 
-/* The BSP, from the reset vector: still CS base 0xffff0000. */
+/* The BSP, from the reset vector: still CS base 0xffff0000 (kvmtool: 0x10000). */
 start16:
 	lgdtl %cs:(gdtr - image_start)
 	mov %cr0, %eax
@@ -81,6 +129,30 @@ gdtr:	.word gdtr - gdt - 1
 start32:
 	mov $0x10, %eax
 	mov %eax, %ds
+	.ifdef KVMTOOL
+	/* N from the MP table: find "_MP_" 16-byte aligned in the BIOS area */
+	mov %eax, %es
+	cld
+	mov $BIOS_AREA, %edi
+	mov $MPF_SIG, %eax
+	mov $0x4000, %ecx		/* dwords in 0xf0000-0xfffff */
+1:	repne scasl
+	jne bad_count			/* no floating pointer: "F" */
+	lea -4(%edi), %edx		/* the match: 16-byte aligned? */
+	test $15, %edx
+	jnz 1b
+	mov (%edi), %esi		/* its physptr (offset 4): the table */
+	lea 44(%esi), %esi		/* the first entry, past the header */
+	xor %ebx, %ebx			/* EBX: enabled processors */
+2:	cmpb $0, (%esi)			/* a processor entry (20 bytes)? */
+	jne 3f
+	testb $1, 3(%esi)		/* cpuflag: enabled */
+	jz 4f
+	inc %ebx
+4:	add $20, %esi
+	jmp 2b
+3:
+	.else
 	/* N from fw_cfg */
 	mov $0x510, %edx
 	mov $5, %eax
@@ -90,6 +162,7 @@ start32:
 	movzbl %al, %ebx
 	in %dx, %al
 	mov %al, %bh
+	.endif
 	lea -1(%ebx), %ecx		/* ECX: APs to start */
 	cmp $254, %ecx
 	ja bad_count
@@ -162,20 +235,23 @@ bad_count:
 	out %al, %dx
 	mov $EXIT_BADCOUNT, %al
 exit:
+	.ifdef KVMTOOL
+	mov $I8042_RESET, %al		/* kvmtool: reboot, i.e. exit (status 0) */
+	out %al, $I8042_CMD
+	.else
 	mov $DEBUG_EXIT, %edx
 	out %al, %dx
+	.endif
 1:	hlt				/* a VMM without the port: stop here */
 	jmp 1b
 
+	.ifndef KVMTOOL
 	.code16
 	.org SIZE - 16
 	.globl _start
 _start:
 reset:				/* 0xfffffff0: CS base 0xffff0000, IP 0xfff0 */
-	mov $COM1, %dx
-	mov $'S', %al
-	out %al, %dx
-	mov $'\n', %al
-	out %al, %dx
+	print_s
 	jmp start16
+	.endif
 	.org SIZE

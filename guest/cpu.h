@@ -60,6 +60,21 @@ static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 			 : "a"(leaf), "c"(sub));
 }
 
+/*
+ * CPUID as KVM answers it from the VMM's table (KVM_SET_CPUID2). KVM-PVM
+ * runs a guest at the hardware's CPL 3, where a plain CPUID need not trap
+ * (it then returns the host CPU's values); PVM's synthetic CPUID, an INVLPG
+ * of 0xffffffffff4d5650 right before the CPUID, always traps and goes to
+ * KVM. At CPL 0 elsewhere the INVLPG only drops a TLB entry and the CPUID
+ * is an ordinary one, which KVM always intercepts.
+ */
+static inline void cpuid_vmm(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile(".byte 0x0f, 0x01, 0x3c, 0x25, 0x50, 0x56, 0x4d, 0xff\n\tcpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(sub) : "memory");
+}
+
 static inline uint64_t read_cr3(void)
 {
 	uint64_t v;

@@ -128,6 +128,14 @@ void idt_init(void);
 
 /* smp.c: AP bring-up and the tests on running APs */
 extern struct cpu_list cpus;
+/* CPUID 0BH's SMT and core levels as one CPU reads them. */
+struct topo_leaf {
+	bool valid;
+	uint32_t smt_shift, pkg_shift; /* bits below the core number, below the package number */
+	uint32_t threads, per_pkg;     /* logical processors per core, per package */
+	uint32_t x2apic_id;
+};
+
 void smp_prepare(uint32_t bsp_apic_id);
 unsigned smp_start_each(unsigned count);
 unsigned smp_start_broadcast(void);
@@ -148,6 +156,10 @@ enum hostile { HOSTILE_NONE, HOSTILE_MP, HOSTILE_IPI, HOSTILE_APIC, HOSTILE_IO }
 void hostile_run(enum hostile which);
 bool hostile_interrupt(uint64_t vector, uint64_t *rip); /* true: handled (idt.c) */
 uint32_t smp_checkins(unsigned i); /* smp.c: times CPU index i ran ap_main */
+
+/* flood.c: scenario=console-flood bytes=N */
+bool flood_parse_bytes(const char *s, size_t len, uint64_t *out);
+__attribute__((noreturn)) void console_flood(uint64_t bytes);
 
 extern unsigned failures;
 extern uint64_t ap_timeout_ms;

@@ -5,6 +5,7 @@
  */
 #include "guest.h"
 #include "cpu.h"
+#include "smbios.h"
 
 unsigned failures;
 uint64_t ap_timeout_ms; /* per AP wait; timeout=MS, default 5 s */
@@ -17,7 +18,7 @@ enum scenario {
 	SC_DEFAULT, SC_SECOND_SIPI, SC_REINIT, SC_PARTIAL, SC_BROADCAST,
 	SC_HANG, SC_TRIPLE_FAULT, SC_BAD_PORT, SC_BAD_MMIO, SC_BAD_FETCH, SC_IPI_BENCH,
 	SC_APIC_DISABLE, SC_CPUID, SC_APIC_BASE_GP, SC_NMI_STORM,
-	SC_HOSTILE_MP, SC_HOSTILE_IPI, SC_HOSTILE_APIC, SC_HOSTILE_IO, SC_COUNT
+	SC_HOSTILE_MP, SC_HOSTILE_IPI, SC_HOSTILE_APIC, SC_HOSTILE_IO, SC_CONSOLE_FLOOD, SC_COUNT
 };
 static const char *const scenario_names[SC_COUNT] = {
 	[SC_DEFAULT] = "default", [SC_SECOND_SIPI] = "second-sipi", [SC_REINIT] = "reinit",
@@ -28,6 +29,7 @@ static const char *const scenario_names[SC_COUNT] = {
 	[SC_NMI_STORM] = "nmi-storm",
 	[SC_HOSTILE_MP] = "hostile-mp", [SC_HOSTILE_IPI] = "hostile-ipi",
 	[SC_HOSTILE_APIC] = "hostile-apic", [SC_HOSTILE_IO] = "hostile-io",
+	[SC_CONSOLE_FLOOD] = "console-flood",
 };
 static const enum fault scenario_fault[SC_COUNT] = {
 	[SC_TRIPLE_FAULT] = FAULT_TRIPLE, [SC_BAD_PORT] = FAULT_BAD_PORT,
@@ -50,6 +52,7 @@ struct options {
 	bool fault_on_ap; /* where=ap: the fault scenarios fault on the first AP */
 	unsigned rounds;  /* scenario=ipi-bench: measured rounds (bench.c) */
 	bool spin;        /* scenario=ipi-bench wait=spin: the BSP spins for replies */
+	uint64_t bytes;   /* scenario=console-flood: bytes to write (flood.c) */
 };
 
 __attribute__((noreturn)) static void usage_error(const char *what, const char *tok, size_t len)
@@ -63,9 +66,9 @@ __attribute__((noreturn)) static void usage_error(const char *what, const char *
 	}
 	gprintf(" (keys: scenario=default|second-sipi|reinit|partial|broadcast|hang|"
 		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable|cpuid|apic-base-gp|nmi-storm|"
-		"hostile-mp|hostile-ipi|hostile-apic|hostile-io, start=K, where=bsp|ap, "
+		"hostile-mp|hostile-ipi|hostile-apic|hostile-io|console-flood, start=K, where=bsp|ap, "
 		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS, rounds=N, "
-		"wait=hlt|spin)\n");
+		"wait=hlt|spin, bytes=N[K|M|G])\n");
 	gprintf("mpvm-guest:   scenario=ipi-bench rounds=N wait=hlt|spin: IPI round trip and HLT "
 		"wake-up latency, BSP and first AP, N rounds (1-%u, default 1000; HLT wake-up at most "
 		"200); the BSP waits for replies halted (default) or spinning\n", BENCH_MAX_ROUNDS);
@@ -94,8 +97,9 @@ static long parse_num(const char *s, size_t len)
 /* Space-separated key=value tokens. Anything unknown is an error. */
 static struct options parse_cmdline(const char *s, size_t len)
 {
-	struct options o = { SC_DEFAULT, -1, TABLES_AUTO, APIC_AUTO, false, 1000, false };
+	struct options o = { SC_DEFAULT, -1, TABLES_AUTO, APIC_AUTO, false, 1000, false, 0 };
 	bool have_start = false, have_where = false, have_rounds = false, have_wait = false;
+	bool have_bytes = false;
 	size_t i = 0;
 
 	ap_timeout_ms = 5000;
@@ -168,6 +172,10 @@ static struct options parse_cmdline(const char *s, size_t len)
 			else
 				usage_error("unknown wait value", v, vl);
 			have_wait = true;
+		} else if (token_is(tok, kl, "bytes")) {
+			if (!flood_parse_bytes(v, vl, &o.bytes))
+				usage_error("bad bytes", v, vl);
+			have_bytes = true;
 		} else if (token_is(tok, kl, "timeout")) {
 			long ms = parse_num(v, vl);
 			if (ms <= 0)
@@ -181,6 +189,8 @@ static struct options parse_cmdline(const char *s, size_t len)
 		usage_error("start= needs scenario=partial", NULL, 0);
 	if ((have_rounds || have_wait) && o.scenario != SC_IPI_BENCH)
 		usage_error("rounds= and wait= need scenario=ipi-bench", NULL, 0);
+	if (have_bytes != (o.scenario == SC_CONSOLE_FLOOD))
+		usage_error("scenario=console-flood needs bytes=N (and bytes= that scenario)", NULL, 0);
 	if (have_where && !scenario_fault[o.scenario])
 		usage_error("where= needs a fault scenario", NULL, 0);
 	return o;
@@ -402,21 +412,6 @@ static void nmi_storm_check(unsigned naps)
 	ap_spin_stop = true;
 }
 
-/*
- * CPUID as KVM answers it from the VMM's table (KVM_SET_CPUID2). KVM-PVM
- * runs a guest at the hardware's CPL 3, where a plain CPUID need not trap
- * (it then returns the host CPU's values); PVM's synthetic CPUID, an INVLPG
- * of 0xffffffffff4d5650 right before the CPUID, always traps and goes to
- * KVM. At CPL 0 elsewhere the INVLPG only drops a TLB entry and the CPUID
- * is an ordinary one, which KVM always intercepts.
- */
-static void cpuid_vmm(uint32_t leaf, uint32_t sub, uint32_t r[4])
-{
-	__asm__ volatile(".byte 0x0f, 0x01, 0x3c, 0x25, 0x50, 0x56, 0x4d, 0xff\n\tcpuid"
-			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
-			 : "a"(leaf), "c"(sub) : "memory");
-}
-
 /* The feature registers; a leaf above the maximum reads as 0. */
 static void cpuid_line(const char *tag, void (*get)(uint32_t, uint32_t, uint32_t *))
 {
@@ -465,10 +460,15 @@ void bsp_main(const struct mpvm_boot_info *bi)
 	gprintf("mpvm-guest: scenario %s\n", scenario_names[o.scenario]);
 	if (o.scenario == SC_CPUID)
 		cpuid_report();
+	if (o.scenario == SC_CONSOLE_FLOOD) {
+		time_init();
+		console_flood(o.bytes);
+	}
 
 	if (!time_init())
 		guest_exit(1);
 	find_cpus(o.tables);
+	smbios_report();
 	uint32_t bsp_id = setup_bsp_apic(o.apic);
 	check_bsp_in_table(bsp_id);
 

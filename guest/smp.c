@@ -22,6 +22,7 @@ struct percpu {
 	uint32_t lapic_id, cpuid_id, start_cs;
 	uint64_t apic_base;
 	uint64_t checkin_tsc;
+	struct topo_leaf topo;      /* CPUID 0BH as this CPU reads it */
 	volatile uint32_t checkins; /* ap_main runs: once per SIPI that started it */
 	volatile uint32_t acks;     /* IPI_VECTOR interrupts taken */
 	/* BSP only */
@@ -31,6 +32,27 @@ struct percpu {
 };
 
 static struct percpu pc[MAX_CPUS];
+
+/* ---- topology: what CPUID 0BH tells each CPU (SDM vol. 2A, CPUID leaf 0BH) ---- */
+
+static void read_topology(struct topo_leaf *t)
+{
+	uint32_t r[4];
+
+	cpuid_vmm(0, 0, r);
+	if (r[0] < 0xb) {
+		t->valid = false;
+		return;
+	}
+	cpuid_vmm(0xb, 0, r);
+	t->smt_shift = r[0] & 0x1f;
+	t->threads = r[1] & 0xffff;
+	t->x2apic_id = r[3];
+	cpuid_vmm(0xb, 1, r);
+	t->pkg_shift = r[0] & 0x1f;
+	t->per_pkg = r[1] & 0xffff;
+	t->valid = ((r[2] >> 8) & 0xff) == 2; /* subleaf 1 is the core level */
+}
 static uint16_t apic_index[MAX_APIC_ID]; /* CPU index + 1; 0: not in the table */
 static unsigned bsp_idx;
 
@@ -46,6 +68,7 @@ void ap_main(uint32_t id, uint32_t cpuid_id, uint32_t start_cs)
 	p->start_cs = start_cs;
 	p->lapic_id = lapic_id();
 	p->apic_base = rdmsr(MSR_APIC_BASE);
+	read_topology(&p->topo);
 	p->checkin_tsc = rdtsc();
 	__atomic_fetch_add(&p->checkins, 1, __ATOMIC_RELEASE);
 	if (ap_fault)
@@ -108,6 +131,7 @@ void smp_prepare(uint32_t bsp_apic_id)
 	}
 	install_trampoline(TRAMP_ADDR);
 	install_trampoline(TRAMP2_ADDR);
+	read_topology(&pc[bsp_idx].topo);
 }
 
 /* The AP stacks are not in the image: RAM must reach the last one. */
@@ -372,8 +396,66 @@ unsigned smp_online(void)
  * The end: every started AP entered the trampoline and checked in exactly
  * as often as we started it; every other AP was never touched.
  */
+/*
+ * Every CPU that ran must agree on the field widths CPUID 0BH gives, its
+ * x2APIC ID there must be its APIC ID in the firmware's table, and its
+ * thread, core and package numbers (the ID cut at those widths) must make
+ * the counts CPUID gives: at most `threads` per core, `per_pkg` per
+ * package. Prints one line with the shape found.
+ */
+static void topology_check(void)
+{
+	const struct topo_leaf *b = &pc[bsp_idx].topo;
+	static uint16_t in_pkg[MAX_APIC_ID], in_core[MAX_APIC_ID];
+	unsigned pkgs = 0, cores = 0, n = 0, max_threads = 0;
+
+	if (!b->valid) {
+		gprintf("mpvm-guest: topology: no CPUID leaf 0BH core level; not checked\n");
+		return;
+	}
+	memset(in_pkg, 0, sizeof(in_pkg));
+	memset(in_core, 0, sizeof(in_core));
+	for (unsigned i = 0; i < cpus.n; i++) {
+		const struct topo_leaf *t = &pc[i].topo;
+		uint32_t id = cpus.apic_id[i], pkg, core;
+
+		if (i != bsp_idx && !checkins(i))
+			continue;
+		n++;
+		if (!t->valid || t->smt_shift != b->smt_shift || t->pkg_shift != b->pkg_shift ||
+		    t->threads != b->threads || t->per_pkg != b->per_pkg)
+			FAIL("topology: CPU with APIC ID %u reads CPUID 0BH shifts %u/%u counts %u/%u, the BSP "
+			     "%u/%u %u/%u\n", id, t->smt_shift, t->pkg_shift, t->threads, t->per_pkg,
+			     b->smt_shift, b->pkg_shift, b->threads, b->per_pkg);
+		if (t->x2apic_id != id)
+			FAIL("topology: CPU with APIC ID %u in the table reads x2APIC ID %u in CPUID 0BH\n",
+			     id, t->x2apic_id);
+		pkg = id >> b->pkg_shift;
+		core = id >> b->smt_shift; /* package and core: unique per core */
+		if (pkg >= MAX_APIC_ID || core >= MAX_APIC_ID)
+			continue;
+		if (!in_pkg[pkg]++)
+			pkgs++;
+		if (!in_core[core]++)
+			cores++;
+		if (in_pkg[pkg] > b->per_pkg)
+			FAIL("topology: package %u has more than the %u logical processors CPUID 0BH gives\n",
+			     pkg, b->per_pkg);
+		if (in_core[core] > b->threads)
+			FAIL("topology: a core of package %u has more than the %u threads CPUID 0BH gives\n",
+			     pkg, b->threads);
+		if (in_core[core] > max_threads)
+			max_threads = in_core[core];
+	}
+	gprintf("mpvm-guest: topology: %u CPU%s: %u package%s, %u core%s, up to %u thread%s per core "
+		"(CPUID 0BH: %u threads per core, %u per package, shifts %u and %u)\n", n, n == 1 ? "" : "s", pkgs,
+		pkgs == 1 ? "" : "s", cores, cores == 1 ? "" : "s", max_threads, max_threads == 1 ? "" : "s",
+		b->threads, b->per_pkg, b->smt_shift, b->pkg_shift);
+}
+
 void smp_final_check(void)
 {
+	topology_check();
 	for (unsigned i = 0; i < cpus.n; i++) {
 		if (i == bsp_idx)
 			continue;

@@ -2,9 +2,11 @@
  * mpvm's command line: parse, create the VM, run it, report. Everything
  * else lives in core/ (KVM-free), kvm/ and devices/.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/atomic_file.h"
 #include "core/bios_image.h"
@@ -12,11 +14,56 @@
 #include "core/linux_boot.h"
 #include "core/clock.h"
 #include "core/options.h"
+#include "core/trace_svg.h"
 #include "kvm/vm.h"
 
 static const char usage[] =
 	"usage: mpvm run [options]     run a VM (mpvm run --help lists the options)\n"
+	"       mpvm trace-svg FILE    draw a --trace file (Chrome trace JSON) as SVG on stdout\n"
 	"       mpvm --help            this text\n";
+
+/* mpvm trace-svg FILE: a timeline picture of a trace, on stdout. */
+static int cmd_trace_svg(int argc, char **argv)
+{
+	const char *slash;
+	struct stat st;
+	char err[512];
+	FILE *in;
+	int ret;
+
+	if (argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+		puts("usage: mpvm trace-svg FILE.json > timeline.svg");
+		return 0;
+	}
+	if (argc != 1) {
+		fputs("mpvm: usage: mpvm trace-svg FILE.json > timeline.svg\n", stderr);
+		return MPVM_EXIT_USAGE;
+	}
+	in = fopen(argv[0], "r");
+	if (!in || fstat(fileno(in), &st)) {
+		fprintf(stderr, "mpvm: trace-svg: %s: %s\n", argv[0], strerror(errno));
+		if (in)
+			fclose(in);
+		return MPVM_EXIT_USAGE;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "mpvm: trace-svg: %s: a directory, not a trace file\n", argv[0]);
+		fclose(in);
+		return MPVM_EXIT_USAGE;
+	}
+	slash = strrchr(argv[0], '/');
+	ret = trace_svg_render(in, slash ? slash + 1 : argv[0], stdout, err, sizeof(err));
+	fclose(in);
+	if (ret) {
+		fprintf(stderr, "mpvm: trace-svg: %s: %s\n", argv[0], err);
+		return MPVM_EXIT_USAGE;
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "mpvm: trace-svg: writing the SVG: %s\n", strerror(errno ? errno : EIO));
+		return MPVM_EXIT_HOST_ERROR;
+	}
+	return 0;
+}
 
 static int cmd_run(int argc, char **argv, uint64_t process_start_ns)
 {
@@ -47,7 +94,14 @@ static int cmd_run(int argc, char **argv, uint64_t process_start_ns)
 		fprintf(stderr, "mpvm: %s\n", err);
 		return MPVM_EXIT_USAGE;
 	}
-	/* The report is written after the run: a path it cannot be written to would lose the run. */
+	/*
+	 * The trace and the report go in place at the end: a path they cannot
+	 * be written to would lose the run.
+	 */
+	if (opts.trace_path && atomic_file_check(opts.trace_path, err, sizeof(err))) {
+		fprintf(stderr, "mpvm: --trace %s\n", err);
+		return MPVM_EXIT_USAGE;
+	}
 	if (opts.report_path && atomic_file_check(opts.report_path, err, sizeof(err))) {
 		fprintf(stderr, "mpvm: --report %s\n", err);
 		return MPVM_EXIT_USAGE;
@@ -80,6 +134,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 2, argv + 2, start);
+	if (!strcmp(argv[1], "trace-svg"))
+		return cmd_trace_svg(argc - 2, argv + 2);
 	fprintf(stderr, "mpvm: unknown command '%s'\n%s", argv[1], usage);
 	return MPVM_EXIT_USAGE;
 }

@@ -112,3 +112,72 @@ fail:
 	free(tmp);
 	return -1;
 }
+
+int atomic_file_begin(struct atomic_file *af, const char *path, char *err, size_t errlen)
+{
+	size_t n = strlen(path);
+	int fd;
+
+	memset(af, 0, sizeof(*af));
+	if (atomic_file_check(path, err, errlen))
+		return -1;
+	af->path = strdup(path);
+	af->tmp = malloc(n + 16);
+	if (!af->path || !af->tmp) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	snprintf(af->tmp, n + 16, "%s.tmp.XXXXXX", path);
+	fd = mkostemp(af->tmp, O_CLOEXEC); /* not inherited by a forked helper */
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot create a file next to it: %s", path, strerror(errno));
+		goto fail;
+	}
+	/* mkstemp() makes it 0600; the renamed file should read like any other. */
+	if (fchmod(fd, 0644) || !(af->f = fdopen(fd, "w"))) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		unlink(af->tmp);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(af->path);
+	free(af->tmp);
+	memset(af, 0, sizeof(*af));
+	return -1;
+}
+
+int atomic_file_commit(struct atomic_file *af, char *err, size_t errlen)
+{
+	int saved = 0;
+
+	errno = 0;
+	/* fflush() before fsync(), and ferror() for a write that failed long ago (ENOSPC). */
+	if (fflush(af->f) || ferror(af->f) || fsync(fileno(af->f)))
+		saved = errno ? errno : EIO;
+	if (fclose(af->f) && !saved)
+		saved = errno ? errno : EIO;
+	af->f = NULL;
+	if (!saved && rename(af->tmp, af->path))
+		saved = errno;
+	if (saved) {
+		snprintf(err, errlen, "%s: %s", af->path, strerror(saved));
+		unlink(af->tmp);
+	}
+	free(af->path);
+	free(af->tmp);
+	memset(af, 0, sizeof(*af));
+	return saved ? -1 : 0;
+}
+
+void atomic_file_discard(struct atomic_file *af)
+{
+	if (af->f) {
+		fclose(af->f);
+		unlink(af->tmp);
+	}
+	free(af->path);
+	free(af->tmp);
+	memset(af, 0, sizeof(*af));
+}

@@ -6,11 +6,11 @@
 
 #define KVM_CPUID_SIGNATURE_LEAF 0x40000000u
 
-unsigned int cpuid_core_bits(unsigned int ncpus)
+unsigned int cpuid_core_bits(unsigned int n)
 {
 	unsigned int bits = 0;
 
-	while ((1u << bits) < ncpus)
+	while ((1ull << bits) < n)
 		bits++;
 	return bits;
 }
@@ -57,31 +57,39 @@ static uint32_t max_std_leaf(struct cpuid_table *t)
 	return l0 ? l0->eax : 0;
 }
 
+static unsigned int threads_of(const struct cpuid_topology *topo)
+{
+	return topo->threads ? topo->threads : 1;
+}
+
 /*
  * Leaf 0xb / 0x1f (SDM vol. 2A, CPUID "Extended Topology Enumeration"):
- * subleaf 0 is the SMT level (1 thread, shift 0), subleaf 1 the core level
- * (ncpus logical processors, shift = core bits), subleaf 2 ends the list.
- * EDX is the full x2APIC ID on every subleaf.
+ * subleaf 0 is the SMT level (EAX: shift past the thread field, EBX:
+ * threads per core), subleaf 1 the core level (EAX: shift past thread and
+ * core fields, i.e. to the package number; EBX: logical processors per
+ * package), subleaf 2 ends the list. EDX is the full x2APIC ID on every
+ * subleaf.
  */
 static int set_extended_topology(struct cpuid_table *t, uint32_t function,
 				 const struct cpuid_topology *topo)
 {
+	unsigned int tb = cpuid_core_bits(threads_of(topo)), cb = cpuid_core_bits(topo->cores);
 	struct cpuid_leaf *l;
 
 	remove_function(t, function);
 	l = append(t, function, 0, CPUID_FLAG_SIGNIFICANT_INDEX);
 	if (!l)
 		return -1;
-	l->eax = 0;
-	l->ebx = 1;
+	l->eax = tb;
+	l->ebx = threads_of(topo) & 0xffff;
 	l->ecx = (1u << 8) | 0; /* level type 1 = SMT, level number 0 */
 	l->edx = topo->apic_id;
 
 	l = append(t, function, 1, CPUID_FLAG_SIGNIFICANT_INDEX);
 	if (!l)
 		return -1;
-	l->eax = cpuid_core_bits(topo->ncpus);
-	l->ebx = topo->ncpus & 0xffff;
+	l->eax = tb + cb;
+	l->ebx = (topo->cores * threads_of(topo)) & 0xffff;
 	l->ecx = (2u << 8) | 1; /* level type 2 = core, level number 1 */
 	l->edx = topo->apic_id;
 
@@ -95,8 +103,10 @@ static int set_extended_topology(struct cpuid_table *t, uint32_t function,
 
 int cpuid_apply_topology(struct cpuid_table *t, const struct cpuid_topology *topo)
 {
-	unsigned int core_bits = cpuid_core_bits(topo->ncpus);
-	uint32_t ids_per_pkg = 1u << core_bits;
+	unsigned int thread_bits = cpuid_core_bits(threads_of(topo));
+	unsigned int core_bits = cpuid_core_bits(topo->cores);
+	unsigned int per_pkg = topo->cores * threads_of(topo); /* logical processors */
+	uint32_t ids_per_pkg = 1u << (thread_bits + core_bits), ids_per_core = 1u << thread_bits;
 	uint32_t max_leaf = max_std_leaf(t);
 	struct cpuid_leaf *l;
 
@@ -110,7 +120,7 @@ int cpuid_apply_topology(struct cpuid_table *t, const struct cpuid_topology *top
 		uint32_t count = ids_per_pkg > 255 ? 255 : ids_per_pkg;
 
 		l->ebx = (l->ebx & 0x0000ffffu) | (count << 16) | ((topo->apic_id & 0xff) << 24);
-		if (topo->ncpus > 1)
+		if (per_pkg > 1)
 			l->edx |= 1u << 28;
 		else
 			l->edx &= ~(1u << 28);
@@ -119,8 +129,9 @@ int cpuid_apply_topology(struct cpuid_table *t, const struct cpuid_topology *top
 	/*
 	 * Leaf 4 (deterministic cache parameters), every subleaf:
 	 * EAX[31:26] addressable core IDs in the package - 1 (6 bits),
-	 * EAX[25:14] logical processors sharing the cache - 1: one for the
-	 * per-core L1/L2, the whole package for L3 and beyond.
+	 * EAX[25:14] addressable IDs of logical processors sharing the cache
+	 * - 1: a core's threads for the per-core L1/L2, the whole package for
+	 * L3 and beyond.
 	 */
 	for (size_t i = 0; i < t->len; i++) {
 		uint32_t level, sharing, cores;
@@ -129,10 +140,10 @@ int cpuid_apply_topology(struct cpuid_table *t, const struct cpuid_topology *top
 		if (l->function != 4 || (l->eax & 0x1f) == 0)
 			continue;
 		level = (l->eax >> 5) & 7;
-		sharing = level >= 3 ? ids_per_pkg - 1 : 0;
+		sharing = level >= 3 ? ids_per_pkg - 1 : ids_per_core - 1;
 		if (sharing > 0xfff)
 			sharing = 0xfff;
-		cores = ids_per_pkg - 1 > 63 ? 63 : ids_per_pkg - 1;
+		cores = (1u << core_bits) - 1 > 63 ? 63 : (1u << core_bits) - 1;
 		l->eax = (l->eax & 0x00003fffu) | (sharing << 14) | (cores << 26);
 	}
 
@@ -141,12 +152,12 @@ int cpuid_apply_topology(struct cpuid_table *t, const struct cpuid_topology *top
 	if (max_leaf >= 0x1f && set_extended_topology(t, 0x1f, topo))
 		return -1;
 
-	/* AMD: leaf 0x80000008 ECX[7:0] = threads in package - 1, [15:12] = core bits. */
+	/* AMD: leaf 0x80000008 ECX[7:0] = threads in package - 1, [15:12] = APIC ID bits below the package. */
 	l = cpuid_find(t, 0, 0);
 	if (l && l->ebx == 0x68747541u /* "Auth"enticAMD */) {
 		l = cpuid_find(t, 0x80000008u, 0);
 		if (l)
-			l->ecx = (l->ecx & ~0xf0ffu) | ((core_bits & 0xf) << 12) | ((topo->ncpus - 1) & 0xff);
+			l->ecx = (l->ecx & ~0xf0ffu) | (((thread_bits + core_bits) & 0xf) << 12) | ((per_pkg - 1) & 0xff);
 	}
 
 	/*

@@ -3,9 +3,11 @@
  * KVM supports (KVM_GET_SUPPORTED_CPUID). KVM-free: works on a plain array
  * of leaves that the KVM layer copies to and from struct kvm_cpuid_entry2.
  *
- * Topology given to the guest: one package, `ncpus` cores, one thread per
- * core, APIC ID = vCPU id. SDM vol. 3A §8.9 (identifying the topology):
- * the core field of the APIC ID is ceil(log2(ncpus)) bits wide.
+ * Topology given to the guest: packages of `cores` cores of `threads`
+ * threads (core/topology.h lays out the APIC IDs). SDM vol. 3A §8.9
+ * (identifying the topology): the APIC ID's thread field is
+ * ceil(log2(threads)) bits wide and the core field above it
+ * ceil(log2(cores)); the package number is above both.
  */
 #ifndef MPVM_CORE_CPUID_H
 #define MPVM_CORE_CPUID_H
@@ -28,7 +30,8 @@ struct cpuid_table {
 
 struct cpuid_topology {
 	uint32_t apic_id;
-	unsigned int ncpus;
+	unsigned int cores;     /* per package */
+	unsigned int threads;   /* per core (0 counts as 1) */
 	uint32_t tsc_khz;       /* for the timing leaf 0x40000010 */
 	uint32_t apic_bus_khz;
 };
@@ -43,7 +46,7 @@ struct cpuid_leaf *cpuid_find(struct cpuid_table *t, uint32_t function, uint32_t
  */
 int cpuid_apply_topology(struct cpuid_table *t, const struct cpuid_topology *topo);
 
-/* Bits of the APIC ID that number the cores of a package: ceil(log2(n)). */
-unsigned int cpuid_core_bits(unsigned int ncpus);
+/* Bits of an APIC ID field that numbers n things: ceil(log2(n)). */
+unsigned int cpuid_core_bits(unsigned int n);
 
 #endif

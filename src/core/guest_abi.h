@@ -15,9 +15,13 @@
  *   0x08000-0x7ffff  free for the guest (AP trampolines go here: vector = addr >> 12)
  *   0x9fc00-0x9ffff  EBDA (1 KiB)
  *   0xe0000-0xeffff  ACPI: RSDP at 0xe0000, the other tables after it
- *   0xf0000-0xfffff  MP floating pointer structure at 0xf0000, MP config table after it
- *                    (with --bios the image's ROM mirror takes 0xe0000-0xfffff and
- *                    both tables move to the top of low RAM: kvm/boot_bios.c)
+ *   0xf0000-0xf1fff  MP floating pointer structure at 0xf0000, MP config table after it
+ *   0xf2000-0xffdff  SMBIOS 3.0: the 64-bit entry point ("_SM3_") at 0xf2000, the
+ *                    structure table at 0xf2020 (DSP0134 §5.2.2: OSes without EFI scan
+ *                    0xf0000-0xfffff on 16-byte boundaries for the anchor)
+ *                    (with --bios the image's ROM mirror takes 0xe0000-0xfffff: the
+ *                    ACPI and MP tables move to the top of low RAM and the SMBIOS
+ *                    tables go to the firmware through fw_cfg: kvm/boot_bios.c)
  *   0x100000-        the guest image (flat binary), entered at its first byte
  *
  * Entry state of the BSP (the vCPU chosen by --boot-cpu): 64-bit long mode,
@@ -44,7 +48,9 @@
 #define MPVM_ACPI_ADDR         0xe0000
 #define MPVM_ACPI_END          0xf0000
 #define MPVM_MPTABLE_ADDR      0xf0000
-#define MPVM_MPTABLE_END       0x100000
+#define MPVM_MPTABLE_END       0xf2000 /* 255 CPUs' MP table takes under 6 KiB */
+#define MPVM_SMBIOS_ADDR       0xf2000
+#define MPVM_SMBIOS_END        0xffe00 /* --legacy-pc's real-mode IRQ stubs start here */
 #define MPVM_GUEST_LOAD_ADDR   0x100000
 
 #define MPVM_BOOT_SEL_CODE64   0x08

@@ -6,7 +6,7 @@
  *   0x0-0x9fbff            RAM (IVT, BDA, mpvm's boot data, free memory)
  *   0x9fc00-0x9ffff        reserved: the EBDA
  *   0xa0000-0xdffff        a hole (legacy VGA and option ROM space)
- *   0xe0000-0xfffff        reserved: ACPI tables and the MP table
+ *   0xe0000-0xfffff        reserved: ACPI tables, the MP table and the SMBIOS tables
  *   0x100000-low end       RAM
  *   4 GiB-                 RAM above the PCI hole, if --memory > 3 GiB
  *

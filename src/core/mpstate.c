@@ -39,6 +39,8 @@ bool mp_history_observe(struct mp_history *h, uint32_t state, uint64_t t_ns)
 
 	if (h->seen && h->last == state)
 		return false;
+	if (h->on_change)
+		h->on_change(h->on_change_ctx, h->seen ? h->last : MP_STATE_NONE, state, t_ns);
 	h->seen = true;
 	h->last = state;
 	if (h->len == MP_HISTORY_HEAD)

@@ -25,6 +25,8 @@ enum mp_state {
 	MP_STATE_SIPI_RECEIVED = 4,
 };
 #define MP_STATE_COUNT 5
+/* mp_history's on_change `from` for the first observation: no state before it. */
+#define MP_STATE_NONE UINT32_MAX
 
 /* "RUNNABLE", ..., or NULL for a value that is no x86 MP state. */
 const char *mp_state_name(uint32_t state);
@@ -55,6 +57,14 @@ struct mp_history {
 	uint64_t dropped;   /* changes between the head and the tail, no longer kept */
 	uint32_t last;      /* last state seen, recorded or not */
 	bool seen;
+	/*
+	 * Optional: called by the observing thread on each change, recorded
+	 * or not, the first observation included (from = MP_STATE_NONE), so
+	 * no one has to poll the history (the control socket's
+	 * MP_STATE_CHANGE event, the --trace spans).
+	 */
+	void (*on_change)(void *ctx, uint32_t from, uint32_t to, uint64_t t_ns);
+	void *on_change_ctx;
 };
 
 /* Records `state` at `t_ns` if it differs from the last one. Returns true if recorded. */

@@ -13,7 +13,7 @@
  *
  * A kernel may use RAM from 0x8000 to 0x9fbff and from 1 MiB up; the page
  * below 0x8000 (IVT, BDA, boot GDT, the multiboot information), the EBDA and
- * 0xa0000-0xfffff (ACPI and MP tables) are mpvm's.
+ * 0xa0000-0xfffff (ACPI, MP and SMBIOS tables) are mpvm's.
  */
 #ifndef MPVM_CORE_MULTIBOOT_H
 #define MPVM_CORE_MULTIBOOT_H

@@ -103,14 +103,24 @@ static int set_text(const struct run_option *opt, const char *val,
 	return 0;
 }
 
+/* --cpus N, or with QEMU's -smp topology words (core/topology.c). */
 static int set_cpus(const struct run_option *opt, const char *val,
 		    struct mpvm_options *o, char *err, size_t errlen)
 {
 	unsigned long n;
 
-	if (parse_uint(val, 1, OPT_MAX_CPUS, &n))
-		return errmsg(err, errlen, "--cpus '%s': must be a whole number from 1 to %u", val, OPT_MAX_CPUS);
-	o->cpus = (unsigned int)n;
+	if (!strchr(val, ',') && !strchr(val, '=')) {
+		if (parse_uint(val, 1, OPT_MAX_CPUS, &n))
+			return errmsg(err, errlen, "--cpus '%s': must be a whole number from 1 to %u "
+				      "(or N,sockets=S,cores=C,threads=T)", val, OPT_MAX_CPUS);
+		o->topology = topology_flat((unsigned int)n);
+	} else if (topology_parse(val, OPT_MAX_CPUS, &o->topology, err, errlen)) {
+		return -1;
+	}
+	if (o->topology.maxcpus > o->topology.cpus)
+		return errmsg(err, errlen, "--cpus '%s': maxcpus %u above the %u CPUs present needs CPU "
+			      "hotplug, which mpvm does not have yet", val, o->topology.maxcpus, o->topology.cpus);
+	o->cpus = o->topology.cpus;
 	return 0;
 }
 
@@ -269,6 +279,19 @@ static int set_stop_on(const struct run_option *opt, const char *val,
 	return 0;
 }
 
+/* A Unix socket's path must fit sockaddr_un.sun_path (108 bytes with its NUL). */
+#define CONTROL_PATH_MAX 107
+
+static int set_control(const struct run_option *opt, const char *val,
+		       struct mpvm_options *o, char *err, size_t errlen)
+{
+	if (!*val || strlen(val) > CONTROL_PATH_MAX)
+		return errmsg(err, errlen, "--control: the socket's path must be 1 to %d bytes",
+			      CONTROL_PATH_MAX);
+	o->control_path = val;
+	return 0;
+}
+
 #define FIELD(member) offsetof(struct mpvm_options, member)
 
 /*
@@ -277,7 +300,8 @@ static int set_stop_on(const struct run_option *opt, const char *val,
  */
 const struct run_option options_run_table[] = {
 	{ .name = "--cpus", .value = OPT_VALUE, .arg = "N", .set = set_cpus,
-	  .help = "vCPUs, 1 up to KVM's maximum on this host (default 1)" },
+	  .help = "vCPUs, 1 up to KVM's maximum on this host (default 1); or N,sockets=S,cores=C,"
+		  "threads=T as QEMU's -smp: APIC IDs then have thread, core and socket fields" },
 	{ .name = "--memory", .value = OPT_VALUE, .arg = "SIZE", .set = set_memory,
 	  .help = "guest RAM, 16M up to 1T, suffix K, M, G or T (default 256M)" },
 	{ .name = "--boot-cpu", .value = OPT_VALUE, .arg = "ID", .set = set_boot_cpu,
@@ -334,9 +358,16 @@ const struct run_option options_run_table[] = {
 	{ .name = "--stop-on", .value = OPT_VALUE, .arg = "TEXT", .set = set_stop_on,
 	  .help = "end the run with status 0 once the guest's console prints a line "
 		  "holding TEXT (1 to 255 bytes)" },
+	{ .name = "--control", .value = OPT_VALUE, .arg = "PATH", .set = set_control,
+	  .help = "serve QMP (QEMU's machine protocol) on a Unix socket at PATH, mode 0600: "
+		  "query and steer the VM and each vCPU's MP state while it runs" },
 	{ .name = "--report", .value = OPT_VALUE, .arg = "FILE", .set = set_file,
 	  .field = FIELD(report_path),
 	  .help = "write the per-vCPU MP-state report as JSON to FILE" },
+	{ .name = "--trace", .value = OPT_VALUE, .arg = "FILE", .set = set_file,
+	  .field = FIELD(trace_path),
+	  .help = "write the MP-state timeline (spans per vCPU, IPIs, pauses, faults) to FILE as "
+		  "Chrome trace-event JSON, for Perfetto or `mpvm trace-svg`" },
 	{ .name = "--timeout", .value = OPT_VALUE, .arg = "SECONDS", .set = set_timeout,
 	  .help = "stop the VM and fail (status 124) after SECONDS, 1 to 86400 "
 		  "(default: none)" },
@@ -360,6 +391,7 @@ static void options_set_defaults(struct mpvm_options *o)
 {
 	*o = (struct mpvm_options){
 		.cpus = 1,
+		.topology = { .cpus = 1, .sockets = 1, .cores = 1, .threads = 1, .maxcpus = 1 },
 		.memory = OPT_DEFAULT_MEMORY,
 		.irqchip = IRQCHIP_KERNEL,
 		.cmdline = "",
@@ -412,12 +444,13 @@ static int options_check_combinations(const struct mpvm_options *o, char *err, s
 	if (o->boot_cpu >= o->cpus)
 		return errmsg(err, errlen, "--boot-cpu %u: must be from 0 to %u (--cpus is %u)",
 			    o->boot_cpu, o->cpus - 1, o->cpus);
-	if (o->no_x2apic && o->cpus > 255)
-		return errmsg(err, errlen, "--no-x2apic: --cpus %u needs APIC IDs above 254, which only x2APIC has", o->cpus);
+	if (o->no_x2apic && topology_max_apic_id(&o->topology) > 254)
+		return errmsg(err, errlen, "--no-x2apic: --cpus %u needs APIC IDs above 254 (up to %u), which only "
+			      "x2APIC has", o->cpus, topology_max_apic_id(&o->topology));
 	if (o->cpu_features && !o->cpu_features_help &&
-	    !cpu_feature_set_shows(&o->cpu_feature_set, "x2apic") && o->cpus > 255)
+	    !cpu_feature_set_shows(&o->cpu_feature_set, "x2apic") && topology_max_apic_id(&o->topology) > 254)
 		return errmsg(err, errlen, "--cpu-features hides x2apic, but --cpus %u needs APIC IDs "
-			      "above 254, which only x2APIC has", o->cpus);
+			      "above 254 (up to %u), which only x2APIC has", o->cpus, topology_max_apic_id(&o->topology));
 	if (o->legacy_pc && !o->kernel)
 		return errmsg(err, errlen, "--legacy-pc needs --kernel (the built-in guest starts in long mode)");
 	if (o->bios && o->kernel)

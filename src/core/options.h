@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "core/cpu_features.h"
+#include "core/topology.h"
 
 enum irqchip_mode {
 	IRQCHIP_KERNEL, /* KVM_CREATE_IRQCHIP: LAPICs, IOAPIC, PIC in KVM */
@@ -45,10 +46,12 @@ enum unknown_io {
 
 struct mpvm_options {
 	unsigned int cpus;
+	struct cpu_topology topology; /* --cpus N,sockets=,cores=,threads=; cpus == topology.cpus */
 	uint64_t memory;           /* bytes */
 	unsigned int boot_cpu;
 	enum irqchip_mode irqchip;
 	const char *report_path;   /* NULL: no JSON report */
+	const char *trace_path;    /* --trace: NULL: no trace */
 	const char *cmdline;       /* passed to the guest */
 	unsigned int timeout_ms;   /* 0: none */
 	bool no_acpi;
@@ -67,6 +70,7 @@ struct mpvm_options {
 	enum unknown_io unknown_io; /* --unknown-io */
 	enum seccomp_mode seccomp;  /* --seccomp */
 	const char *stop_on;       /* --stop-on TEXT: end with status 0 when the console prints TEXT */
+	const char *control_path;  /* --control PATH: the QMP socket (kvm/control.c); NULL: none */
 	bool help;
 };
 

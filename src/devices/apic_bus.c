@@ -199,8 +199,12 @@ static void queue(struct bus_cpu *c, enum queued what, uint8_t vector)
 	apic_bus_kick(c->bus, c->index);
 }
 
-static void deliver_one(struct apic_bus *b, struct bus_cpu *t, const struct icr *icr, uint32_t sender)
+static void deliver_one(struct apic_bus *b, unsigned int cpu, const struct icr *icr, uint32_t sender)
 {
+	struct bus_cpu *t = &b->cpu[cpu];
+
+	if (b->ops.delivered)
+		b->ops.delivered(b->opaque, sender, cpu, icr);
 	switch (icr->delivery) {
 	case ICR_FIXED:
 	case ICR_LOWEST:
@@ -244,7 +248,7 @@ int apic_bus_deliver(struct apic_bus *b, const struct icr *icr, uint32_t sender)
 	}
 	for (unsigned int w = 0; n > 0 && w < (b->ncpus + 63) / 64; w++) {
 		for (uint64_t bits = set.words[w]; bits; bits &= bits - 1)
-			deliver_one(b, &b->cpu[w * 64 + (unsigned int)__builtin_ctzll(bits)], icr, sender);
+			deliver_one(b, w * 64 + (unsigned int)__builtin_ctzll(bits), icr, sender);
 	}
 	return n < 0 ? 0 : n;
 }

@@ -53,6 +53,11 @@ struct apic_bus_ops {
 	void (*eoi)(void *opaque, uint8_t vector);
 	/* A guest error worth a line (bad ICR, IPI to nobody, SMI). */
 	void (*log)(void *opaque, uint32_t cpu, const char *msg);
+	/*
+	 * The sending thread: a message from `sender` (a CPU index, or
+	 * APIC_DEST_NO_SENDER) reached CPU `cpu` (--trace). May be NULL.
+	 */
+	void (*delivered)(void *opaque, uint32_t sender, unsigned int cpu, const struct icr *icr);
 };
 
 /*

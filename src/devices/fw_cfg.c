@@ -2,12 +2,14 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/fw_cfg_store.h"
 
 struct fw_cfg {
 	pthread_mutex_t lock; /* vCPUs share the selector, as on real hardware */
 	struct fw_cfg_store store;
+	void *files[FW_CFG_MAX_FILES]; /* the files' bytes, which the store points into */
 };
 
 struct fw_cfg *fw_cfg_create(unsigned int ncpus, uint64_t ram_bytes)
@@ -26,7 +28,28 @@ void fw_cfg_destroy(struct fw_cfg *f)
 	if (!f)
 		return;
 	pthread_mutex_destroy(&f->lock);
+	for (unsigned int i = 0; i < FW_CFG_MAX_FILES; i++)
+		free(f->files[i]);
 	free(f);
+}
+
+int fw_cfg_add_file(struct fw_cfg *f, const char *name, const void *data, size_t len)
+{
+	unsigned int n = f->store.nfiles;
+	void *copy;
+
+	if (n >= FW_CFG_MAX_FILES || len > UINT32_MAX || !(copy = malloc(len ? len : 1)))
+		return -1;
+	memcpy(copy, data, len);
+	pthread_mutex_lock(&f->lock);
+	if (fw_cfg_store_add_file(&f->store, name, copy, (uint32_t)len)) {
+		pthread_mutex_unlock(&f->lock);
+		free(copy);
+		return -1;
+	}
+	f->files[n] = copy;
+	pthread_mutex_unlock(&f->lock);
+	return 0;
 }
 
 int fw_cfg_pio(void *opaque, uint16_t port, bool is_write,

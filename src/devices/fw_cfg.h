@@ -7,6 +7,7 @@
 #ifndef MPVM_DEVICES_FW_CFG_H
 #define MPVM_DEVICES_FW_CFG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devices/bus.h"
@@ -15,6 +16,12 @@
 
 struct fw_cfg *fw_cfg_create(unsigned int ncpus, uint64_t ram_bytes);
 void fw_cfg_destroy(struct fw_cfg *f);
+/*
+ * Adds a file (a copy of data[0..len)) before the guest runs: firmware
+ * finds it by name in the file directory, as QEMU's fw_cfg files. 0, or -1
+ * (out of memory, a name of 56 bytes or more, too many files).
+ */
+int fw_cfg_add_file(struct fw_cfg *f, const char *name, const void *data, size_t len);
 /* The port-bus handler for ports 0x510-0x511; opaque is the struct fw_cfg. */
 int fw_cfg_pio(void *opaque, uint16_t port, bool is_write,
 	       uint32_t *data, unsigned int size);

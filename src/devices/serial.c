@@ -59,6 +59,26 @@
  * a second LSR read in a row (polled transmit reads LSR once per byte, so
  * two in a row mean the guest is waiting for something else, input).
  *
+ * The output never waits without limit and never grows: the guest's bytes
+ * go through the SERIAL_OUT_BUF line buffer and nothing else. When the
+ * output is a pipe or a terminal, serial_create() opens it again, privately
+ * and non-blocking (/proc/self/fd/N, O_NONBLOCK on that new open file
+ * description only, which takes N's place in mpvm; the description mpvm's
+ * parent and the rest of a pipeline share stays as it was); a write
+ * that finds it full waits in short sleeps (SERIAL_OUT_RETRY_MAX_NS at
+ * most each), holding the UART as a transmitter that cannot send would:
+ * a guest that prints faster than the reader reads is slowed to the
+ * reader's pace (backpressure), and one that prints while nobody reads
+ * waits there. Once serial_stop_output() has been called (the VM is
+ * stopping) a write that stdout has not taken within SERIAL_STOP_GRACE_NS
+ * is dropped, and so is what the guest transmits after that, so a stdout
+ * nobody reads cannot hold up the VM's stop; the count is in
+ * serial_output_dropped(). serial_flush() gives up the same way after
+ * SERIAL_STOP_GRACE_NS, so no caller waits for stdout without limit. A
+ * regular file, or an output that cannot be opened again, is written with
+ * plain blocking writes (a file does not block for long). An output that
+ * fails (EPIPE, EIO, ...) drops the guest's output rather than stopping it.
+ *
  * Not modelled: baud rate, data format and parity (LCR and the divisor
  * latch are storage), break, DMA mode signalling, line errors other than
  * overrun.
@@ -70,11 +90,17 @@
 #include "devices/serial.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "core/clock.h"
 
 /* Register offsets from the base port (Table II). */
 enum {
@@ -141,6 +167,8 @@ struct serial {
 	bool irq_line;        /* the level set_irq last got (irq_lock) */
 
 	int out_fd;
+	_Atomic uint64_t out_give_up_ns; /* serial_stop_output(): a blocked write gives up then */
+	uint64_t out_dropped; /* bytes of output dropped: the output failed or did not take them */
 	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
 	uint8_t lsr_errors;   /* LSR.OE until LSR is read */
 	uint8_t msr_deltas;   /* MSR 3:0 until MSR is read */
@@ -170,9 +198,27 @@ struct serial {
 	void *watch_opaque;
 };
 
+/*
+ * A pipe or a terminal, opened again on a new open file description that is
+ * non-blocking: O_NONBLOCK on out_fd itself would be seen by every process
+ * sharing it (the shell, the next program in a pipeline). -1 if out_fd is
+ * anything else or cannot be opened again.
+ */
+static int private_nonblocking(int out_fd)
+{
+	struct stat st;
+	char path[64];
+
+	if (fstat(out_fd, &st) || !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", out_fd);
+	return open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
 struct serial *serial_create(int out_fd, serial_irq_fn set_irq, void *irq_opaque)
 {
 	struct serial *s = calloc(1, sizeof(*s));
+	int own;
 
 	if (!s)
 		return NULL;
@@ -180,32 +226,97 @@ struct serial *serial_create(int out_fd, serial_irq_fn set_irq, void *irq_opaque
 	pthread_mutex_init(&s->irq_lock, NULL);
 	s->set_irq = set_irq;
 	s->irq_opaque = irq_opaque;
+	/*
+	 * In out_fd's place, so the descriptor number stays the one the
+	 * seccomp filters let vCPU threads write to.
+	 */
+	own = private_nonblocking(out_fd);
+	if (own >= 0) {
+		dup2(own, out_fd); /* on failure out_fd stays as it was: blocking */
+		close(own);
+	}
 	s->out_fd = out_fd;
 	s->dll = 0x0c; /* 9600 baud, as after a BIOS */
 	return s;
 }
 
-static void flush_locked(struct serial *s)
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = ns_to_timespec(ns);
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Writes out the buffer. A full output (EAGAIN) is waited for in sleeps
+ * until `give_up_ns` (0: no limit of the caller's own) or the stop's
+ * deadline, whichever comes first; then the rest is dropped.
+ */
+static void flush_locked(struct serial *s, uint64_t give_up_ns)
 {
 	size_t off = 0;
+	uint64_t pause = SERIAL_OUT_RETRY_MIN_NS;
 
 	while (off < s->out_len) {
 		ssize_t n = write(s->out_fd, s->out + off, s->out_len - off);
+		uint64_t stop;
 
+		if (n > 0) {
+			off += (size_t)n;
+			pause = SERIAL_OUT_RETRY_MIN_NS;
+			continue;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			break; /* the console is gone: drop output rather than stall the guest */
-		off += (size_t)n;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			stop = atomic_load(&s->out_give_up_ns);
+			if (give_up_ns && (!stop || give_up_ns < stop))
+				stop = give_up_ns;
+			if (!stop || monotonic_ns() < stop) {
+				sleep_ns(pause);
+				pause = pause * 2 > SERIAL_OUT_RETRY_MAX_NS ? SERIAL_OUT_RETRY_MAX_NS : pause * 2;
+				continue;
+			}
+		}
+		/* The console is gone or did not take output in time: drop it rather than stall. */
+		s->out_dropped += s->out_len - off;
+		break;
 	}
 	s->out_len = 0;
 }
 
 void serial_flush(struct serial *s)
 {
-	pthread_mutex_lock(&s->lock);
-	flush_locked(s);
+	/*
+	 * The lock is held for microseconds, unless a vCPU waits for stdout:
+	 * then that is its work. At most 100 ms of tries, 1 ms apart (not
+	 * pthread_mutex_clocklock(): ThreadSanitizer does not know it and
+	 * then takes the unlock for a misuse).
+	 */
+	for (int tries = 0; pthread_mutex_trylock(&s->lock); tries++) {
+		if (tries == 100)
+			return;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	flush_locked(s, monotonic_ns() + SERIAL_STOP_GRACE_NS);
 	pthread_mutex_unlock(&s->lock);
+}
+
+void serial_stop_output(struct serial *s)
+{
+	uint64_t expected = 0;
+
+	atomic_compare_exchange_strong(&s->out_give_up_ns, &expected, monotonic_ns() + SERIAL_STOP_GRACE_NS);
+}
+
+uint64_t serial_output_dropped(struct serial *s)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->out_dropped;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 void serial_destroy(struct serial *s)
@@ -361,7 +472,7 @@ static void transmit_locked(struct serial *s, uint8_t c)
 		s->watch_seen = s->tail_len == s->watch_len && !memcmp(s->tail, s->watch, s->watch_len);
 	}
 	if (c == '\n' || s->out_len == sizeof(s->out))
-		flush_locked(s);
+		flush_locked(s, 0);
 	/* The whole line with the text is out before anyone acts on it. */
 	if (s->watch_seen && c == '\n' && s->watch_fn) {
 		s->watch_due = true;
@@ -395,7 +506,7 @@ static uint8_t read_reg(struct serial *s, unsigned int reg)
 		if (v == IIR_THRI)
 			s->thre_int = false; /* reading IIR clears THRE when it is the source */
 		else if (v == IIR_NO_INT && s->out_len)
-			flush_locked(s);
+			flush_locked(s, 0);
 		return (uint8_t)(v | (fifo_mode(s) ? IIR_FIFOS : 0));
 	case UART_LCR:
 		return s->lcr;
@@ -407,7 +518,7 @@ static uint8_t read_reg(struct serial *s, unsigned int reg)
 		s->lsr_errors = 0;
 		s->lsr_polled = true;
 		if (lsr_polled && s->out_len)
-			flush_locked(s);
+			flush_locked(s, 0);
 		return v;
 	case UART_MSR:
 		v = (uint8_t)(modem_inputs(s) | s->msr_deltas);
@@ -458,11 +569,11 @@ static void write_reg(struct serial *s, unsigned int reg, uint8_t v)
 		if ((v & IER_ETBEI) && !(s->ier & IER_ETBEI) && !s->tx_busy)
 			s->thre_int = true;
 		s->ier = v & IER_MASK;
-		flush_locked(s);
+		flush_locked(s, 0);
 		break;
 	case UART_IIR_FCR:
 		write_fcr(s, v);
-		flush_locked(s);
+		flush_locked(s, 0);
 		break;
 	case UART_LCR:
 		s->lcr = v;

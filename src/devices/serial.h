@@ -24,8 +24,21 @@ typedef void (*serial_irq_fn)(void *opaque, bool level);
 
 /* set_irq may be NULL (no interrupt line, as in a polled-only setup). */
 struct serial *serial_create(int out_fd, serial_irq_fn set_irq, void *irq_opaque);
-/* Writes out the guest's output held back so far (it is line-buffered). */
+/*
+ * Writes out the guest's output held back so far (it is line-buffered).
+ * Waits at most 100 ms for the UART (a vCPU that holds it waiting for a
+ * full stdout keeps it) and SERIAL_STOP_GRACE_NS for the output: what the
+ * output does not take by then is dropped (counted).
+ */
 void serial_flush(struct serial *s);
+/*
+ * The VM is stopping: from SERIAL_STOP_GRACE_NS from now, a write the
+ * output does not take (a pipe nobody reads) is dropped instead of waited
+ * for, so no vCPU stays in the UART. Any thread, once or more.
+ */
+void serial_stop_output(struct serial *s);
+/* Bytes of the guest's output dropped so far (the output failed or gave up). */
+uint64_t serial_output_dropped(struct serial *s);
 void serial_destroy(struct serial *s);
 
 /*
@@ -60,5 +73,8 @@ int serial_pio(void *opaque, uint16_t port, bool is_write,
 #define SERIAL_PORTS 8
 #define SERIAL_FIFO 16          /* PC16550D: 16-byte receiver and transmitter FIFOs */
 #define SERIAL_INPUT_BUF 4096   /* host-side input waiting for the receiver */
+#define SERIAL_STOP_GRACE_NS 1000000000ull /* how long a stopping VM waits for stdout */
+#define SERIAL_OUT_RETRY_MIN_NS 50000ull   /* sleeps while stdout is full: 50 us ... */
+#define SERIAL_OUT_RETRY_MAX_NS 10000000ull /* ... doubling up to 10 ms */
 
 #endif

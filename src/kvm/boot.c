@@ -118,9 +118,12 @@ out:
 	return ret;
 }
 
+/* At their fixed places: ACPI at 0xe0000, the MP table at 0xf0000, SMBIOS at 0xf2000. */
 static int write_tables(struct vm *vm)
 {
-	return write_tables_at(vm, MPVM_ACPI_ADDR, MPVM_MPTABLE_ADDR);
+	if (write_tables_at(vm, MPVM_ACPI_ADDR, MPVM_MPTABLE_ADDR))
+		return -1;
+	return boot_smbios_place(vm);
 }
 
 int boot_write_tables_at(struct vm *vm, uint64_t acpi_addr, uint64_t mp_addr)

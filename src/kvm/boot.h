@@ -25,6 +25,16 @@ int boot_write_platform(struct vm *vm);
 int boot_write_tables_at(struct vm *vm, uint64_t acpi_addr, uint64_t mp_addr);
 
 /*
+ * SMBIOS 3.0 tables (boot_smbios.c): boot_smbios_place() writes them at
+ * MPVM_SMBIOS_ADDR for guests mpvm boots itself (a VM with more sockets
+ * than fit there gets a note and none); boot_smbios_fw_cfg() offers them to
+ * a --bios image as fw_cfg files. -1 after printing why.
+ */
+struct fw_cfg;
+int boot_smbios_place(struct vm *vm);
+int boot_smbios_fw_cfg(struct vm *vm, struct fw_cfg *f);
+
+/*
  * --bios FILE (boot_bios.c), in two steps. boot_bios_map(), with guest RAM
  * and before the interrupt controllers and vCPUs exist: maps the image
  * read-only just below 4 GiB and its last 128 KiB at 0xe0000-0xfffff (vm.c

@@ -55,10 +55,10 @@ int kvm_lapic_vm_init(struct vm *vm)
 		.args[0] = KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK,
 	};
 
-	if (vm->ncpus <= VM_XAPIC_MAX_CPUS || ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) == 0)
+	if (!vm_needs_x2apic(vm) || ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) == 0)
 		return 0;
-	fprintf(stderr, "mpvm: --cpus %u needs x2APIC IDs, but KVM_CAP_X2APIC_API: %s\n",
-		vm->ncpus, strerror(errno));
+	fprintf(stderr, "mpvm: --cpus %u needs x2APIC IDs (up to %u), but KVM_CAP_X2APIC_API: %s\n",
+		vm->ncpus, topology_max_apic_id(&vm->opts->topology), strerror(errno));
 	return -1;
 }
 
@@ -67,7 +67,7 @@ int kvm_lapic_vcpu_init(struct vcpu *v)
 	uint64_t base;
 
 	/* IA32_APIC_BASE with EN and EXTD: x2APIC mode from the first instruction (SDM §10.12.5). */
-	if (v->vm->ncpus > VM_XAPIC_MAX_CPUS &&
+	if (vm_needs_x2apic(v->vm) &&
 	    (vcpu_get_msr(v, LAPIC_MSR_APIC_BASE, &base) ||
 	     vcpu_set_msr(v, LAPIC_MSR_APIC_BASE, base | LAPIC_BASE_EN | LAPIC_BASE_EXTD))) {
 		fprintf(stderr, "mpvm: vCPU %u: cannot put the local APIC in x2APIC mode: %s\n",

@@ -25,6 +25,13 @@
 struct vm;
 struct vcpu;
 
+/* What the control socket's mpvm-send delivers to one vCPU (kvm/control.c). */
+enum irqchip_ipi {
+	IRQCHIP_IPI_INIT,
+	IRQCHIP_IPI_SIPI,
+	IRQCHIP_IPI_NMI,
+};
+
 struct irqchip_ops {
 	/* Before the vCPUs: KVM's part of the chip and mpvm's devices. -1 after printing why. */
 	int (*create)(struct vm *vm);
@@ -70,6 +77,13 @@ struct irqchip_ops {
 	enum mp_state (*mp_state)(struct vcpu *v);
 	/* Any thread: make a vCPU thread that sleeps in vcpu_sleep() return. Optional. */
 	void (*wake)(struct vcpu *v);
+	/*
+	 * Any thread: an INIT, a SIPI with `vector` or an NMI to vCPU `v`, as
+	 * a message with no sender on the chip's APIC bus. Optional: NULL
+	 * where KVM's local APICs take it (control.c sends an MSI). -1 if no
+	 * APIC took it.
+	 */
+	int (*send_ipi)(struct vcpu *v, enum irqchip_ipi type, uint8_t vector);
 
 	/*
 	 * Snapshot hooks: the chip's state into / out of a byte buffer

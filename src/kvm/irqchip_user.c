@@ -33,6 +33,7 @@
 #include "core/apic_dest.h"
 #include "core/clock.h"
 #include "core/icr.h"
+#include "core/trace.h"
 #include "devices/apic_bus.h"
 #include "devices/ioapic.h"
 #include "devices/lapic.h"
@@ -113,8 +114,21 @@ static void bus_load_sipi(void *opaque, unsigned int cpu, const struct mp_sipi_r
 	struct vm *vm = opaque;
 	struct vcpu *v = &vm->vcpus[cpu];
 
+	atomic_store(&v->last_sipi, VCPU_SIPI_SEEN | (r->cs_selector >> 8)); /* for the control socket */
 	if (load_start_state(v, r->cs_selector, r->cs_base, r->ip))
 		vcpu_guest_fault(v, "SIPI: cannot load the start state: %s", strerror(errno));
+}
+
+/* The control socket's mpvm-send: a message from no local APIC, physical destination. */
+static int user_send_ipi(struct vcpu *v, enum irqchip_ipi type, uint8_t vector)
+{
+	static const enum icr_delivery mode[] = {
+		[IRQCHIP_IPI_INIT] = ICR_INIT, [IRQCHIP_IPI_SIPI] = ICR_STARTUP, [IRQCHIP_IPI_NMI] = ICR_NMI,
+	};
+
+	return apic_bus_deliver(chip_of(v->vm)->bus, &(struct icr){
+		.vector = vector, .delivery = mode[type], .level_assert = true,
+		.dest = v->apic_id, .x2apic = v->apic_id > 0xfe }, APIC_DEST_NO_SENDER) > 0 ? 0 : -1;
 }
 
 /* Interrupts KVM_RUN; the bus has already woken the thread if it slept on it. */
@@ -160,7 +174,28 @@ static void bus_log(void *opaque, uint32_t cpu, const char *msg)
 		fprintf(stderr, "mpvm: (more guest errors; not shown)\n");
 }
 
+/*
+ * --trace: every IPI that reached a CPU, with a flow from its sender. A
+ * device's fixed interrupts (the IOAPIC's, the PIC's) are not IPIs and
+ * would bury them: only its NMI, INIT and SIPI messages are traced.
+ */
+static void bus_delivered(void *opaque, uint32_t sender, unsigned int cpu, const struct icr *icr)
+{
+	static const enum trace_ipi_kind kind[] = {
+		[ICR_FIXED] = TRACE_IPI_FIXED, [ICR_LOWEST] = TRACE_IPI_LOWEST, [ICR_SMI] = TRACE_IPI_SMI,
+		[ICR_NMI] = TRACE_IPI_NMI, [ICR_INIT] = TRACE_IPI_INIT, [ICR_STARTUP] = TRACE_IPI_SIPI,
+	};
+	struct vm *vm = opaque;
+	bool device = sender == APIC_DEST_NO_SENDER;
+
+	if (!vm->trace || (device && (icr->delivery == ICR_FIXED || icr->delivery == ICR_LOWEST)))
+		return;
+	trace_ipi(vm->trace, device ? TRACE_NO_CPU : (int)sender, cpu,
+		  icr->init_deassert ? TRACE_IPI_INIT_DEASSERT : kind[icr->delivery], icr->vector, vm_now_ns(vm));
+}
+
 static const struct apic_bus_ops user_bus_ops = {
+	.delivered = bus_delivered,
 	.load_reset = bus_load_reset,
 	.load_sipi = bus_load_sipi,
 	.kick = bus_kick,
@@ -175,7 +210,7 @@ static const struct apic_bus_ops user_bus_ops = {
 static void user_deliver(struct vm *vm, const struct ioapic_msg *m)
 {
 	if (m->delivery == IOAPIC_EXTINT) {
-		fprintf(stderr, "mpvm: guest error: IOAPIC pin programmed for ExtINT; mpvm routes the PIC through LINT0 only\n");
+		bus_log(vm, APIC_BUS_FROM_IOAPIC, "pin programmed for ExtINT; mpvm routes the PIC through LINT0 only");
 		return;
 	}
 	apic_bus_deliver(chip_of(vm)->bus, &(struct icr){
@@ -251,7 +286,7 @@ static int user_create(struct vm *vm)
 	}
 	vm->chip = c;
 	for (unsigned int i = 0; i < vm->ncpus; i++)
-		ids[i] = i; /* vCPU i has APIC ID i (struct vcpu's apic_id) */
+		ids[i] = topology_apic_id(&vm->opts->topology, i); /* as vcpu_create() gives it */
 	c->bus = apic_bus_create(vm->ncpus, ids, vm->opts->boot_cpu, &user_bus_ops, vm);
 	free(ids);
 	if (!c->bus) {
@@ -291,7 +326,7 @@ static int user_vcpu_init(struct vcpu *v)
 		return -1;
 	}
 	lapic_set_clock(l, clock_ns, clock_tsc, v->vm->tsc_khz, v);
-	if (v->vm->ncpus > VM_XAPIC_MAX_CPUS)
+	if (vm_needs_x2apic(v->vm))
 		lapic_set_base(l, lapic_get_base(l) | LAPIC_BASE_EXTD);
 	mp_history_observe(&v->mp, apic_bus_mp_state(chip_of(v->vm)->bus, v->id), vm_now_ns(v->vm));
 	return 0;
@@ -586,6 +621,7 @@ const struct irqchip_ops irqchip_user_ops = {
 	.set_gsi = user_set_gsi,
 	.mp_state = user_mp_state,
 	.wake = user_wake,
+	.send_ipi = user_send_ipi,
 	.save = irqchip_save_unsupported,
 	.load = irqchip_load_unsupported,
 };

@@ -23,6 +23,7 @@
 #include "devices/pit.h"
 #include "devices/rtc.h"
 #include "devices/serial.h"
+#include "kvm/boot.h"
 #include "kvm/irqchip.h"
 #include "kvm/platform.h"
 #include "kvm/vm.h"
@@ -404,6 +405,9 @@ static int create_devices(struct vm *vm, struct machine *m)
 		return -1;
 	}
 	m->dev[DEV_FW_CFG] = m->fw_cfg;
+	/* A --bios image owns 0xf0000-0xfffff: it gets the SMBIOS tables as QEMU's firmware does. */
+	if (o->bios && boot_smbios_fw_cfg(vm, m->fw_cfg))
+		return -1;
 	if (o->debug_exit)
 		m->dev[DEV_DEBUG_EXIT] = vm;
 	/* A kernel or a --bios image expects a PC: PCI config ports, no devices, the reset register. */

@@ -1,6 +1,7 @@
 #include "kvm/platform.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,26 @@ struct platform {
 	pthread_mutex_t lock;
 	pthread_cond_t rearm;    /* CLOCK_MONOTONIC */
 	bool quit;
+
+	atomic_uint logs;        /* guest errors reported by the IOAPIC and the PICs */
 };
+
+/*
+ * Guest errors in the IOAPIC and the PICs: the first PLATFORM_MAX_LOGS are
+ * printed, then one line says the rest are not, so a guest that programs
+ * garbage in a loop cannot flood stderr (or a log file behind it).
+ */
+#define PLATFORM_MAX_LOGS 32
+
+static void guest_error(struct platform *p, const char *dev, const char *msg)
+{
+	unsigned int n = atomic_fetch_add(&p->logs, 1);
+
+	if (n < PLATFORM_MAX_LOGS)
+		fprintf(stderr, "mpvm: guest error in the %s: %s\n", dev, msg);
+	else if (n == PLATFORM_MAX_LOGS)
+		fprintf(stderr, "mpvm: (more guest errors in the IOAPIC and PICs; not shown)\n");
+}
 
 /* ---- IOAPIC --------------------------------------------------------------- */
 
@@ -40,8 +60,7 @@ static void ioapic_deliver(void *opaque, const struct ioapic_msg *m)
 
 static void ioapic_log(void *opaque, const char *msg)
 {
-	(void)opaque;
-	fprintf(stderr, "mpvm: guest error in the IOAPIC: %s\n", msg);
+	guest_error(opaque, "IOAPIC", msg);
 }
 
 static void ioapic_redirection_changed(void *opaque, unsigned int pin, uint64_t rte)
@@ -76,8 +95,7 @@ static void pic_kick(void *opaque)
 
 static void pic_log(void *opaque, const char *msg)
 {
-	(void)opaque;
-	fprintf(stderr, "mpvm: guest error in the PIC: %s\n", msg);
+	guest_error(opaque, "PIC", msg);
 }
 
 static const struct pic_ops platform_pic_ops = { .kick = pic_kick, .log = pic_log };

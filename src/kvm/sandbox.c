@@ -1,12 +1,19 @@
 #include "kvm/sandbox.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "kvm/vm.h"
@@ -14,6 +21,7 @@
 static const char *const thread_names[] = {
 	[SANDBOX_MAIN] = "main", [SANDBOX_VCPU] = "vCPU",
 	[SANDBOX_TIMER] = "timer", [SANDBOX_CONSOLE] = "console",
+	[SANDBOX_CONTROL] = "control",
 };
 
 const char *sandbox_thread_name(enum sandbox_thread kind)
@@ -53,6 +61,32 @@ static const int vcpu_calls[] = { SCMP_SYS(timer_settime), SCMP_SYS(timer_gettim
 /* The console reader: stdin and its eventfd. */
 static const int console_calls[] = { SCMP_SYS(read), SCMP_SYS(poll), SCMP_SYS(ppoll) };
 
+/*
+ * The control thread: its clients' sockets (accept, read, write, close, the
+ * peer's credentials), poll on them and its eventfd; MSIs (mpvm-send) go
+ * through vm_ioctls. Its listening socket was made before the filter.
+ */
+static const int control_calls[] = {
+	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(sendto), SCMP_SYS(sendmsg),
+	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(accept),
+	SCMP_SYS(accept4), SCMP_SYS(close), SCMP_SYS(getsockopt), SCMP_SYS(shutdown), SCMP_SYS(fcntl),
+};
+
+/* --control's eventfd, which vCPU threads write to (-1: none). */
+static int event_fd = -1;
+/* --trace's file, which vCPU threads write their MP-state spans to (-1: none). */
+static int trace_fd = -1;
+
+void sandbox_allow_event_fd(int fd)
+{
+	event_fd = fd;
+}
+
+void sandbox_allow_trace_fd(int fd)
+{
+	trace_fd = fd;
+}
+
 /* ioctls on the vCPU's own file descriptor. */
 static const unsigned long vcpu_ioctls[] = {
 	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_MSRS,
@@ -87,6 +121,24 @@ static int allow_ioctls(scmp_filter_ctx c, int fd, const unsigned long *req, siz
 	return 0;
 }
 
+/*
+ * The vCPU ioctls on any descriptor from the first vCPU's on (the vCPUs'
+ * are made in a row, right after the VM's): one list for every vCPU
+ * thread, compiled once (see sandbox_enter()). On any other descriptor
+ * those ioctl numbers mean nothing (ENOTTY); what it gives up is that a
+ * vCPU thread could drive another vCPU, which Firecracker's vCPU filter
+ * does not restrict either.
+ */
+static int allow_ioctls_from(scmp_filter_ctx c, int first_fd, const unsigned long *req, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+				     SCMP_A0(SCMP_CMP_GE, (scmp_datum_t)first_fd),
+				     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)req[i])))
+			return -1;
+	return 0;
+}
+
 /* write and writev to stdout and stderr only. */
 static int allow_std_writes(scmp_filter_ctx c)
 {
@@ -95,6 +147,15 @@ static int allow_std_writes(scmp_filter_ctx c)
 		    seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(writev), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd)))
 			return -1;
 	return 0;
+}
+
+static int allow_event_writes(scmp_filter_ctx c)
+{
+	if (trace_fd >= 0 && seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
+					      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)trace_fd)))
+		return -1;
+	return event_fd < 0 ? 0 : seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
+						   SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)event_fd));
 }
 
 static int add_rules(scmp_filter_ctx c, enum sandbox_thread kind, int vm_fd, int vcpu_fd)
@@ -106,13 +167,16 @@ static int add_rules(scmp_filter_ctx c, enum sandbox_thread kind, int vm_fd, int
 	case SANDBOX_MAIN:
 		return allow_calls(c, main_calls, N(main_calls));
 	case SANDBOX_VCPU:
-		return allow_std_writes(c) || allow_calls(c, vcpu_calls, N(vcpu_calls)) ||
-		       allow_ioctls(c, vcpu_fd, vcpu_ioctls, N(vcpu_ioctls)) ||
+		return allow_std_writes(c) || allow_event_writes(c) || allow_calls(c, vcpu_calls, N(vcpu_calls)) ||
+		       allow_ioctls_from(c, vcpu_fd, vcpu_ioctls, N(vcpu_ioctls)) ||
 		       allow_ioctls(c, vm_fd, vm_ioctls, N(vm_ioctls)) ? -1 : 0;
 	case SANDBOX_TIMER:
-		return allow_std_writes(c) || allow_ioctls(c, vm_fd, vm_ioctls, N(vm_ioctls)) ? -1 : 0;
+		return allow_std_writes(c) || allow_event_writes(c) || allow_ioctls(c, vm_fd, vm_ioctls, N(vm_ioctls)) ? -1 : 0;
 	case SANDBOX_CONSOLE:
-		return allow_std_writes(c) || allow_calls(c, console_calls, N(console_calls)) ||
+		return allow_std_writes(c) || allow_event_writes(c) || allow_calls(c, console_calls, N(console_calls)) ||
+		       allow_ioctls(c, vm_fd, vm_ioctls, N(vm_ioctls)) ? -1 : 0;
+	case SANDBOX_CONTROL:
+		return allow_calls(c, control_calls, N(control_calls)) ||
 		       allow_ioctls(c, vm_fd, vm_ioctls, N(vm_ioctls)) ? -1 : 0;
 	}
 	return -1;
@@ -131,7 +195,16 @@ static _Thread_local enum sandbox_thread my_kind;
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
 	char msg[256];
+#if defined(__SANITIZE_THREAD__)
+	/*
+	 * ThreadSanitizer runs this handler at its own points, where the
+	 * name lookup's malloc deadlocks on its locks (a forbidden call from
+	 * its own code, reading /proc/self/maps, holds them): number only.
+	 */
+	char *name = NULL;
+#else
 	char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, si->si_syscall);
+#endif
 	int n;
 
 	(void)sig;
@@ -162,9 +235,98 @@ static bool sanitizer_exit_work(enum sandbox_thread kind)
 #endif
 }
 
+/*
+ * ---- compiling once ---------------------------------------------------------------
+ *
+ * libseccomp turns the rules into a BPF program in user space (a few
+ * hundred microseconds of allocations per list); with one filter per
+ * thread that cost grew with every vCPU on the way to the first guest
+ * instruction. So each kind's program is compiled once, by the first
+ * thread of that kind, and every thread of the kind loads the same
+ * program with the seccomp system call (what seccomp_load() does, with
+ * no_new_privs first). A later call with other arguments compiles anew.
+ */
+struct compiled {
+	bool made;
+	enum seccomp_mode mode;
+	int vm_fd, vcpu_fd, event_fd, trace_fd;
+	struct sock_fprog prog;
+};
+
+static pthread_mutex_t compiled_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct compiled compiled[SANDBOX_CONTROL + 1];
+
+/* The program libseccomp makes from `c`, through a memfd (libseccomp 2.5 exports only to a descriptor). */
+static int export_program(scmp_filter_ctx c, struct sock_fprog *out)
+{
+	int fd = memfd_create("mpvm-seccomp", MFD_CLOEXEC), ret = -1;
+	off_t len;
+	void *buf = NULL;
+
+	if (fd < 0)
+		return -errno;
+	if ((ret = seccomp_export_bpf(c, fd)) < 0)
+		goto out;
+	len = lseek(fd, 0, SEEK_CUR);
+	ret = -EINVAL;
+	if (len <= 0 || len % (off_t)sizeof(struct sock_filter) || len / (off_t)sizeof(struct sock_filter) > 0xffff)
+		goto out;
+	buf = malloc((size_t)len);
+	ret = -ENOMEM;
+	if (!buf)
+		goto out;
+	ret = -EIO;
+	if (pread(fd, buf, (size_t)len, 0) != len)
+		goto out;
+	*out = (struct sock_fprog){ .len = (unsigned short)(len / (off_t)sizeof(struct sock_filter)), .filter = buf };
+	buf = NULL;
+	ret = 0;
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+static int compile(enum sandbox_thread kind, enum seccomp_mode mode, int vm_fd, int vcpu_fd, struct sock_fprog *out)
+{
+	scmp_filter_ctx c = seccomp_init(mode == SECCOMP_ON && !sanitizer_exit_work(kind) ? SCMP_ACT_TRAP : SCMP_ACT_LOG);
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	err = add_rules(c, kind, vm_fd, vcpu_fd) ? -EINVAL : export_program(c, out);
+	seccomp_release(c);
+	return err;
+}
+
+/* The kind's program for these arguments, compiled on first use. 0 or -errno. */
+static int program_for(enum sandbox_thread kind, enum seccomp_mode mode, int vm_fd, int vcpu_fd,
+		       struct sock_fprog *out)
+{
+	struct compiled *k = &compiled[kind];
+	int err = 0;
+
+	pthread_mutex_lock(&compiled_lock);
+	if (!k->made || k->mode != mode || k->vm_fd != vm_fd || k->vcpu_fd != vcpu_fd || k->event_fd != event_fd ||
+	    k->trace_fd != trace_fd) {
+		struct sock_fprog p;
+
+		err = compile(kind, mode, vm_fd, vcpu_fd, &p);
+		if (!err) {
+			free(k->made ? k->prog.filter : NULL);
+			*k = (struct compiled){ .made = true, .mode = mode, .vm_fd = vm_fd, .vcpu_fd = vcpu_fd,
+						.event_fd = event_fd, .trace_fd = trace_fd, .prog = p };
+		}
+	}
+	if (!err)
+		*out = k->prog; /* never freed while threads of this kind may still load it */
+	pthread_mutex_unlock(&compiled_lock);
+	return err;
+}
+
 int sandbox_enter(enum sandbox_thread kind, enum seccomp_mode mode, int vm_fd, int vcpu_fd)
 {
-	scmp_filter_ctx c;
+	struct sock_fprog prog;
 	int err;
 
 	if (mode == SECCOMP_OFF)
@@ -180,13 +342,11 @@ int sandbox_enter(enum sandbox_thread kind, enum seccomp_mode mode, int vm_fd, i
 		sigaddset(&sys, SIGSYS);
 		pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
 	}
-	c = seccomp_init(mode == SECCOMP_ON && !sanitizer_exit_work(kind) ? SCMP_ACT_TRAP : SCMP_ACT_LOG);
-	if (!c) {
-		fprintf(stderr, "mpvm: --seccomp: seccomp_init failed\n");
-		return -1;
-	}
-	err = add_rules(c, kind, vm_fd, vcpu_fd) ? -EINVAL : seccomp_load(c);
-	seccomp_release(c);
+	err = program_for(kind, mode, vm_fd, vcpu_fd, &prog);
+	if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		err = -errno;
+	if (!err && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+		err = -errno;
 	if (err) {
 		fprintf(stderr, "mpvm: --seccomp: cannot install the %s thread's filter: %s "
 			"(--seccomp off runs without)\n", sandbox_thread_name(kind), strerror(-err));

@@ -12,7 +12,10 @@
  *   timer     the PIT's and the irqchip's timed work: interrupt ioctls;
  *   console   reading stdin and its eventfd, poll, interrupt ioctls;
  *   main      waiting for the stop, joining the threads, writing the
- *             report file (so files, but no exec, no sockets, no threads).
+ *             report file (so files, but no exec, no sockets, no threads);
+ *   control   the QMP socket (--control): accepting and serving clients
+ *             on sockets it already has, poll, MSIs to the VM; no new
+ *             socket, no file.
  *
  * With --seccomp on a forbidden call raises SIGSYS: mpvm prints the thread
  * and the system call and exits with status 125. With log the kernel logs
@@ -29,14 +32,25 @@ enum sandbox_thread {
 	SANDBOX_VCPU,
 	SANDBOX_TIMER,
 	SANDBOX_CONSOLE,
+	SANDBOX_CONTROL,
 };
 
 /*
- * Installs the calling thread's filter. The vCPU list allows ioctls only on
- * `vcpu_fd` and `vm_fd`; the others only on vm_fd (and terminal ioctls on
+ * Installs the calling thread's filter. The vCPU list allows the vCPU
+ * ioctls on `vcpu_fd` (the first vCPU's) and the descriptors after it, and
+ * the VM's on `vm_fd`; the others only on vm_fd (and terminal ioctls on
  * stdin). 0 (also with SECCOMP_OFF), or -1 after printing why.
  */
 int sandbox_enter(enum sandbox_thread kind, enum seccomp_mode mode, int vm_fd, int vcpu_fd);
+
+/*
+ * --control: vCPU threads may also write to this eventfd (an MP-state change
+ * wakes the control thread). Before the vCPU threads enter their filters.
+ */
+void sandbox_allow_event_fd(int fd);
+
+/* --trace: vCPU threads may also write to the trace file. Before the vCPU threads enter their filters. */
+void sandbox_allow_trace_fd(int fd);
 
 /* "vCPU", "main", ...: for messages. */
 const char *sandbox_thread_name(enum sandbox_thread kind);

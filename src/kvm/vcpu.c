@@ -14,7 +14,9 @@
 #include "core/x86_insn.h"
 #include "core/cpu_features.h"
 #include "core/cpuid.h"
+#include "core/trace.h"
 #include "devices/serial.h"
+#include "kvm/control.h"
 #include "kvm/irqchip.h"
 #include "kvm/sandbox.h"
 #include "kvm/vm.h"
@@ -68,7 +70,8 @@ static int set_cpuid(struct vcpu *v)
 		};
 	}
 	if (cpuid_apply_topology(&t, &(struct cpuid_topology){
-		    .apic_id = v->apic_id, .ncpus = v->vm->ncpus,
+		    .apic_id = v->apic_id, .cores = v->vm->opts->topology.cores,
+		    .threads = v->vm->opts->topology.threads,
 		    .tsc_khz = v->vm->tsc_khz, .apic_bus_khz = KVM_APIC_BUS_KHZ }))
 		goto out;
 	/*
@@ -148,17 +151,38 @@ static int set_mtrr_default(struct vcpu *v)
 	return -1;
 }
 
+/*
+ * The MP-state history's hook (core/mpstate.h), on the thread that saw the
+ * change: the trace's spans and the control socket's events. vm->trace
+ * and vm->control are set before any vCPU thread starts and cleared only
+ * after every one is joined.
+ */
+static void mp_changed(void *ctx, uint32_t from, uint32_t to, uint64_t t_ns)
+{
+	struct vcpu *v = ctx;
+
+	trace_mp_state(v->vm->trace, v->id, (enum mp_state)to, t_ns);
+	if (from != MP_STATE_NONE && v->vm->control)
+		control_mp_changed(v->vm->control, v->id, from, to, t_ns);
+}
+
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 {
-	*v = (struct vcpu){ .vm = vm, .id = id, .apic_id = id, .fd = -1 };
+	*v = (struct vcpu){ .vm = vm, .id = id, .apic_id = topology_apic_id(&vm->opts->topology, id), .fd = -1 };
 	atomic_init(&v->state, VCPU_STATE_START_GATE);
 	atomic_init(&v->cmd_waiting, false);
 	pthread_mutex_init(&v->cmd_lock, NULL);
 	pthread_cond_init(&v->cmd_cond, NULL);
 	v->bsp = id == vm->opts->boot_cpu;
-	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	v->mp.on_change = mp_changed;
+	v->mp.on_change_ctx = v;
+	/*
+	 * KVM's vCPU id is the APIC ID: KVM's local APIC (kernel and split
+	 * mode) takes its ID from it, and topology gaps must show there too.
+	 */
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)v->apic_id);
 	if (v->fd < 0) {
-		fprintf(stderr, "mpvm: KVM_CREATE_VCPU %u: %s\n", id, strerror(errno));
+		fprintf(stderr, "mpvm: KVM_CREATE_VCPU %u (vCPU %u): %s\n", v->apic_id, id, strerror(errno));
 		return -1;
 	}
 	v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
@@ -268,11 +292,15 @@ void vcpu_guest_fault(struct vcpu *v, const char *fmt, ...)
 	if (atomic_load(&vm->stop_reason) == VM_RUNNING) {
 		if (vm->com1)
 			serial_flush(vm->com1);
+		char what[256];
+
 		fprintf(stderr, "mpvm: guest fault on vCPU %u (APIC ID %u, %s): ", v->id, v->apic_id,
 			v->bsp ? "BSP" : "AP");
 		va_start(ap, fmt);
-		vfprintf(stderr, fmt, ap);
+		vsnprintf(what, sizeof(what), fmt, ap);
 		va_end(ap);
+		fputs(what, stderr);
+		trace_instant(vm->trace, (int)v->id, "guest fault", vm_now_ns(vm), what);
 		fprintf(stderr, "\nmpvm:   exit reason %u (%s)\n", v->run->exit_reason,
 			vcpu_exit_reason_name(v->run->exit_reason));
 		dump_registers(v);
@@ -543,10 +571,11 @@ static enum vcpu_thread_state state_start_gate(struct vcpu *v)
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	snprintf(name, sizeof(name), "vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
+	atomic_store(&v->tid, (int)gettid()); /* query-cpus-fast's thread-id */
 	vm_wait_started(vm);
 	/* The filter last: after the set-up that opens things, before the first guest instruction. */
 	if ((vm->irqchip->vcpu_thread_start && vm->irqchip->vcpu_thread_start(v)) ||
-	    sandbox_enter(SANDBOX_VCPU, vm->opts->seccomp, vm->vm_fd, v->fd)) {
+	    sandbox_enter(SANDBOX_VCPU, vm->opts->seccomp, vm->vm_fd, vm->vcpus[0].fd)) {
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 		return VCPU_STATE_EXITED;
 	}
@@ -581,7 +610,9 @@ static enum vcpu_thread_state run_once(struct vcpu *v)
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 		return VCPU_STATE_EXITED;
 	}
-	if (!v->exits++)
+	/* A plain count with an atomic store: the control socket reads it while the thread runs. */
+	__atomic_store_n(&v->exits, v->exits + 1, __ATOMIC_RELAXED);
+	if (v->exits == 1)
 		v->first_exit_ns = vm_now_ns(vm);
 	v->exits_by_reason[v->run->exit_reason < VCPU_EXIT_REASONS ? v->run->exit_reason : VCPU_EXIT_REASONS - 1]++;
 	if (chip->vcpu_handle_exit) {
@@ -622,14 +653,20 @@ static enum vcpu_thread_state state_paused(struct vcpu *v)
 	enum vcpu_thread_state next = VCPU_STATE_PAUSED;
 
 	pthread_mutex_lock(&v->cmd_lock);
-	if (v->cmd == VCPU_CMD_PAUSE)
-		answer(v); /* it is paused now */
-	while (v->cmd == VCPU_CMD_NONE && !vm_stopping(v->vm))
-		pthread_cond_wait(&v->cmd_cond, &v->cmd_lock);
+	trace_instant(v->vm->trace, (int)v->id, "paused", vm_now_ns(v->vm), NULL);
+	for (;;) {
+		if (v->cmd == VCPU_CMD_PAUSE)
+			answer(v); /* paused now, or already: a second pause changes nothing */
+		while (v->cmd == VCPU_CMD_NONE && !vm_stopping(v->vm))
+			pthread_cond_wait(&v->cmd_cond, &v->cmd_lock);
+		if (v->cmd != VCPU_CMD_PAUSE || vm_stopping(v->vm))
+			break;
+	}
 	if (vm_stopping(v->vm) || v->cmd == VCPU_CMD_STOP) {
 		next = VCPU_STATE_EXITED;
 	} else {
-		next = VCPU_STATE_WAIT_RUNNABLE; /* resume (or pause again: already done) */
+		next = VCPU_STATE_WAIT_RUNNABLE; /* resume */
+		trace_instant(v->vm->trace, (int)v->id, "resumed", vm_now_ns(v->vm), NULL);
 		answer(v);
 	}
 	pthread_mutex_unlock(&v->cmd_lock);

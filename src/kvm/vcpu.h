@@ -37,6 +37,8 @@
 struct vm;
 struct kvm_run;
 
+#define VCPU_SIPI_SEEN 0x100u
+
 enum vcpu_thread_state {
 	VCPU_STATE_START_GATE,
 	VCPU_STATE_WAIT_RUNNABLE,
@@ -66,6 +68,8 @@ struct vcpu {
 	bool thread_started;        /* main thread only: created and not yet joined */
 	void *chip;                 /* the irqchip's per-vCPU state (irqchip_user.c) */
 	atomic_uint kvm_mp_state;   /* with KVM's local APICs: the last KVM_GET_MP_STATE */
+	atomic_int tid;             /* the thread's host id, once it runs (0 before) */
+	atomic_uint last_sipi;      /* VCPU_SIPI_SEEN | vector of the last SIPI taken; 0: none seen */
 
 	/* The thread's state; written by the thread, read by anyone. */
 	atomic_int state;           /* enum vcpu_thread_state */
@@ -81,7 +85,7 @@ struct vcpu {
 	uint64_t cmd_sent, cmd_done;
 
 	/* Owned by the vCPU thread while it runs; read by others after join. */
-	uint64_t exits;
+	uint64_t exits;             /* written with __atomic_store_n: the control socket reads it live */
 	uint64_t exits_by_reason[VCPU_EXIT_REASONS]; /* KVM_EXIT_*; the last slot: any above */
 	uint64_t interrupted;       /* returns without an exit: kicks (EINTR), EAGAIN */
 	struct mp_history mp;

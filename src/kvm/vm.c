@@ -15,9 +15,11 @@
 #include "core/bios_image.h"
 #include "core/clock.h"
 #include "core/guest_abi.h"
+#include "core/trace.h"
 #include "devices/serial.h"
 #include "kvm/boot.h"
 #include "kvm/console.h"
+#include "kvm/control.h"
 #include "kvm/irqchip.h"
 #include "kvm/machine.h"
 #include "kvm/reaper.h"
@@ -184,10 +186,49 @@ static int setup_irqchip(struct vm *vm)
 	return vm->irqchip->create(vm);
 }
 
+/* --trace: from before the first vCPU, whose first MP state opens its first span. */
+static int open_trace(struct vm *vm)
+{
+	uint32_t *ids = calloc(vm->ncpus, sizeof(*ids));
+	char err[512];
+
+	if (!ids) {
+		fprintf(stderr, "mpvm: out of memory for --trace\n");
+		return -1;
+	}
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		ids[i] = topology_apic_id(&vm->opts->topology, i);
+	vm->trace = trace_open(vm->opts->trace_path, vm->ncpus, ids, TRACE_MAX_EVENTS_DEFAULT, err, sizeof(err));
+	free(ids);
+	if (!vm->trace) {
+		fprintf(stderr, "mpvm: --trace %s\n", err);
+		return -1;
+	}
+	sandbox_allow_trace_fd(trace_fd(vm->trace)); /* vCPU threads write their spans */
+	return 0;
+}
+
+/* Every vCPU thread is joined: the open spans end now, the file goes in place. */
+static void close_trace(struct vm *vm)
+{
+	char err[512];
+
+	if (!vm->trace)
+		return;
+	trace_instant(vm->trace, TRACE_NO_CPU, "VM stopped", vm_now_ns(vm), vm_stop_name(atomic_load(&vm->stop_reason)));
+	if (trace_close(vm->trace, vm_now_ns(vm), err, sizeof(err))) {
+		fprintf(stderr, "mpvm: --trace %s\n", err);
+		if (vm->exit_status == 0)
+			vm->exit_status = MPVM_EXIT_HOST_ERROR;
+	}
+	vm->trace = NULL;
+	sandbox_allow_trace_fd(-1);
+}
+
 int vm_create(struct vm *vm, const struct mpvm_options *opts)
 {
 	char err[256];
-	int tsc;
+	int tsc, max_id;
 
 	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .reaper_fd = -1, .reaper_middle = -1, .ncpus = opts->cpus,
 			   .irqchip = irqchip_ops_for(opts->irqchip) };
@@ -211,6 +252,14 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 	}
 	if (options_check_host(opts, max_vcpus(vm), err, sizeof(err))) {
 		fprintf(stderr, "mpvm: %s\n", err);
+		return -1;
+	}
+	/* KVM's vCPU id is the APIC ID (its local APIC takes it from there): the highest must fit. */
+	max_id = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPU_ID);
+	if (max_id > 0 && topology_max_apic_id(&opts->topology) >= (unsigned int)max_id) {
+		fprintf(stderr, "mpvm: --cpus: the topology needs APIC IDs up to %u, but this host's KVM "
+			"takes vCPU ids below %d (KVM_CAP_MAX_VCPU_ID)\n",
+			topology_max_apic_id(&opts->topology), max_id);
 		return -1;
 	}
 	if (check_cap(vm, KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP") ||
@@ -238,12 +287,19 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 	 * The IOAPIC's ID: 4 bits in its ID register; kept clear of the local
 	 * APIC IDs where that is possible, as MP-table systems did.
 	 */
-	vm->ioapic_id = vm->ncpus < 16 ? (uint8_t)vm->ncpus : 0;
+	vm->ioapic_id = topology_max_apic_id(&opts->topology) < 15 ?
+			(uint8_t)(topology_max_apic_id(&opts->topology) + 1) : 0;
 	if (setup_memory(vm) || (opts->bios && boot_bios_map(vm)) || setup_irqchip(vm))
 		return -1;
 
-	/* Must precede KVM_CREATE_VCPU: KVM resets the BSP flag per vCPU at creation. */
-	if (ioctl(vm->vm_fd, KVM_SET_BOOT_CPU_ID, (unsigned long)opts->boot_cpu) < 0) {
+	if (opts->trace_path && open_trace(vm))
+		return -1;
+	/*
+	 * Must precede KVM_CREATE_VCPU: KVM resets the BSP flag per vCPU at
+	 * creation. It takes KVM's vCPU id, which is the APIC ID (vcpu_create()).
+	 */
+	if (ioctl(vm->vm_fd, KVM_SET_BOOT_CPU_ID,
+		  (unsigned long)topology_apic_id(&opts->topology, opts->boot_cpu)) < 0) {
 		fprintf(stderr, "mpvm: KVM_SET_BOOT_CPU_ID %u: %s\n", opts->boot_cpu, strerror(errno));
 		return -1;
 	}
@@ -376,6 +432,13 @@ int vm_run(struct vm *vm)
 	sigaddset(&wait_set, SIGHUP);
 
 	reaper_collect(&vm->reaper_middle);
+	/*
+	 * --control first: its socket and thread before this thread's filter
+	 * (which forbids both), its eventfd in the vCPU filter before any
+	 * thread builds a filter, its MP-state hooks before any vCPU thread.
+	 */
+	if (vm->opts->control_path && control_start(vm))
+		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	if (console_start(vm, vm->com1, &vm->console))
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
@@ -422,8 +485,12 @@ int vm_run(struct vm *vm)
 	/*
 	 * The console's reader raises COM1's IRQ, which can signal vCPU
 	 * threads (--irqchip user): it goes before any vCPU thread is joined.
-	 * This also gives the terminal back before mpvm's report.
+	 * This also gives the terminal back before mpvm's report. COM1
+	 * first stops waiting for a stdout nobody reads (serial.c), so no
+	 * vCPU or reader stays in the UART.
 	 */
+	if (vm->com1)
+		serial_stop_output(vm->com1);
 	console_stop(vm->console);
 	vm->console = NULL;
 	/*
@@ -437,16 +504,21 @@ int vm_run(struct vm *vm)
 	while (vm->threads_running)
 		pthread_cond_wait(&vm->threads_cond, &vm->threads_lock);
 	pthread_mutex_unlock(&vm->threads_lock);
+	/* Its last kicks and commands reach threads not yet joined; it says SHUTDOWN. */
+	control_stop(vm);
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	if (vm->com1)
 		serial_flush(vm->com1);
+	close_trace(vm);
 	return vm->exit_status;
 }
 
 void vm_destroy(struct vm *vm)
 {
 	console_stop(vm->console); /* if vm_run() did not get to it */
+	trace_discard(vm->trace); /* a VM that never ran: its trace is not written */
+	vm->trace = NULL;
 	if (vm->vcpus) {
 		for (unsigned int i = 0; i < vm->ncpus; i++) {
 			vcpu_join(&vm->vcpus[i]);

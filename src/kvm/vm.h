@@ -22,6 +22,7 @@ struct platform;
 struct machine;
 struct irqchip_ops;
 struct kvm_cpuid2;
+struct control;
 
 /* Why the VM stopped; the first reason given wins. */
 enum vm_stop_reason {
@@ -33,6 +34,7 @@ enum vm_stop_reason {
 	VM_STOP_TIMEOUT,     /* --timeout expired */
 	VM_STOP_CONSOLE_TEXT, /* --stop-on: the console printed the text (status 0) */
 	VM_STOP_SIGNAL,      /* SIGINT/SIGTERM/SIGHUP */
+	VM_STOP_QMP_QUIT,    /* `quit` on the control socket (status 0) */
 };
 
 /* Exit statuses of mpvm other than the guest's own (README, "Exit status"). */
@@ -46,7 +48,6 @@ enum vm_stop_reason {
  * broadcast): mpvm then starts every vCPU in x2APIC mode, as firmware on
  * such machines does before the OS runs (SDM vol. 3A §10.12.8).
  */
-#define VM_XAPIC_MAX_CPUS 255
 
 #define VM_IO_IGNORED_MAX 16
 
@@ -73,6 +74,8 @@ struct vm {
 	const struct irqchip_ops *irqchip; /* --irqchip's implementation (irqchip.h) */
 	void *chip;                /* its state */
 	struct platform *platform; /* IOAPIC, PIC, PIT when they are mpvm's (split, user), else NULL */
+	struct trace *trace;       /* --trace: the Chrome trace being written (core/trace.c), else NULL */
+	struct control *control;   /* --control: the QMP socket's server (control.c), else NULL */
 	uint8_t ioapic_id;
 
 	/*
@@ -122,6 +125,16 @@ struct vm {
  */
 void vm_setup_signals(void);
 
+/*
+ * An APIC ID above 254 (0xff is xAPIC's broadcast): only x2APIC can address
+ * it, so every local APIC starts in x2APIC mode and KVM takes 32-bit IDs.
+ * With topology gaps that can happen below 255 CPUs.
+ */
+static inline bool vm_needs_x2apic(const struct vm *vm)
+{
+	return topology_max_apic_id(&vm->opts->topology) > 254;
+}
+
 /* Opens /dev/kvm, creates the VM, its memory, irqchip and vCPUs. -1 after printing why. */
 int vm_create(struct vm *vm, const struct mpvm_options *opts);
 /* Runs every vCPU in its own thread until the VM stops; returns the exit status. */
@@ -156,6 +169,9 @@ void vm_format_unknown_io(struct vm *vm, char *buf, size_t len);
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 
 uint64_t vm_now_ns(const struct vm *vm);
+
+/* "guest-exit", "timeout", ... for a stop reason (vm_report.c). */
+const char *vm_stop_name(int reason);
 
 /*
  * What happened, after vm_run(): one line per vCPU on stderr, the COM1

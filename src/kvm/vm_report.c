@@ -9,7 +9,7 @@
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
-static const char *stop_name(int reason)
+const char *vm_stop_name(int reason)
 {
 	switch (reason) {
 	case VM_STOP_GUEST_EXIT: return "guest-exit";
@@ -19,6 +19,7 @@ static const char *stop_name(int reason)
 	case VM_STOP_TIMEOUT: return "timeout";
 	case VM_STOP_CONSOLE_TEXT: return "stop-on";
 	case VM_STOP_SIGNAL: return "signal";
+	case VM_STOP_QMP_QUIT: return "qmp-quit";
 	default: return "running";
 	}
 }
@@ -58,7 +59,7 @@ int vm_report(struct vm *vm, uint64_t process_start_ns)
 		.ncpus = vm->ncpus,
 		.boot_cpu = o->boot_cpu,
 		.irqchip = irqchip_mode_name(o->irqchip),
-		.stop = stop_name(atomic_load(&vm->stop_reason)),
+		.stop = vm_stop_name(atomic_load(&vm->stop_reason)),
 		.exit_status = vm->exit_status,
 		.start_to_vm_ns = vm->t0_ns - process_start_ns,
 		.first_run_ns = bsp->first_run_ns,
@@ -78,6 +79,9 @@ int vm_report(struct vm *vm, uint64_t process_start_ns)
 	report_print(stderr, &r);
 	if (vm->com1 && serial_describe_line(vm->com1, err, sizeof(err)))
 		fprintf(stderr, "mpvm: COM1: the guest programmed %s\n", err);
+	if (vm->com1 && serial_output_dropped(vm->com1))
+		fprintf(stderr, "mpvm: COM1: stdout did not take %llu bytes of the guest's output by the stop: dropped\n",
+			(unsigned long long)serial_output_dropped(vm->com1));
 	vm_format_unknown_io(vm, err, sizeof(err));
 	if (*err)
 		fprintf(stderr, "mpvm: note: %s\n", err);

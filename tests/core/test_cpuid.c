@@ -32,7 +32,7 @@ static void apply(struct cpuid_table *t, struct cpuid_leaf *buf, size_t cap, uin
 	*t = (struct cpuid_table){ .leaf = buf, .cap = cap };
 	t->len = base_leaves(buf);
 	assert_int_equal(cpuid_apply_topology(t, &(struct cpuid_topology){
-		.apic_id = apic_id, .ncpus = n, .tsc_khz = 2100000, .apic_bus_khz = 1000000 }), 0);
+		.apic_id = apic_id, .cores = n, .threads = 1, .tsc_khz = 2100000, .apic_bus_khz = 1000000 }), 0);
 }
 
 static void core_bits(void **state)
@@ -121,6 +121,36 @@ static void cache_sharing(void **state)
 	assert_int_equal(cpuid_find(&t, 4, 4)->eax, 0);
 }
 
+/* 2 sockets x 3 cores x 2 threads: thread field 1 bit, core field 2 bits (IDs with gaps). */
+static void smt_topology(void **state)
+{
+	struct cpuid_leaf buf[32];
+	struct cpuid_table t = { .leaf = buf, .cap = 32 };
+	struct cpuid_leaf *l;
+
+	(void)state;
+	t.len = base_leaves(buf);
+	assert_int_equal(cpuid_apply_topology(&t, &(struct cpuid_topology){
+		.apic_id = 13, .cores = 3, .threads = 2 }), 0); /* socket 1, core 2, thread 1 */
+	l = cpuid_find(&t, 0xb, 0);
+	assert_int_equal(l->eax, 1);  /* shift past the thread field */
+	assert_int_equal(l->ebx, 2);  /* threads per core */
+	assert_int_equal(l->edx, 13);
+	l = cpuid_find(&t, 0xb, 1);
+	assert_int_equal(l->eax, 3);  /* shift to the package number */
+	assert_int_equal(l->ebx, 6);  /* logical processors per package */
+	l = cpuid_find(&t, 1, 0);
+	assert_int_equal((l->ebx >> 16) & 0xff, 8); /* addressable IDs per package: 2^3 */
+	assert_true(l->edx & (1u << 28));
+	for (uint32_t i = 0; i < 4; i++) {
+		uint32_t eax = cpuid_find(&t, 4, i)->eax;
+		uint32_t level = (eax >> 5) & 7;
+
+		assert_int_equal(eax >> 26, 3);                            /* core IDs 0-3 addressable */
+		assert_int_equal((eax >> 14) & 0xfff, level == 3 ? 7 : 1); /* L1/L2: the core's 2 threads */
+	}
+}
+
 static void timing_leaf(void **state)
 {
 	struct cpuid_leaf buf[32];
@@ -144,7 +174,7 @@ static void no_room(void **state)
 	(void)state;
 	t.len = base_leaves(buf);
 	t.cap = t.len; /* no room for the added leaves */
-	assert_int_equal(cpuid_apply_topology(&t, &(struct cpuid_topology){ .apic_id = 1, .ncpus = 2 }), -1);
+	assert_int_equal(cpuid_apply_topology(&t, &(struct cpuid_topology){ .apic_id = 1, .cores = 2, .threads = 1 }), -1);
 }
 
 int main(void)
@@ -154,6 +184,7 @@ int main(void)
 		cmocka_unit_test(leaf1_apic_id_and_count),
 		cmocka_unit_test(extended_topology),
 		cmocka_unit_test(cache_sharing),
+		cmocka_unit_test(smt_topology),
 		cmocka_unit_test(timing_leaf),
 		cmocka_unit_test(no_room),
 	};

@@ -63,12 +63,67 @@ static void past_end_and_unknown_keys_read_zero(void **state)
 	assert_int_equal(fw_cfg_store_read(&s), 'Q');
 }
 
+static uint32_t read_be(struct fw_cfg_store *s, unsigned int n)
+{
+	uint32_t v = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		v = v << 8 | fw_cfg_store_read(s);
+	return v;
+}
+
+/* Files as QEMU serves them: the directory (FWCfgFile entries, big-endian) and each file's key. */
+static void files(void **state)
+{
+	static const uint8_t anchor[24] = { '_', 'S', 'M', '3', '_' };
+	static const uint8_t tables[300] = { 0, 0x18, 0, 0, [299] = 0x7f };
+	struct fw_cfg_store s;
+	char name[FW_CFG_FILE_NAME];
+	char longname[FW_CFG_FILE_NAME + 1];
+
+	(void)state;
+	fw_cfg_store_init(&s, 2, 256 << 20);
+	assert_int_equal(fw_cfg_store_add_file(&s, "etc/smbios/smbios-anchor", anchor, sizeof(anchor)), 0);
+	assert_int_equal(fw_cfg_store_add_file(&s, "etc/smbios/smbios-tables", tables, sizeof(tables)), 0);
+	fw_cfg_store_select(&s, FW_CFG_FILE_DIR);
+	assert_int_equal(read_be(&s, 4), 2);
+	for (unsigned int f = 0; f < 2; f++) {
+		assert_int_equal(read_be(&s, 4), f ? sizeof(tables) : sizeof(anchor));
+		assert_int_equal(read_be(&s, 2), FW_CFG_FILE_FIRST + f);
+		assert_int_equal(read_be(&s, 2), 0);
+		for (unsigned int i = 0; i < sizeof(name); i++)
+			name[i] = (char)fw_cfg_store_read(&s);
+		assert_string_equal(name, f ? "etc/smbios/smbios-tables" : "etc/smbios/smbios-anchor");
+	}
+	assert_int_equal(fw_cfg_store_read(&s), 0); /* past the directory */
+
+	fw_cfg_store_select(&s, FW_CFG_FILE_FIRST);
+	for (unsigned int i = 0; i < sizeof(anchor); i++)
+		assert_int_equal(fw_cfg_store_read(&s), anchor[i]);
+	assert_int_equal(fw_cfg_store_read(&s), 0);
+	fw_cfg_store_select(&s, FW_CFG_FILE_FIRST + 1);
+	for (unsigned int i = 0; i < sizeof(tables); i++)
+		assert_int_equal(fw_cfg_store_read(&s), tables[i]);
+	assert_int_equal(read_le(&s, FW_CFG_FILE_FIRST + 2, 4), 0); /* no third file */
+
+	/* Names must fit the entry with their NUL; the table has room for FW_CFG_MAX_FILES. */
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(fw_cfg_store_add_file(&s, longname, anchor, 1), -1);
+	longname[FW_CFG_FILE_NAME - 1] = '\0';
+	assert_int_equal(fw_cfg_store_add_file(&s, longname, anchor, 1), 0);
+	assert_int_equal(fw_cfg_store_add_file(&s, "d", anchor, 1), 0);
+	assert_int_equal(fw_cfg_store_add_file(&s, "e", anchor, 1), -1);
+	assert_int_equal(read_le(&s, FW_CFG_NB_CPUS, 2), 2); /* the other items are still there */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(items),
 		cmocka_unit_test(signature_selected_at_reset),
 		cmocka_unit_test(past_end_and_unknown_keys_read_zero),
+		cmocka_unit_test(files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

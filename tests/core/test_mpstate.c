@@ -101,10 +101,52 @@ static void history_tail_partly_filled(void **state)
 	mp_history_free(&h);
 }
 
+struct change_log {
+	unsigned int n;
+	uint32_t from[4], to[4];
+};
+
+static void log_change(void *ctx, uint32_t from, uint32_t to, uint64_t t_ns)
+{
+	struct change_log *l = ctx;
+
+	(void)t_ns;
+	if (l->n < 4) {
+		l->from[l->n] = from;
+		l->to[l->n] = to;
+	}
+	l->n++;
+}
+
+/* The change hook (the control socket's MP_STATE_CHANGE): changes only, not the first observation. */
+static void history_change_hook(void **state)
+{
+	struct mp_history h = { 0 };
+	struct change_log l = { 0 };
+
+	(void)state;
+	h.on_change = log_change;
+	h.on_change_ctx = &l;
+	mp_history_observe(&h, MP_STATE_UNINITIALIZED, 1);
+	mp_history_observe(&h, MP_STATE_UNINITIALIZED, 2);
+	mp_history_observe(&h, MP_STATE_INIT_RECEIVED, 3);
+	mp_history_observe(&h, MP_STATE_RUNNABLE, 4);
+	/* The first observation comes from nowhere (MP_STATE_NONE); a repeat is no change. */
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.from[0], MP_STATE_NONE);
+	assert_int_equal(l.to[0], MP_STATE_UNINITIALIZED);
+	assert_int_equal(l.from[1], MP_STATE_UNINITIALIZED);
+	assert_int_equal(l.to[1], MP_STATE_INIT_RECEIVED);
+	assert_int_equal(l.from[2], MP_STATE_INIT_RECEIVED);
+	assert_int_equal(l.to[2], MP_STATE_RUNNABLE);
+	mp_history_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(names),
+		cmocka_unit_test(history_change_hook),
 		cmocka_unit_test(history_records_changes_only),
 		cmocka_unit_test(history_is_bounded),
 		cmocka_unit_test(history_keeps_first_and_last),

@@ -190,7 +190,17 @@ static void multiboot_options(void **state)
 	assert_int_equal(PARSE(&o, err, "--no-x2apic", "--cpus", "255"), 0);
 	assert_true(o.no_x2apic);
 	assert_int_equal(PARSE(&o, err, "--no-x2apic", "--cpus", "256"), -1);
-	assert_string_equal(err, "--no-x2apic: --cpus 256 needs APIC IDs above 254, which only x2APIC has");
+	assert_string_equal(err, "--no-x2apic: --cpus 256 needs APIC IDs above 254 (up to 255), which only x2APIC has");
+	/* Topology words: the count follows them, gaps in the IDs count for x2APIC. */
+	assert_int_equal(PARSE(&o, err, "--cpus", "sockets=2,cores=2,threads=2"), 0);
+	assert_int_equal(o.cpus, 8);
+	assert_int_equal(o.topology.threads, 2);
+	assert_int_equal(PARSE(&o, err, "--cpus", "2,maxcpus=4"), -1);
+	assert_non_null(strstr(err, "needs CPU hotplug"));
+	assert_int_equal(PARSE(&o, err, "--no-x2apic", "--cpus", "sockets=2,cores=130"), -1);
+	assert_non_null(strstr(err, "up to 385"));
+	/* 2 x 120 cores: 240 CPUs, but the second socket starts at APIC ID 128. */
+	assert_int_equal(PARSE(&o, err, "--no-x2apic", "--cpus", "sockets=2,cores=120"), 0);
 	assert_int_equal(PARSE(&o, err, "--kernel="), -1);
 	assert_string_equal(err, "--kernel: needs a file name");
 	assert_int_equal(PARSE(&o, err, "--kernel"), -1);
@@ -290,7 +300,9 @@ static const struct {
 	{ { "--unknown-io", "ignore" } },
 	{ { "--seccomp", "log" } },
 	{ { "--stop-on", "login:" } },
+	{ { "--control", "/tmp/mpvm.qmp" } },
 	{ { "--report", "r.json" } },
+	{ { "--trace", "t.json" } },
 	{ { "--timeout", "5" } },
 	{ { "--help" } },
 };
@@ -379,6 +391,24 @@ static void unknown_names(void **state)
 	assert_string_equal(err, want);
 }
 
+/* --control PATH: a socket path must fit sun_path. */
+static void control_path(void **state)
+{
+	struct mpvm_options o;
+	char err[256], path[200];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "--control", "/run/vm.qmp"), 0);
+	assert_string_equal(o.control_path, "/run/vm.qmp");
+	assert_int_equal(PARSE(&o, err, "--control="), -1);
+	assert_non_null(strstr(err, "--control: the socket's path must be 1 to 107 bytes"));
+	memset(path, 'a', 108);
+	path[108] = '\0';
+	assert_int_equal(PARSE(&o, err, "--control", path), -1);
+	path[107] = '\0';
+	assert_int_equal(PARSE(&o, err, "--control", path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +424,7 @@ int main(void)
 		cmocka_unit_test(every_option_parses),
 		cmocka_unit_test(value_kinds),
 		cmocka_unit_test(unknown_names),
+		cmocka_unit_test(control_path),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);

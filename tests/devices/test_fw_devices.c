@@ -52,6 +52,26 @@ static void fw_cfg_ports(void **state)
 	fw_cfg_destroy(f);
 }
 
+/* A file added before the guest runs: a copy, listed in the directory, read at its key. */
+static void fw_cfg_file(void **state)
+{
+	struct fw_cfg *f = fw_cfg_create(1, 64ull << 20);
+	uint8_t data[6] = { 1, 2, 3, 4, 5, 6 };
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(fw_cfg_add_file(f, "etc/smbios/smbios-anchor", data, sizeof(data)), 0);
+	data[0] = 99; /* the device kept its own copy */
+	out(fw_cfg_pio, f, FW_CFG_PORT_SEL, FW_CFG_FILE_DIR, 2);
+	assert_int_equal(in(fw_cfg_pio, f, FW_CFG_PORT_DATA, 4), 0x01000000u); /* count 1, big-endian */
+	assert_int_equal(in(fw_cfg_pio, f, FW_CFG_PORT_DATA, 4), 0x06000000u); /* size 6 */
+	assert_int_equal(in(fw_cfg_pio, f, FW_CFG_PORT_DATA, 2), 0x2000u);     /* key 0x0020 */
+	out(fw_cfg_pio, f, FW_CFG_PORT_SEL, FW_CFG_FILE_FIRST, 2);
+	assert_int_equal(in(fw_cfg_pio, f, FW_CFG_PORT_DATA, 4), 0x04030201u);
+	assert_int_equal(in(fw_cfg_pio, f, FW_CFG_PORT_DATA, 4), 0x0605u);
+	fw_cfg_destroy(f);
+}
+
 static void testdev_register(void **state)
 {
 	struct pc_testdev t = { { 0 } };
@@ -95,6 +115,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fw_cfg_ports),
+		cmocka_unit_test(fw_cfg_file),
 		cmocka_unit_test(testdev_register),
 		cmocka_unit_test(pci_empty),
 		cmocka_unit_test(debug_exit_statuses),

@@ -13,8 +13,10 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices/serial.h"
@@ -726,6 +728,135 @@ static void threads(void **state)
 	uart_free(u);
 }
 
+/* ---- output that stdout does not take ------------------------------------ */
+
+struct flood {
+	struct uart *u;
+	size_t n;
+	_Atomic size_t sent;
+};
+
+static char flood_byte(size_t i)
+{
+	return i % 64 == 63 ? '\n' : (char)('a' + i % 26);
+}
+
+static void *flood_thread(void *arg)
+{
+	struct flood *f = arg;
+
+	for (size_t i = 0; i < f->n; i++) {
+		out(f->u, THR, (uint8_t)flood_byte(i));
+		atomic_store(&f->sent, i + 1);
+	}
+	return NULL;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A reader slower than the guest (a pipe of 64 KiB, 256 KiB sent): the
+ * guest waits for it and nothing is lost or reordered.
+ */
+static void output_backpressure(void **state)
+{
+	struct uart *u = uart_new();
+	struct flood f = { .u = u, .n = 256 * 1024 };
+	pthread_t t;
+	size_t got = 0;
+	char buf[4096];
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, flood_thread, &f), 0);
+	while (got < f.n) {
+		ssize_t n = read(u->rd, buf, sizeof(buf));
+
+		if (n <= 0) {
+			usleep(2000); /* slower than the guest */
+			continue;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			assert_int_equal(buf[i], flood_byte(got + (size_t)i));
+		got += (size_t)n;
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(got, f.n);
+	assert_true(serial_output_dropped(u->s) == 0);
+	uart_free(u);
+}
+
+/*
+ * A pipe nobody reads: the guest waits in the UART (no byte is buffered
+ * beyond the line buffer) until the VM stops; then what stdout does not
+ * take within the grace is dropped, the guest's writes return and
+ * serial_flush() does not wait.
+ */
+static void output_nobody_reads(void **state)
+{
+	struct uart *u = uart_new();
+	struct flood f = { .u = u, .n = 256 * 1024 };
+	pthread_t t;
+	size_t stuck, got = 0;
+	uint64_t t0;
+	char buf[4096];
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, flood_thread, &f), 0);
+	usleep(300 * 1000);
+	stuck = atomic_load(&f.sent);
+	usleep(100 * 1000);
+	assert_true(stuck < f.n);
+	assert_true(atomic_load(&f.sent) == stuck); /* waiting for the reader, not dropping */
+	t0 = now_ns();
+	serial_stop_output(u->s);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(now_ns() - t0 < SERIAL_STOP_GRACE_NS + 500000000ull);
+	assert_true(now_ns() - t0 >= SERIAL_STOP_GRACE_NS - 1000000ull); /* it waited the grace */
+	t0 = now_ns();
+	serial_flush(u->s);
+	assert_true(now_ns() - t0 < 100000000ull);
+	while ((n = read(u->rd, buf, sizeof(buf))) > 0)
+		got += (size_t)n;
+	assert_true(serial_output_dropped(u->s) > 0);
+	assert_true(got + serial_output_dropped(u->s) == f.n); /* each byte written or counted */
+	uart_free(u);
+}
+
+/* A slow reader at the stop: what it takes within the grace still comes out. */
+static void output_stop_with_slow_reader(void **state)
+{
+	struct uart *u = uart_new();
+	struct flood f = { .u = u, .n = 128 * 1024 };
+	pthread_t t;
+	size_t got = 0;
+	char buf[4096];
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, flood_thread, &f), 0);
+	usleep(100 * 1000);
+	serial_stop_output(u->s);
+	while (got < f.n) {
+		ssize_t n = read(u->rd, buf, sizeof(buf));
+
+		if (n > 0)
+			got += (size_t)n;
+		else
+			usleep(1000);
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	serial_flush(u->s);
+	assert_int_equal(got, f.n);
+	assert_true(serial_output_dropped(u->s) == 0);
+	uart_free(u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -745,6 +876,9 @@ int main(void)
 		cmocka_unit_test(linux_interrupt_tx),
 		cmocka_unit_test(wide_access),
 		cmocka_unit_test(threads),
+		cmocka_unit_test(output_backpressure),
+		cmocka_unit_test(output_nobody_reads),
+		cmocka_unit_test(output_stop_with_slow_reader),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,10 +13,11 @@
  *   3  both views are read-only (writes vanish);
  *   4  (images under 128 KiB) 0xe0000 up to the mirror is RAM.
  * It prints whether the EBDA's first KiB has an RSDP and an MP floating
- * pointer (mpvm's tables, moved off 0xe0000-0xfffff) and the CPU count
- * fw_cfg gives, copies a real-mode trampoline from ROM to RAM at 0x8000 and
- * starts every AP with INIT, SIPI, SIPI sent to all-excluding-self through
- * the local APIC at 0xfee00000; each AP increments a counter once and
+ * pointer (mpvm's tables, moved off 0xe0000-0xfffff), the CPU count
+ * fw_cfg gives and the files it lists (mpvm's SMBIOS tables), copies a
+ * real-mode trampoline from ROM to RAM at 0x8000 and starts every AP
+ * with INIT, SIPI, SIPI sent to all-excluding-self through the local
+ * APIC at 0xfee00000; each AP increments a counter once and
  * halts. The BSP waits (by the TSC, at most 2 s) until fw_cfg's count less
  * one have checked in, 20 ms more for strays, prints "bios: N cpus" and
  * ends with EXITVAL on EXITPORT; a failed check prints "bios: FAIL check K"
@@ -204,6 +205,55 @@ start32:
 	dec %eax
 	mov %eax, EXPECTED
 
+	/*
+	 * fw_cfg's file directory (key 0x0019: a big-endian count, then 64-byte
+	 * entries: size, key, reserved, name): "bios: fw_cfg file SIZE NAME"
+	 * for each, then the first 5 bytes of file 0x0020 (mpvm's SMBIOS
+	 * anchor, "_SM3_", as SeaBIOS reads it).
+	 */
+	pushal
+	mov $0x19, %eax
+	mov $0x510, %dx
+	out %ax, %dx
+	mov $0x511, %dx
+	call in_be32
+	mov %eax, %ecx
+	mov $s_files, %esi
+	call puts
+	call putd
+	call nl
+	jecxz 4f
+1:	call in_be32			/* size */
+	mov %eax, %ebx
+	call in_be32			/* key, reserved */
+	mov $s_file, %esi
+	call puts
+	mov %ebx, %eax
+	call putd
+	mov $' ', %al
+	call putc
+	mov $56, %edi
+2:	in %dx, %al
+	test %al, %al
+	jz 3f
+	call putc
+3:	dec %edi
+	jnz 2b
+	call nl
+	loop 1b
+	mov $0x20, %eax
+	mov $0x510, %dx
+	out %ax, %dx
+	mov $0x511, %dx
+	mov $s_file20, %esi
+	call puts
+	mov $5, %ecx
+5:	in %dx, %al
+	call putc
+	loop 5b
+	call nl
+4:	popal
+
 	/* The TSC's rate: CPUID 0x40000010 EAX (kHz) if there, else 2 GHz. */
 	push %ebx
 	mov $0x40000000, %eax
@@ -332,6 +382,15 @@ past_deadline:
 	pop %edx
 	pop %eax
 	ret
+in_be32: /* EAX = four bytes from fw_cfg's data port (DX), big-endian */
+	push %ecx
+	mov $4, %ecx
+	xor %eax, %eax
+1:	shl $8, %eax
+	in %dx, %al
+	loop 1b
+	pop %ecx
+	ret
 udelay:	/* EAX microseconds */
 	call deadline
 1:	pause
@@ -352,6 +411,9 @@ s_mp:		.asciz "bios: mp floating pointer in ebda "
 s_yes:		.asciz "yes\n"
 s_no:		.asciz "no\n"
 s_fwcfg:	.asciz "bios: fw_cfg cpus "
+s_files:	.asciz "bios: fw_cfg files "
+s_file:		.asciz "bios: fw_cfg file "
+s_file20:	.asciz "bios: fw_cfg file 0x20 starts "
 s_cpus:		.asciz "bios: "
 s_cpus2:	.asciz " cpus\n"
 s_bye:		.asciz "bios: done\n"

@@ -68,8 +68,8 @@ static struct result run_child(enum sandbox_thread kind, enum seccomp_mode mode,
 			_exit(7);
 		case DO_SOCKET:
 			_exit(socket(AF_INET, SOCK_STREAM, 0) >= 0 ? 0 : 7);
-		case DO_FOREIGN_IOCTL: /* KVM_RUN, but not on the vCPU's descriptor (101) */
-			ioctl(102, KVM_RUN, 0);
+		case DO_FOREIGN_IOCTL: /* KVM_RUN below the first vCPU's descriptor (101), not on the VM's (100) */
+			ioctl(99, KVM_RUN, 0);
 			_exit(0);
 		case DO_STAT: {
 			struct stat sb;

@@ -27,9 +27,9 @@
 
 struct controller {
 	struct vm *vm;
-	int pause_rc, resume_rc;
+	int pause_rc, resume_rc, repause_rc;
 	bool ap1_online_while_paused;
-	enum vcpu_thread_state paused_state;
+	enum vcpu_thread_state paused_state, repaused_state;
 	enum mp_state ap2_state_while_paused;
 };
 
@@ -70,6 +70,10 @@ static void *control(void *arg)
 		sleep_ms(5);
 	}
 	c->ap2_state_while_paused = vm->irqchip->mp_state(ap2);
+	/* A second pause is answered and changes nothing: still paused. */
+	c->repause_rc = vcpu_command(ap2, VCPU_CMD_PAUSE);
+	sleep_ms(20);
+	c->repaused_state = (enum vcpu_thread_state)atomic_load(&ap2->state);
 	sleep_ms(100); /* measurably paused */
 	c->resume_rc = vcpu_command(ap2, VCPU_CMD_RESUME);
 	return NULL;
@@ -100,6 +104,8 @@ static void pause_one_vcpu(enum irqchip_mode mode)
 	assert_int_equal(c.paused_state, VCPU_STATE_PAUSED);
 	assert_true(c.ap1_online_while_paused);
 	assert_int_not_equal(c.ap2_state_while_paused, MP_STATE_HALTED);
+	assert_int_equal(c.repause_rc, 0);
+	assert_int_equal(c.repaused_state, VCPU_STATE_PAUSED);
 	assert_int_equal(c.resume_rc, 0);
 	assert_int_equal(status, 0); /* every AP online in the end */
 	assert_true(vm.vcpus[2].state_ns[VCPU_STATE_PAUSED] >= 100000000ull);
