@@ -109,7 +109,9 @@ static void forbidden(enum sandbox_thread kind, enum action what, const char *ca
 	snprintf(want, sizeof(want), "mpvm: seccomp: the %s thread made system call", sandbox_thread_name(kind));
 	if (r.err[0] || !SANITIZER_EATS_SIGSYS) {
 		assert_non_null(strstr(r.err, want));
+#if !defined(__SANITIZE_THREAD__) /* under TSan the message gives the number only (sandbox.c) */
 		assert_non_null(strstr(r.err, call));
+#endif
 	}
 	/* log: the kernel notes it, the call goes ahead. */
 	r = run_child(kind, SECCOMP_LOG, what);
