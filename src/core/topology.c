@@ -4,25 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/cpuid.h"
 #include "core/errmsg.h"
-
-static unsigned int bits_for(unsigned int n)
-{
-	unsigned int bits = 0;
-
-	while ((1ull << bits) < n)
-		bits++;
-	return bits;
-}
 
 unsigned int topology_thread_bits(const struct cpu_topology *t)
 {
-	return bits_for(t->threads);
+	return cpuid_core_bits(t->threads);
 }
 
 unsigned int topology_core_bits(const struct cpu_topology *t)
 {
-	return bits_for(t->cores);
+	return cpuid_core_bits(t->cores);
 }
 
 void topology_locate(const struct cpu_topology *t, unsigned int i,
