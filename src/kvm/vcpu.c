@@ -166,7 +166,7 @@ static void mp_changed(void *ctx, uint32_t from, uint32_t to, uint64_t t_ns)
 		control_mp_changed(v->vm->control, v->id, from, to, t_ns);
 }
 
-int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
+void vcpu_prepare(struct vcpu *v, struct vm *vm, unsigned int id)
 {
 	*v = (struct vcpu){ .vm = vm, .id = id, .apic_id = topology_apic_id(&vm->opts->topology, id), .fd = -1 };
 	atomic_init(&v->state, VCPU_STATE_START_GATE);
@@ -176,19 +176,25 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 	v->bsp = id == vm->opts->boot_cpu;
 	v->mp.on_change = mp_changed;
 	v->mp.on_change_ctx = v;
+}
+
+int vcpu_create(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
 	/*
 	 * KVM's vCPU id is the APIC ID: KVM's local APIC (kernel and split
 	 * mode) takes its ID from it, and topology gaps must show there too.
 	 */
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)v->apic_id);
 	if (v->fd < 0) {
-		fprintf(stderr, "mpvm: KVM_CREATE_VCPU %u (vCPU %u): %s\n", v->apic_id, id, strerror(errno));
+		fprintf(stderr, "mpvm: KVM_CREATE_VCPU %u (vCPU %u): %s\n", v->apic_id, v->id, strerror(errno));
 		return -1;
 	}
 	v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
 		v->run = NULL;
-		fprintf(stderr, "mpvm: vCPU %u: mmap of kvm_run: %s\n", id, strerror(errno));
+		fprintf(stderr, "mpvm: vCPU %u: mmap of kvm_run: %s\n", v->id, strerror(errno));
 		return -1;
 	}
 	if (set_cpuid(v) || set_mtrr_default(v))
@@ -572,13 +578,18 @@ static enum vcpu_thread_state state_start_gate(struct vcpu *v)
 	snprintf(name, sizeof(name), "vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
 	atomic_store(&v->tid, (int)gettid()); /* query-cpus-fast's thread-id */
-	vm_wait_started(vm);
-	/* The filter last: after the set-up that opens things, before the first guest instruction. */
+	/*
+	 * The filter after the set-up that opens things, and both before the
+	 * gate: each thread does them while the main thread is still starting
+	 * the others, so the first guest instruction does not wait for every
+	 * vCPU's filter in turn.
+	 */
 	if ((vm->irqchip->vcpu_thread_start && vm->irqchip->vcpu_thread_start(v)) ||
-	    sandbox_enter(SANDBOX_VCPU, vm->opts->seccomp, vm->vm_fd, vm->vcpus[0].fd)) {
+	    sandbox_enter(SANDBOX_VCPU, vm->opts->seccomp, vm->vm_fd, vm->first_vcpu_fd)) {
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 		return VCPU_STATE_EXITED;
 	}
+	vm_wait_started(vm);
 	return VCPU_STATE_WAIT_RUNNABLE;
 }
 

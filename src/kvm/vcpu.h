@@ -96,8 +96,14 @@ struct vcpu {
 /* KVM_EXIT_IO -> "KVM_EXIT_IO"; "unknown exit reason" for one mpvm does not know. */
 const char *vcpu_exit_reason_name(uint32_t reason);
 
-/* Creates the KVM vCPU, maps kvm_run, sets its CPUID, MSRs and irqchip state. -1 after printing why. */
-int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id);
+/* Fills in the struct (no KVM call): every vCPU is prepared before any is created. */
+void vcpu_prepare(struct vcpu *v, struct vm *vm, unsigned int id);
+/*
+ * Creates the KVM vCPU, maps kvm_run, sets its CPUID, MSRs and irqchip
+ * state. -1 after printing why. Safe to run for several vCPUs at once
+ * (vcpus_create.c): it touches only its own vCPU and reads the VM.
+ */
+int vcpu_create(struct vcpu *v);
 int vcpu_start(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);

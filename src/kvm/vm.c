@@ -311,14 +311,8 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 		fprintf(stderr, "mpvm: out of memory for %u vCPUs\n", vm->ncpus);
 		return -1;
 	}
-	for (unsigned int i = 0; i < vm->ncpus; i++)
-		vm->vcpus[i].fd = -1;
-	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		if (vcpu_create(&vm->vcpus[i], vm, i)) {
-			vm->ncpus = i + 1; /* destroy only what exists */
-			return -1;
-		}
-	}
+	if (vm_create_vcpus(vm))
+		return -1;
 	if (opts->kernel ? boot_kernel(vm) : opts->bios ? boot_bios(vm) : boot_builtin_guest(vm))
 		return -1;
 	return machine_create(vm);
@@ -442,11 +436,15 @@ int vm_run(struct vm *vm)
 	if (console_start(vm, vm->com1, &vm->console))
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		/* Counted first: a thread whose set-up fails leaves before the gate. */
+		pthread_mutex_lock(&vm->threads_lock);
+		vm->threads_running++;
+		pthread_mutex_unlock(&vm->threads_lock);
 		if (vcpu_start(&vm->vcpus[i])) {
+			vm_thread_exited(vm);
 			vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 			break;
 		}
-		vm->threads_running++;
 	}
 	if (!vm_stopping(vm) && vm->irqchip->start && vm->irqchip->start(vm))
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
