@@ -259,8 +259,14 @@ void apic_bus_wake(struct apic_bus *b, unsigned int cpu)
 
 	pthread_mutex_lock(&c->lock);
 	c->woken = true;
-	pthread_cond_broadcast(&c->wake);
 	pthread_mutex_unlock(&c->lock);
+	/*
+	 * After the unlock: a sleeper woken while this thread still held the
+	 * lock would at once block on it again (a second futex wait and wake
+	 * per IPI). The sleeper reads woken under the lock, so it cannot miss
+	 * this wake-up either way.
+	 */
+	pthread_cond_broadcast(&c->wake);
 }
 
 void apic_bus_kick(struct apic_bus *b, unsigned int cpu)

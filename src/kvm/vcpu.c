@@ -171,6 +171,7 @@ void vcpu_prepare(struct vcpu *v, struct vm *vm, unsigned int id)
 	*v = (struct vcpu){ .vm = vm, .id = id, .apic_id = topology_apic_id(&vm->opts->topology, id), .fd = -1 };
 	atomic_init(&v->state, VCPU_STATE_START_GATE);
 	atomic_init(&v->cmd_waiting, false);
+	atomic_init(&v->in_kvm_run, false);
 	pthread_mutex_init(&v->cmd_lock, NULL);
 	pthread_cond_init(&v->cmd_cond, NULL);
 	v->bsp = id == vm->opts->boot_cpu;
@@ -604,8 +605,10 @@ static enum vcpu_thread_state run_once(struct vcpu *v)
 		chip->vcpu_before_run(v);
 	if (!v->first_run_ns)
 		v->first_run_ns = vm_now_ns(vm);
+	atomic_store(&v->in_kvm_run, true); /* seq_cst: see vcpu_interrupt_run() */
 	r = ioctl(v->fd, KVM_RUN, 0);
 	err = errno;
+	atomic_store_explicit(&v->in_kvm_run, false, memory_order_relaxed);
 	if (chip->vcpu_after_run)
 		chip->vcpu_after_run(v, r == 0);
 	if (r < 0) {
@@ -743,9 +746,19 @@ void vcpu_interrupt_run(struct vcpu *v)
 {
 	if (!v->run || !v->thread_started)
 		return;
-	/* Seen by KVM_RUN on entry; the signal covers a vCPU already inside. */
+	/*
+	 * Seen by KVM_RUN on entry; the signal covers a vCPU already inside.
+	 * A thread outside KVM_RUN (handling an exit, asleep on the APIC bus)
+	 * gets no signal: a signal costs the sender four system calls (glibc's
+	 * pthread_kill) and the receiver a handler and an interrupted wait,
+	 * twice per IPI round trip in user mode. Both sides store, then load,
+	 * with sequential consistency: either this load sees in_kvm_run set,
+	 * or the thread's store of it comes after it in the single total
+	 * order, and then so does KVM_RUN's read of immediate_exit.
+	 */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	if (atomic_load(&v->in_kvm_run))
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
 void vcpu_kick(struct vcpu *v)

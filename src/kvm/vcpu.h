@@ -69,6 +69,7 @@ struct vcpu {
 	void *chip;                 /* the irqchip's per-vCPU state (irqchip_user.c) */
 	atomic_uint kvm_mp_state;   /* with KVM's local APICs: the last KVM_GET_MP_STATE */
 	atomic_int tid;             /* the thread's host id, once it runs (0 before) */
+	atomic_bool in_kvm_run;     /* inside (or about to enter) KVM_RUN: a kick must signal */
 	atomic_uint last_sipi;      /* VCPU_SIPI_SEEN | vector of the last SIPI taken; 0: none seen */
 
 	/* The thread's state; written by the thread, read by anyone. */
