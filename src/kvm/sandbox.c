@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -55,8 +56,18 @@ static const int main_calls[] = {
 	SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(lseek), SCMP_SYS(fcntl), SCMP_SYS(timer_delete),
 };
 
-/* A vCPU thread: KVM_RUN (ioctls below), its local APIC timer (--irqchip user). */
-static const int vcpu_calls[] = { SCMP_SYS(timer_settime), SCMP_SYS(timer_gettime) };
+/*
+ * A vCPU thread: KVM_RUN (ioctls below), its local APIC timer (--irqchip
+ * user). And starting threads, since the vCPU threads are started by one
+ * thread already under this filter and inherit it (vcpus.c): clone of a
+ * thread (allow_thread_starts()), and what a new thread does first (glibc:
+ * set_robust_list, rseq; its name through prctl(PR_SET_NAME), below).
+ */
+static const int vcpu_calls[] = {
+	SCMP_SYS(timer_create), SCMP_SYS(timer_settime), SCMP_SYS(timer_gettime),
+	SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
+	SCMP_SYS(sched_getaffinity), /* the sanitizers' thread start: pthread_getattr_np() */
+};
 
 /* The console reader: stdin and its eventfd. */
 static const int console_calls[] = { SCMP_SYS(read), SCMP_SYS(poll), SCMP_SYS(ppoll) };
@@ -158,6 +169,20 @@ static int allow_event_writes(scmp_filter_ctx c)
 						   SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)event_fd));
 }
 
+/*
+ * New threads of this process only: clone with CLONE_THREAD (a thread
+ * shares the filter of the one that starts it: nothing becomes reachable
+ * that was not), no new process. clone3 passes its flags in memory, which
+ * a filter cannot read: it fails with ENOSYS, and glibc falls back to clone.
+ */
+static int allow_thread_starts(scmp_filter_ctx c)
+{
+	return seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)) ||
+	       seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) ||
+	       seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)) ? -1 : 0;
+}
+
 static int add_rules(scmp_filter_ctx c, enum sandbox_thread kind, int vm_fd, int vcpu_fd)
 {
 	if (allow_calls(c, common_calls, N(common_calls)) ||
@@ -168,6 +193,7 @@ static int add_rules(scmp_filter_ctx c, enum sandbox_thread kind, int vm_fd, int
 		return allow_calls(c, main_calls, N(main_calls));
 	case SANDBOX_VCPU:
 		return allow_std_writes(c) || allow_event_writes(c) || allow_calls(c, vcpu_calls, N(vcpu_calls)) ||
+		       allow_thread_starts(c) ||
 		       allow_ioctls_from(c, vcpu_fd, vcpu_ioctls, N(vcpu_ioctls)) ||
 		       allow_ioctls(c, vm_fd, vm_ioctls, N(vm_ioctls)) ? -1 : 0;
 	case SANDBOX_TIMER:
@@ -324,6 +350,18 @@ static int program_for(enum sandbox_thread kind, enum seccomp_mode mode, int vm_
 	return err;
 }
 
+void sandbox_inherited(enum sandbox_thread kind, enum seccomp_mode mode)
+{
+	sigset_t sys;
+
+	if (mode == SECCOMP_OFF)
+		return;
+	my_kind = kind;
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
+}
+
 int sandbox_enter(enum sandbox_thread kind, enum seccomp_mode mode, int vm_fd, int vcpu_fd)
 {
 	struct sock_fprog prog;
@@ -331,17 +369,13 @@ int sandbox_enter(enum sandbox_thread kind, enum seccomp_mode mode, int vm_fd, i
 
 	if (mode == SECCOMP_OFF)
 		return 0;
-	my_kind = kind;
 	if (mode == SECCOMP_ON) {
 		struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
-		sigset_t sys;
 
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGSYS, &sa, NULL);
-		sigemptyset(&sys);
-		sigaddset(&sys, SIGSYS);
-		pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
 	}
+	sandbox_inherited(kind, mode);
 	err = program_for(kind, mode, vm_fd, vcpu_fd, &prog);
 	if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		err = -errno;

@@ -1,14 +1,16 @@
 /*
  * System-call filters (seccomp, through libseccomp) for mpvm's threads, one
  * list per kind of thread, each installed by the thread itself once its
- * set-up is done and before the first guest instruction (--seccomp).
+ * set-up is done and before the first guest instruction (--seccomp); the
+ * vCPU threads are born under theirs (vcpus.c).
  *
  * A guest drives mpvm's vCPU threads, device models and console: if one of
  * them is made to do what it never does (open a file, run a program, open
  * a socket), the filter stops mpvm. The lists (sandbox.c) say what each
  * kind does:
  *   vCPU      KVM_RUN and the vCPU and interrupt ioctls, the local APIC
- *             timer, writing the console and logs, memory, futexes, kicks;
+ *             timer, writing the console and logs, memory, futexes, kicks,
+ *             starting threads (of this process, under this filter);
  *   timer     the PIT's and the irqchip's timed work: interrupt ioctls;
  *   console   reading stdin and its eventfd, poll, interrupt ioctls;
  *   main      waiting for the stop, joining the threads, writing the
@@ -42,6 +44,12 @@ enum sandbox_thread {
  * stdin). 0 (also with SECCOMP_OFF), or -1 after printing why.
  */
 int sandbox_enter(enum sandbox_thread kind, enum seccomp_mode mode, int vm_fd, int vcpu_fd);
+/*
+ * A thread started by one that had already entered `kind`'s filter (which
+ * it inherits): what sandbox_enter() does for the thread itself, without
+ * loading a program (the SIGSYS message's thread kind, SIGSYS unblocked).
+ */
+void sandbox_inherited(enum sandbox_thread kind, enum seccomp_mode mode);
 
 /*
  * --control: vCPU threads may also write to this eventfd (an MP-state change

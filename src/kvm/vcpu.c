@@ -579,18 +579,21 @@ static enum vcpu_thread_state state_start_gate(struct vcpu *v)
 	snprintf(name, sizeof(name), "vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
 	atomic_store(&v->tid, (int)gettid()); /* query-cpus-fast's thread-id */
-	/*
-	 * The filter after the set-up that opens things, and both before the
-	 * gate: each thread does them while the main thread is still starting
-	 * the others, so the first guest instruction does not wait for every
-	 * vCPU's filter in turn.
-	 */
-	if ((vm->irqchip->vcpu_thread_start && vm->irqchip->vcpu_thread_start(v)) ||
-	    sandbox_enter(SANDBOX_VCPU, vm->opts->seccomp, vm->vm_fd, vm->first_vcpu_fd)) {
+	/* Born under the vCPU filter (vcpus.c): its set-up needs nothing else. */
+	sandbox_inherited(SANDBOX_VCPU, vm->opts->seccomp);
+	if (vm->irqchip->vcpu_thread_start && vm->irqchip->vcpu_thread_start(v)) {
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 		return VCPU_STATE_EXITED;
 	}
-	vm_wait_started(vm);
+	/*
+	 * The gate holds only a vCPU that would execute at once (the BSP after
+	 * reset): no guest instruction runs before every thread is confined
+	 * and the platform started. An AP waiting for INIT/SIPI goes on to
+	 * wait in KVM_RUN or on the APIC bus now, so that the go wakes one
+	 * thread, not all of them.
+	 */
+	if (vm->irqchip->mp_state(v) == MP_STATE_RUNNABLE)
+		vm_wait_started(vm);
 	return VCPU_STATE_WAIT_RUNNABLE;
 }
 

@@ -102,7 +102,7 @@ void vcpu_prepare(struct vcpu *v, struct vm *vm, unsigned int id);
 /*
  * Creates the KVM vCPU, maps kvm_run, sets its CPUID, MSRs and irqchip
  * state. -1 after printing why. Safe to run for several vCPUs at once
- * (vcpus_create.c): it touches only its own vCPU and reads the VM.
+ * (vcpus.c): it touches only its own vCPU and reads the VM.
  */
 int vcpu_create(struct vcpu *v);
 int vcpu_start(struct vcpu *v);

@@ -435,17 +435,8 @@ int vm_run(struct vm *vm)
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	if (console_start(vm, vm->com1, &vm->console))
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
-	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		/* Counted first: a thread whose set-up fails leaves before the gate. */
-		pthread_mutex_lock(&vm->threads_lock);
-		vm->threads_running++;
-		pthread_mutex_unlock(&vm->threads_lock);
-		if (vcpu_start(&vm->vcpus[i])) {
-			vm_thread_exited(vm);
-			vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
-			break;
-		}
-	}
+	if (vm_start_vcpus(vm))
+		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	if (!vm_stopping(vm) && vm->irqchip->start && vm->irqchip->start(vm))
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	if (vm->confine_main && sandbox_enter(SANDBOX_MAIN, vm->opts->seccomp, vm->vm_fd, -1))

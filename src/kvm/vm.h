@@ -67,7 +67,7 @@ struct vm {
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
 	unsigned int ncpus;
 	struct vcpu *vcpus;
-	int first_vcpu_fd;          /* the lowest vCPU descriptor (vcpus_create.c) */
+	int first_vcpu_fd;          /* the lowest vCPU descriptor (vcpus.c) */
 	struct bus pio, mmio;      /* every device's ranges (machine.c) */
 	struct machine *machine;   /* the devices (machine.c) */
 	struct serial *com1;       /* the console's UART, one of them */
@@ -138,8 +138,13 @@ static inline bool vm_needs_x2apic(const struct vm *vm)
 
 /* Opens /dev/kvm, creates the VM, its memory, irqchip and vCPUs. -1 after printing why. */
 int vm_create(struct vm *vm, const struct mpvm_options *opts);
-/* vm_create()'s vCPUs, several at a time (vcpus_create.c). -1 after printing why. */
+/* vm_create()'s vCPUs, several at a time (vcpus.c). -1 after printing why. */
 int vm_create_vcpus(struct vm *vm);
+/*
+ * vm_run()'s vCPU threads, each born under the vCPU seccomp filter
+ * (vcpus.c). -1 after printing why; the threads that did start are counted.
+ */
+int vm_start_vcpus(struct vm *vm);
 /* Runs every vCPU in its own thread until the VM stops; returns the exit status. */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);

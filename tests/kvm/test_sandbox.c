@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,12 +33,18 @@
 #define SANITIZER_EATS_SIGSYS 0
 #endif
 
-enum action { DO_WRITE, DO_OPEN, DO_EXEC, DO_SOCKET, DO_FOREIGN_IOCTL, DO_STAT };
+enum action { DO_WRITE, DO_OPEN, DO_EXEC, DO_SOCKET, DO_FOREIGN_IOCTL, DO_STAT, DO_THREAD, DO_FORK };
 
 struct result {
 	int status;      /* the child's exit status, or 128 + signal */
 	char err[512];   /* what it wrote to stderr */
 };
+
+static void *thread_writes(void *arg)
+{
+	(void)arg;
+	return write(STDERR_FILENO, "", 0) == 0 ? NULL : (void *)1;
+}
 
 /* In a child: enter the filter, do `what`, exit 0 if it went through (7 if it failed otherwise). */
 static struct result run_child(enum sandbox_thread kind, enum seccomp_mode mode, enum action what)
@@ -75,6 +82,21 @@ static struct result run_child(enum sandbox_thread kind, enum seccomp_mode mode,
 			struct stat sb;
 
 			_exit(fstat(STDERR_FILENO, &sb) == 0 ? 0 : 7);
+		}
+		case DO_THREAD: { /* a thread of this process, under the same filter */
+			pthread_t t;
+			void *ret = (void *)1;
+
+			if (pthread_create(&t, NULL, thread_writes, NULL) == 0)
+				pthread_join(t, &ret);
+			_exit(ret == NULL ? 0 : 7);
+		}
+		case DO_FORK: { /* a new process: clone without CLONE_THREAD */
+			pid_t p = fork();
+
+			if (p == 0)
+				_exit(0);
+			_exit(p > 0 ? 0 : 7);
 		}
 		}
 		_exit(8);
@@ -127,6 +149,9 @@ static void vcpu_thread(void **state)
 	forbidden(SANDBOX_VCPU, DO_EXEC, "(execve)");
 	forbidden(SANDBOX_VCPU, DO_SOCKET, "(socket)");
 	forbidden(SANDBOX_VCPU, DO_FOREIGN_IOCTL, "(ioctl)");
+	/* vCPU threads are started by a thread under this filter (kvm/vcpus.c): threads yes, processes no. */
+	assert_int_equal(run_child(SANDBOX_VCPU, SECCOMP_ON, DO_THREAD).status, 0);
+	forbidden(SANDBOX_VCPU, DO_FORK, "(clone)");
 }
 
 static void timer_and_console_threads(void **state)
@@ -150,6 +175,7 @@ static void main_thread(void **state)
 #if !defined(__SANITIZE_ADDRESS__)
 	forbidden(SANDBOX_MAIN, DO_EXEC, "(execve)");
 	forbidden(SANDBOX_MAIN, DO_SOCKET, "(socket)");
+	forbidden(SANDBOX_MAIN, DO_THREAD, "(clone");
 #endif
 }
 
