@@ -11,7 +11,7 @@
  * row. None of it depends on another vCPU, and KVM holds its VM-wide
  * lock only around the bookkeeping of KVM_CREATE_VCPU (virt/kvm/kvm_main.c
  * kvm_vm_ioctl_create_vcpu), so the work spreads over the host's CPUs:
- * the calling thread and up to VCPUS_CREATE_HELPERS short-lived threads
+ * the calling thread and up to VCPUS_HELPERS short-lived threads
  * take vCPUs from one shared counter.
  *
  * vCPU 0 is created first, alone: it is KVM's vCPU index 0 (the one
@@ -31,71 +31,76 @@
 #include "kvm/vm.h"
 
 /* Enough to keep a large host busy; each helper costs one thread start. */
-#define VCPUS_CREATE_HELPERS 15
+#define VCPUS_HELPERS 15
 /* Below this many vCPUs a helper's start costs more than it saves. */
-#define VCPUS_CREATE_PARALLEL_FROM 4
+#define VCPUS_PARALLEL_FROM 4
 
-struct vcpus_create {
+/*
+ * `fn` on vCPUs first..ncpus-1, by the calling thread and up to
+ * VCPUS_HELPERS more (one per host CPU), each taking the next vCPU from
+ * one counter. After the first failure no vCPU is begun. 0, or -1 if any
+ * call failed (it printed why).
+ */
+struct vcpus_each {
 	struct vm *vm;
-	atomic_uint next;   /* the next vCPU to create */
-	atomic_bool failed; /* one failed: the others stop taking work */
+	int (*fn)(struct vcpu *v);
+	atomic_uint next;
+	atomic_bool failed;
 };
 
-static void *create_some(void *arg)
+static void *each_some(void *arg)
 {
-	struct vcpus_create *c = arg;
+	struct vcpus_each *e = arg;
 
-	while (!atomic_load(&c->failed)) {
-		unsigned int i = atomic_fetch_add(&c->next, 1);
+	while (!atomic_load(&e->failed)) {
+		unsigned int i = atomic_fetch_add(&e->next, 1);
 
-		if (i >= c->vm->ncpus)
+		if (i >= e->vm->ncpus)
 			break;
-		if (vcpu_create(&c->vm->vcpus[i]))
-			atomic_store(&c->failed, true);
+		if (e->fn(&e->vm->vcpus[i]))
+			atomic_store(&e->failed, true);
 	}
 	return NULL;
 }
 
-static unsigned int helpers_for(unsigned int ncpus)
+static int vcpus_each(struct vm *vm, unsigned int first, int (*fn)(struct vcpu *v))
 {
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned int n;
+	struct vcpus_each e = { .vm = vm, .fn = fn };
+	pthread_t helper[VCPUS_HELPERS];
+	unsigned int todo = vm->ncpus - first, helpers = 0, started = 0;
 
-	if (ncpus < VCPUS_CREATE_PARALLEL_FROM || online < 2)
-		return 0;
-	n = (unsigned int)online - 1; /* the calling thread is one of the workers */
-	if (n > VCPUS_CREATE_HELPERS)
-		n = VCPUS_CREATE_HELPERS;
-	if (n > ncpus - 2) /* vCPU 0 is done alone; the caller takes a share */
-		n = ncpus - 2;
-	return n;
+	if (todo >= VCPUS_PARALLEL_FROM && vm->host_cpus >= 2) {
+		helpers = vm->host_cpus - 1; /* the calling thread works too */
+		if (helpers > VCPUS_HELPERS)
+			helpers = VCPUS_HELPERS;
+		if (helpers > todo - 1)
+			helpers = todo - 1;
+	}
+	atomic_init(&e.next, first);
+	atomic_init(&e.failed, false);
+	for (; started < helpers; started++) {
+		int err = pthread_create(&helper[started], NULL, each_some, &e);
+
+		if (err) { /* fewer helpers: the work still gets done */
+			fprintf(stderr, "mpvm: warning: a helper thread for the vCPUs: %s\n", strerror(err));
+			break;
+		}
+	}
+	each_some(&e);
+	for (unsigned int i = 0; i < started; i++)
+		pthread_join(helper[i], NULL);
+	return atomic_load(&e.failed) ? -1 : 0;
 }
 
 int vm_create_vcpus(struct vm *vm)
 {
-	struct vcpus_create c = { .vm = vm };
-	pthread_t helper[VCPUS_CREATE_HELPERS];
-	unsigned int helpers = helpers_for(vm->ncpus), started = 0;
+	long online = sysconf(_SC_NPROCESSORS_ONLN); /* reads /sys: not under a filter */
 	int fd = -1;
 
+	vm->host_cpus = online > 0 ? (unsigned int)online : 1;
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_prepare(&vm->vcpus[i], vm, i);
-	if (vcpu_create(&vm->vcpus[0]))
-		return -1;
-	atomic_init(&c.next, 1);
-	atomic_init(&c.failed, false);
-	for (; started < helpers; started++) {
-		int err = pthread_create(&helper[started], NULL, create_some, &c);
-
-		if (err) { /* fewer helpers: the work still gets done */
-			fprintf(stderr, "mpvm: warning: a thread to create vCPUs with: %s\n", strerror(err));
-			break;
-		}
-	}
-	create_some(&c);
-	for (unsigned int i = 0; i < started; i++)
-		pthread_join(helper[i], NULL);
-	if (atomic_load(&c.failed))
+	if (vcpu_create(&vm->vcpus[0]) || vcpus_each(vm, 1, vcpu_create))
 		return -1;
 	/* The vCPU threads' seccomp filter allows vCPU ioctls on descriptors from this one up. */
 	for (unsigned int i = 0; i < vm->ncpus; i++)
@@ -113,13 +118,29 @@ int vm_create_vcpus(struct vm *vm)
  * more per instruction on our test machines, for every thread that loads
  * one. A filter a thread has is inherited by the threads it starts, shared,
  * not loaded again. So one short-lived thread, the starter, loads the vCPU
- * filter and then starts every vCPU thread: each is born confined, before
- * its first instruction, and the start of N vCPUs costs one filter load.
- * The vCPU list therefore allows starting threads (clone with CLONE_THREAD:
- * a new thread of this process under the same filter, no new program;
- * sandbox.c), and what a thread does on its first steps (its name, the
- * robust-futex list, rseq, the APIC timer's timer_create).
+ * filter and then starts every vCPU thread (with helpers, as above, which
+ * inherit it too): each is born confined, before its first instruction,
+ * and the start of N vCPUs costs one filter load. The vCPU list therefore
+ * allows starting threads (clone with CLONE_THREAD: a new thread of this
+ * process under the same filter, no new program; sandbox.c), and what a
+ * thread does on its first steps (its name, the robust-futex list, rseq,
+ * the APIC timer's timer_create).
  */
+static int start_one(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	/* Counted first: a thread whose set-up fails leaves before the gate. */
+	pthread_mutex_lock(&vm->threads_lock);
+	vm->threads_running++;
+	pthread_mutex_unlock(&vm->threads_lock);
+	if (vcpu_start(v)) {
+		vm_thread_exited(vm);
+		return -1;
+	}
+	return 0;
+}
+
 struct vcpus_start {
 	struct vm *vm;
 	int ret;
@@ -131,21 +152,8 @@ static void *start_all(void *arg)
 	struct vm *vm = s->vm;
 
 	pthread_setname_np(pthread_self(), "vcpu-starter");
-	if (sandbox_enter(SANDBOX_VCPU, vm->opts->seccomp, vm->vm_fd, vm->first_vcpu_fd)) {
-		s->ret = -1;
-		return NULL;
-	}
-	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		/* Counted first: a thread whose set-up fails leaves before the gate. */
-		pthread_mutex_lock(&vm->threads_lock);
-		vm->threads_running++;
-		pthread_mutex_unlock(&vm->threads_lock);
-		if (vcpu_start(&vm->vcpus[i])) {
-			vm_thread_exited(vm);
-			s->ret = -1;
-			break;
-		}
-	}
+	s->ret = sandbox_enter(SANDBOX_VCPU, vm->opts->seccomp, vm->vm_fd, vm->first_vcpu_fd) ||
+		 vcpus_each(vm, 0, start_one) ? -1 : 0;
 	return NULL;
 }
 

@@ -68,6 +68,7 @@ struct vm {
 	unsigned int ncpus;
 	struct vcpu *vcpus;
 	int first_vcpu_fd;          /* the lowest vCPU descriptor (vcpus.c) */
+	unsigned int host_cpus;     /* online host CPUs, for vcpus.c's helper threads */
 	struct bus pio, mmio;      /* every device's ranges (machine.c) */
 	struct machine *machine;   /* the devices (machine.c) */
 	struct serial *com1;       /* the console's UART, one of them */
