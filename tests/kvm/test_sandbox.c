@@ -62,6 +62,12 @@ static struct result run_child(enum sandbox_thread kind, enum seccomp_mode mode,
 
 		dup2(pipefd[1], STDERR_FILENO);
 		close(pipefd[0]);
+		if (what == DO_THREAD) { /* glibc's first thread start sets signal handlers up; mpvm has others first */
+			pthread_t t;
+
+			if (pthread_create(&t, NULL, thread_writes, NULL) || pthread_join(t, NULL))
+				_exit(6);
+		}
 		if (sandbox_enter(kind, mode, 100, 101))
 			_exit(9);
 		switch (what) {
@@ -173,9 +179,16 @@ static void main_thread(void **state)
 	(void)state;
 	assert_int_equal(run_child(SANDBOX_MAIN, SECCOMP_ON, DO_OPEN).status, 0);
 #if !defined(__SANITIZE_ADDRESS__)
+	struct result r;
+
 	forbidden(SANDBOX_MAIN, DO_EXEC, "(execve)");
 	forbidden(SANDBOX_MAIN, DO_SOCKET, "(socket)");
-	forbidden(SANDBOX_MAIN, DO_THREAD, "(clone");
+	/*
+	 * No thread: glibc blocks every signal around clone3, so the filter's
+	 * SIGSYS kills the process outright (no message); stopped it is.
+	 */
+	r = run_child(SANDBOX_MAIN, SECCOMP_ON, DO_THREAD);
+	assert_true(r.status == 125 || r.status == 128 + SIGSYS);
 #endif
 }
 
