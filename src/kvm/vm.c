@@ -24,6 +24,7 @@
 #include "kvm/machine.h"
 #include "kvm/reaper.h"
 #include "kvm/sandbox.h"
+#include "kvm/snapshot.h"
 #include "kvm/vcpu.h"
 
 /* RAM above this goes to 4 GiB, leaving the 32-bit MMIO hole (LAPIC, IOAPIC). */
@@ -321,7 +322,7 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 	}
 	if (opts->kernel ? boot_kernel(vm) : opts->bios ? boot_bios(vm) : boot_builtin_guest(vm))
 		return -1;
-	return machine_create(vm);
+	return machine_create(vm) || snapshot_prepare(vm) ? -1 : 0;
 }
 
 void vm_setup_signals(void)
@@ -477,6 +478,7 @@ int vm_run(struct vm *vm)
 		} else {
 			sig = sigwaitinfo(&wait_set, &si);
 		}
+		snapshot_serve(vm);
 		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
 			fprintf(stderr, "mpvm: %s received; stopping the VM\n", strsignal(sig));
 			vm_request_stop(vm, VM_STOP_SIGNAL, 128 + sig);
@@ -529,6 +531,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->irqchip && vm->irqchip->destroy)
 		vm->irqchip->destroy(vm);
 	machine_destroy(vm);
+	snapshot_destroy(vm);
 	free(vm->cpuid);
 	if (vm->mem)
 		munmap(vm->mem, vm->mem_size);

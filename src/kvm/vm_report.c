@@ -20,6 +20,7 @@ const char *vm_stop_name(int reason)
 	case VM_STOP_CONSOLE_TEXT: return "stop-on";
 	case VM_STOP_SIGNAL: return "signal";
 	case VM_STOP_QMP_QUIT: return "qmp-quit";
+	case VM_STOP_SNAPSHOT: return "snapshot";
 	default: return "running";
 	}
 }
