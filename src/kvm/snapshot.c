@@ -87,6 +87,7 @@ struct snap_machine {
 	uint64_t memory;
 	uint32_t tsc_khz, xsave_size;
 	uint32_t max_msrs, pad;
+	uint64_t vm_ns;      /* VM time (vm_now_ns()) when saved: a restore continues it */
 };
 
 /* flags of struct snap_vcpu: which parts KVM gave. */
@@ -319,10 +320,11 @@ static int write_file(struct vm *vm, struct snapshot *s, const char *path, char 
 	struct snap_machine mach = {
 		.ncpus = vm->ncpus, .irqchip = (uint32_t)vm->opts->irqchip, .memory = vm->mem_size,
 		.tsc_khz = vm->tsc_khz, .xsave_size = s->xsave_size, .max_msrs = s->nmsrs,
+		.vm_ns = vm_now_ns(vm),
 	};
 	struct kvm_clock_data clk = { 0 };
 	struct snap_writer w;
-	uint8_t chip[4096];
+	uint8_t chip[8192];
 	size_t chiplen = sizeof(chip);
 
 	if (vm->irqchip->save(vm, chip, &chiplen)) {
@@ -625,6 +627,11 @@ static int restore(struct vm *vm, struct snapshot *s)
 		errmsg(err, sizeof(err), "section %s: missing", ram ? "CHIP" : "RAM");
 		goto fail;
 	}
+	/*
+	 * VM time goes on from the snapshot's (the PIT's counts and mpvm's
+	 * local APIC timers are in it); modulo 2^64, as vm_now_ns() subtracts.
+	 */
+	vm->t0_ns = monotonic_ns() - mach.vm_ns;
 	/* RAM first: what booting wrote goes (back to zero pages), the snapshot's comes in. */
 	madvise(vm->mem, vm->mem_size, MADV_DONTNEED);
 	if (snap_file_ram(ram, vm->mem, vm->mem_size, err, sizeof(err)))

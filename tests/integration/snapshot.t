@@ -37,7 +37,7 @@ restore() {
 # The first AP's MP state in mpvm's end-of-run table (stderr).
 ap1_state() { awk '$2 == 1 && $3 == 1 && $4 == "AP" { print $5 }' "$1"; }
 
-for mode in ${MODES:-kernel}; do
+for mode in ${MODES:-kernel split}; do
 	for stage in start:UNINITIALIZED init:INIT_RECEIVED sipi: online:HALTED; do
 		st=${stage%%:*} want=${stage#*:}
 		f=$T_DIR/$mode-$st.snap
