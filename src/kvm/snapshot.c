@@ -243,7 +243,8 @@ int snapshot_vcpu_save(struct vcpu *v)
 	/* 1. The MP state first: KVM takes pending INIT/SIPI here, which changes registers. */
 	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
 		return vfail(b, "KVM_GET_MP_STATE");
-	b->s.mp_state = mp.mp_state;
+	/* With --irqchip user KVM's is always RUNNABLE: the MP state is mpvm's (the same numbers). */
+	b->s.mp_state = v->vm->opts->irqchip == IRQCHIP_USER ? (uint32_t)v->vm->irqchip->mp_state(v) : mp.mp_state;
 	/* 2. What that left. */
 	if (ioctl(v->fd, KVM_GET_REGS, &b->s.regs) < 0)
 		return vfail(b, "KVM_GET_REGS");
@@ -324,19 +325,26 @@ static int write_file(struct vm *vm, struct snapshot *s, const char *path, char 
 	};
 	struct kvm_clock_data clk = { 0 };
 	struct snap_writer w;
-	uint8_t chip[8192];
-	size_t chiplen = sizeof(chip);
+	size_t chiplen = 16384 + (size_t)vm->ncpus * 1024;
+	uint8_t *chip = malloc(chiplen);
 
+	if (!chip)
+		return errmsg(err, errlen, "out of memory");
 	if (vm->irqchip->save(vm, chip, &chiplen)) {
+		free(chip);
 		if (errno == ENOSYS)
 			return errmsg(err, errlen, "--irqchip %s: its interrupt controllers cannot be saved yet",
 				      irqchip_mode_name(vm->opts->irqchip));
 		return errmsg(err, errlen, "saving the interrupt controllers: %s", strerror(errno));
 	}
-	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &clk) < 0)
+	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &clk) < 0) {
+		free(chip);
 		return errmsg(err, errlen, "KVM_GET_CLOCK: %s", strerror(errno));
-	if (snap_writer_open(&w, path, err, errlen))
+	}
+	if (snap_writer_open(&w, path, err, errlen)) {
+		free(chip);
 		return -1;
+	}
 	if (write_opts(vm, &w, err, errlen) ||
 	    snap_writer_section(&w, T_MACH, 0, &mach, sizeof(mach), err, errlen))
 		goto fail;
@@ -356,8 +364,10 @@ static int write_file(struct vm *vm, struct snapshot *s, const char *path, char 
 	/* RAM last: the biggest, and nothing after it depends on it. */
 	if (snap_writer_ram(&w, T_RAM, 0, vm->mem, vm->mem_size, err, errlen))
 		goto fail;
+	free(chip);
 	return snap_writer_commit(&w, err, errlen);
 fail:
+	free(chip);
 	snap_writer_discard(&w);
 	return -1;
 }
@@ -569,21 +579,44 @@ static int restore_vcpu(struct vm *vm, struct snapshot *s, const struct snap_fil
 	msrs = calloc(1, sizeof(*msrs) + (n ? n : 1) * sizeof(struct kvm_msr_entry));
 	if (!msrs)
 		return errmsg(err, errlen, "out of memory");
-	msrs->nmsrs = n;
 	memcpy(msrs->entries, ms->data, ms->len);
-	r = ioctl(v->fd, KVM_SET_MSRS, msrs);
-	if (r >= 0 && (uint32_t)r < n)
-		errmsg(err, errlen, "vCPU %u: KVM refuses MSR 0x%x = 0x%llx", i, msrs->entries[r].index,
-		       (unsigned long long)msrs->entries[r].data);
-	else if (r < 0)
-		kfail(err, errlen, i, "KVM_SET_MSRS");
+	/*
+	 * KVM sets them in order and stops at the first it refuses. Some it
+	 * reads back but does not take from user space in every mode (with
+	 * --irqchip user, MSR_KVM_POLL_CONTROL): one that already holds the
+	 * saved value is skipped; any other refusal is an error.
+	 */
+	for (uint32_t done = 0; done < n;) {
+		uint64_t now;
+
+		msrs->nmsrs = n - done;
+		memmove(msrs->entries, (const struct kvm_msr_entry *)(const void *)ms->data + done,
+			(n - done) * sizeof(struct kvm_msr_entry));
+		r = ioctl(v->fd, KVM_SET_MSRS, msrs);
+		if (r < 0) {
+			kfail(err, errlen, i, "KVM_SET_MSRS");
+			break;
+		}
+		done += (uint32_t)r;
+		if (done == n)
+			break;
+		if (vcpu_get_msr(v, msrs->entries[r].index, &now) || now != msrs->entries[r].data) {
+			errmsg(err, errlen, "vCPU %u: KVM refuses MSR 0x%x = 0x%llx", i, msrs->entries[r].index,
+			       (unsigned long long)msrs->entries[r].data);
+			r = -1;
+			break;
+		}
+		done++;
+	}
 	free(msrs);
-	if (r < 0 || (uint32_t)r < n)
+	if (r < 0)
 		return -1;
 	/* 5. the vCPU events */
 	if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &sv.events) < 0)
 		return kfail(err, errlen, i, "KVM_SET_VCPU_EVENTS");
-	/* 6. the MP state last */
+	/* 6. the MP state last (with --irqchip user it is mpvm's, in the CHIP section: KVM's stays RUNNABLE) */
+	if (vm->opts->irqchip == IRQCHIP_USER)
+		return 0;
 	mp.mp_state = sv.mp_state;
 	if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0)
 		return kfail(err, errlen, i, "KVM_SET_MP_STATE");

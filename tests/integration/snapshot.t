@@ -11,7 +11,7 @@
 # nothing run, and SIGKILL while a snapshot is written leaving the previous
 # file intact.
 #
-# MODES: the irqchip modes to test (default: every mode that can be saved).
+# MODES: the irqchip modes to test (default: kernel split user).
 MPVM=${MPVM:-${BUILD:-build}/mpvm}
 . "$(dirname "$0")/lib.sh"
 SNAPFILE="perl $(cd "$(dirname "$0")" && pwd)/snapfile.pl"
@@ -37,7 +37,7 @@ restore() {
 # The first AP's MP state in mpvm's end-of-run table (stderr).
 ap1_state() { awk '$2 == 1 && $3 == 1 && $4 == "AP" { print $5 }' "$1"; }
 
-for mode in ${MODES:-kernel split}; do
+for mode in ${MODES:-kernel split user}; do
 	for stage in start:UNINITIALIZED init:INIT_RECEIVED sipi: online:HALTED; do
 		st=${stage%%:*} want=${stage#*:}
 		f=$T_DIR/$mode-$st.snap
