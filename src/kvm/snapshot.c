@@ -630,6 +630,7 @@ static int restore(struct vm *vm, struct snapshot *s)
 	struct kvm_clock_data clk;
 	struct snap_file f;
 	const struct snap_section *ram, *chip;
+	uint64_t t0 = monotonic_ns();
 	char err[512];
 
 	if (snap_file_open(&f, path, err, sizeof(err))) {
@@ -686,6 +687,8 @@ static int restore(struct vm *vm, struct snapshot *s)
 	}
 	if (machine_load(vm, &f, err, sizeof(err)))
 		goto fail;
+	fprintf(stderr, "mpvm: restored from %s (%.1f ms, %llu pages of RAM)\n", path, (monotonic_ns() - t0) / 1e6,
+		(unsigned long long)snap_file_ram_pages(ram));
 	snap_file_close(&f);
 	return 0;
 fail:

@@ -282,7 +282,7 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 		fprintf(stderr, "mpvm: KVM_CREATE_VM: %s\n", strerror(errno));
 		return -1;
 	}
-	vm->t0_ns = monotonic_ns();
+	vm->t0_ns = vm->created_ns = monotonic_ns();
 	vm->reaper_fd = reaper_start(vm->vm_fd, &vm->reaper_middle); /* no thread but this one yet */
 	/*
 	 * The IOAPIC's ID: 4 bits in its ID register; kept clear of the local

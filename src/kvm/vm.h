@@ -100,7 +100,8 @@ struct vm {
 	 */
 	bool confine_main;
 
-	uint64_t t0_ns;          /* CLOCK_MONOTONIC when the VM was created */
+	uint64_t t0_ns;          /* CLOCK_MONOTONIC when VM time was 0: the VM's creation, or earlier after --restore */
+	uint64_t created_ns;     /* CLOCK_MONOTONIC when the VM was created (the report's times) */
 	pthread_t main_thread;
 
 	pthread_mutex_t stop_lock;
