@@ -16,6 +16,7 @@
 #include "core/options.h"
 #include "core/snapshot_file.h"
 #include "core/trace_svg.h"
+#include "kvm/snapshot.h"
 #include "kvm/vm.h"
 
 static const char usage[] =
@@ -96,7 +97,7 @@ static int cmd_run(int argc, char **argv, uint64_t process_start_ns)
 		r = s ? options_parse_restore((const char *)s->data, s->len, argc, argv, &opts, err, sizeof(err))
 		      : snprintf(err, sizeof(err), "section OPTS#0: missing");
 		snap_file_close(&f);
-		if (r) {
+		if (r || snapshot_check(path, &opts, err, sizeof(err))) {
 			fprintf(stderr, "mpvm: --restore %s: %s\n", path, err);
 			return MPVM_EXIT_USAGE;
 		}

@@ -65,6 +65,7 @@
 #include "core/clock.h"
 #include "core/errmsg.h"
 #include "core/snapshot_file.h"
+#include "core/topology.h"
 #include "kvm/irqchip.h"
 #include "kvm/machine.h"
 #include "kvm/vcpu.h"
@@ -503,23 +504,59 @@ void snapshot_serve(struct vm *vm)
 static const char *const kvm_mp_names[] = { "RUNNABLE", "UNINITIALIZED", "INIT_RECEIVED", "HALTED",
 					    "SIPI_RECEIVED" };
 
-/* The checks that need nothing of KVM: what no VM could have been in. */
-static int check_vcpu(struct vm *vm, unsigned int i, const struct snap_vcpu *sv, char *err, size_t errlen)
+/* The checks that need nothing of KVM, only the options: what no VM could have been in. */
+static int check_vcpu(const struct mpvm_options *o, unsigned int i, const struct snap_vcpu *sv, char *err,
+		      size_t errlen)
 {
-	struct vcpu *v = &vm->vcpus[i];
+	uint32_t apic_id = topology_apic_id(&o->topology, i);
 
 	if (sv->mp_state > KVM_MP_STATE_SIPI_RECEIVED)
 		return errmsg(err, errlen, "vCPU %u: MP state %u, which x86 KVM does not have", i, sv->mp_state);
-	if (v->bsp && (sv->mp_state == KVM_MP_STATE_INIT_RECEIVED || sv->mp_state == KVM_MP_STATE_SIPI_RECEIVED))
+	if (i == o->boot_cpu &&
+	    (sv->mp_state == KVM_MP_STATE_INIT_RECEIVED || sv->mp_state == KVM_MP_STATE_SIPI_RECEIVED))
 		return errmsg(err, errlen, "vCPU %u is the BSP and in %s: only an AP waits for a SIPI", i,
 			      kvm_mp_names[sv->mp_state]);
-	if (sv->apic_id != v->apic_id)
+	if (sv->apic_id != apic_id)
 		return errmsg(err, errlen, "vCPU %u: APIC ID %u in the snapshot, %u in this machine's tables", i,
-			      sv->apic_id, v->apic_id);
-	if (!(sv->flags & SNAP_VCPU_LAPIC) != (vm->opts->irqchip == IRQCHIP_USER))
+			      sv->apic_id, apic_id);
+	if (!(sv->flags & SNAP_VCPU_LAPIC) != (o->irqchip == IRQCHIP_USER))
 		return errmsg(err, errlen, "vCPU %u: its local APIC is %s, but --irqchip %s", i,
-			      sv->flags & SNAP_VCPU_LAPIC ? "KVM's" : "mpvm's", irqchip_mode_name(vm->opts->irqchip));
+			      sv->flags & SNAP_VCPU_LAPIC ? "KVM's" : "mpvm's", irqchip_mode_name(o->irqchip));
 	return 0;
+}
+
+/* The machine and every vCPU against the options (snapshot_check() and restore()). */
+static int check_file(const struct snap_file *f, const struct mpvm_options *o, struct snap_machine *mach,
+		      char *err, size_t errlen)
+{
+	if (snap_file_get(f, T_MACH, 0, mach, sizeof(*mach), err, errlen))
+		return -1;
+	if (mach->ncpus != o->cpus || mach->memory != o->memory || mach->irqchip != (uint32_t)o->irqchip)
+		return errmsg(err, errlen, "the snapshot's machine (%u vCPUs, %llu MiB, --irqchip %s) is not the one "
+			      "its options made", mach->ncpus, (unsigned long long)(mach->memory >> 20),
+			      mach->irqchip <= IRQCHIP_USER ? irqchip_mode_name((enum irqchip_mode)mach->irqchip) : "?");
+	for (unsigned int i = 0; i < o->cpus; i++) {
+		struct snap_vcpu sv;
+
+		if (snap_file_get(f, T_VCPU, i, &sv, sizeof(sv), err, errlen) || check_vcpu(o, i, &sv, err, errlen))
+			return -1;
+	}
+	if (!snap_file_find(f, T_RAM, 0) || !snap_file_find(f, T_CHIP, 0))
+		return errmsg(err, errlen, "section %s: missing", snap_file_find(f, T_RAM, 0) ? "CHIP" : "RAM");
+	return 0;
+}
+
+int snapshot_check(const char *path, const struct mpvm_options *o, char *err, size_t errlen)
+{
+	struct snap_machine mach;
+	struct snap_file f;
+	int ret;
+
+	if (snap_file_open(&f, path, err, errlen))
+		return -1;
+	ret = check_file(&f, o, &mach, err, errlen);
+	snap_file_close(&f);
+	return ret;
 }
 
 static int kfail(char *err, size_t errlen, unsigned int i, const char *what)
@@ -539,7 +576,7 @@ static int restore_vcpu(struct vm *vm, struct snapshot *s, const struct snap_fil
 	uint32_t n;
 	int r;
 
-	if (snap_file_get(f, T_VCPU, i, &sv, sizeof(sv), err, errlen) || check_vcpu(vm, i, &sv, err, errlen))
+	if (snap_file_get(f, T_VCPU, i, &sv, sizeof(sv), err, errlen) || check_vcpu(vm->opts, i, &sv, err, errlen))
 		return -1;
 	if (!ms || ms->len % sizeof(struct kvm_msr_entry))
 		return errmsg(err, errlen, "section MSRS#%u: %s", i, ms ? "not a whole number of MSRs" : "missing");
@@ -637,30 +674,13 @@ static int restore(struct vm *vm, struct snapshot *s)
 		fprintf(stderr, "mpvm: --restore %s\n", err);
 		return -1;
 	}
-	if (snap_file_get(&f, T_MACH, 0, &mach, sizeof(mach), err, sizeof(err)))
+	if (check_file(&f, vm->opts, &mach, err, sizeof(err)))
 		goto fail;
-	if (mach.ncpus != vm->ncpus || mach.memory != vm->mem_size || mach.irqchip != (uint32_t)vm->opts->irqchip) {
-		errmsg(err, sizeof(err), "the snapshot's machine (%u vCPUs, %llu MiB, --irqchip %s) is not the one its "
-		       "options made", mach.ncpus, (unsigned long long)(mach.memory >> 20),
-		       mach.irqchip <= IRQCHIP_USER ? irqchip_mode_name((enum irqchip_mode)mach.irqchip) : "?");
-		goto fail;
-	}
 	if (vm->tsc_khz && mach.tsc_khz && vm->tsc_khz != mach.tsc_khz)
 		fprintf(stderr, "mpvm: --restore: the snapshot's TSC ran at %u kHz, this host's at %u kHz; the "
 			"guest's TSC keeps counting at this host's rate\n", mach.tsc_khz, vm->tsc_khz);
-	for (unsigned int i = 0; i < vm->ncpus; i++) {
-		struct snap_vcpu sv;
-
-		if (snap_file_get(&f, T_VCPU, i, &sv, sizeof(sv), err, sizeof(err)) ||
-		    check_vcpu(vm, i, &sv, err, sizeof(err)))
-			goto fail;
-	}
 	ram = snap_file_find(&f, T_RAM, 0);
 	chip = snap_file_find(&f, T_CHIP, 0);
-	if (!ram || !chip) {
-		errmsg(err, sizeof(err), "section %s: missing", ram ? "CHIP" : "RAM");
-		goto fail;
-	}
 	/*
 	 * VM time goes on from the snapshot's (the PIT's counts and mpvm's
 	 * local APIC timers are in it); modulo 2^64, as vm_now_ns() subtracts.

@@ -38,6 +38,15 @@ int snapshot_request(struct vm *vm, const char *path, bool quit, bool wait, char
 /* The main thread, after each wake-up in vm_run(): takes a requested snapshot. */
 void snapshot_serve(struct vm *vm);
 
+/*
+ * Before KVM is touched (cli/main.c): the file whole, and its machine and
+ * vCPUs against the options a restore will use (vCPU count, RAM, irqchip
+ * mode, APIC IDs, MP states, the BSP not waiting for a SIPI). 0, or -1
+ * with "PATH: reason" or the reason in err.
+ */
+struct mpvm_options;
+int snapshot_check(const char *path, const struct mpvm_options *o, char *err, size_t errlen);
+
 /* The vCPU thread, paused, on VCPU_CMD_SAVE: reads its state from KVM. */
 int snapshot_vcpu_save(struct vcpu *v);
 

@@ -8,6 +8,9 @@
 #                                   differ, MSR 0x10 (the TSC, which runs
 #                                   while a VM is paused) left out; exit 1 if any
 #   snapfile.pl set-version FILE N  rewrites the header's version (and its CRC)
+#   snapfile.pl set-u32 FILE TAG#INDEX OFFSET N
+#                                   rewrites a u32 in a section's payload and
+#                                   every checksum after it, as a writer would
 use strict;
 use warnings;
 
@@ -89,6 +92,28 @@ if ($cmd eq 'check') {
 	substr($d, 8, 4) = pack 'V', $ARGV[1];
 	substr($d, 28, 4) = pack 'V', crc32c(0, substr($d, 0, 28));
 	open my $f, '>:raw', $ARGV[0] or die;
+	print $f $d;
+} elsif ($cmd eq 'set-u32') {
+	my ($file, $name, $at, $val) = @ARGV;
+	my $d = slurp($file);
+	my ($off, $chain, $done) = (32, crc32c(0, substr($d, 0, 32)), 0);
+	while (1) {
+		my ($tag, $idx, $lo, $hi) = unpack 'a4 V V V', substr($d, $off, 16);
+		my $len = $lo + $hi * 2**32;
+		if ($tag eq 'END ') {
+			substr($d, $off + 24, 4) = pack 'V', $chain;
+		} elsif ("$tag#$idx" eq $name || ($tag =~ s/ +$//r) . "#$idx" eq $name) {
+			substr($d, $off + 24 + $at, 4) = pack 'V', $val;
+			$done = 1;
+		}
+		substr($d, $off + 16, 4) = pack 'V', crc32c(0, substr($d, $off + 24, $len));
+		substr($d, $off + 20, 4) = pack 'V', crc32c(0, substr($d, $off, 20));
+		last if $tag eq 'END ';
+		$chain = crc32c($chain, substr($d, $off, 24));
+		$off += 24 + $len + (8 - $len % 8) % 8;
+	}
+	die "no section $name\n" unless $done;
+	open my $f, '>:raw', $file or die;
 	print $f $d;
 } else {
 	die "usage: snapfile.pl check|sections FILE | vcpu-diff A B | set-version FILE N\n";

@@ -84,11 +84,11 @@ done
 # ---- bad files and options: refused with a message, nothing run ----------------------
 good=$T_DIR/kernel-init.snap
 bad=$T_DIR/bad.snap
-refused() { # refused NAME REGEX ARGS...: mpvm run ARGS fails with status 2 and REGEX on stderr
+refused() { # refused NAME REGEX ARGS...: mpvm run ARGS fails with status $WANT (2) and REGEX on stderr
 	local name=$1 re=$2
 	shift 2
 	timeout 60 "$MPVM" run "$@" >"$T_DIR/outb" 2>"$T_DIR/errb" </dev/null
-	is "$?" 2 "$name: status 2"
+	is "$?" "${WANT:-2}" "$name: status ${WANT:-2}"
 	like "$T_DIR/errb" "$re" "$name: says why"
 	is "$(wc -c <"$T_DIR/outb")" 0 "$name: the guest did not run"
 }
@@ -103,6 +103,19 @@ cp "$good" "$bad"
 printf '\xff' | dd of="$bad" bs=1 seek=$(( $(wc -c <"$good") / 2 )) conv=notrunc 2>/dev/null
 refused "a corrupt byte" "corrupt \(checksum mismatch\)|whole-file checksum" --restore "$bad"
 refused "a missing file" "No such file" --restore "$T_DIR/none.snap"
+# Well-formed files (every checksum right) with a state no VM can be in: struct snap_vcpu starts
+# with the MP state, then flags, then the APIC ID; struct snap_machine with the vCPU count.
+cp "$good" "$bad"; $SNAPFILE set-u32 "$bad" VCPU#0 0 2
+refused "the BSP in INIT_RECEIVED" "vCPU 0 is the BSP and in INIT_RECEIVED: only an AP waits for a SIPI" --restore "$bad"
+cp "$good" "$bad"; $SNAPFILE set-u32 "$bad" VCPU#1 0 9
+refused "an MP state x86 KVM lacks" "vCPU 1: MP state 9, which x86 KVM does not have" --restore "$bad"
+cp "$good" "$bad"; $SNAPFILE set-u32 "$bad" VCPU#2 8 7
+refused "an APIC ID the tables lack" "vCPU 2: APIC ID 7 in the snapshot, 2 in this machine's tables" --restore "$bad"
+cp "$good" "$bad"; $SNAPFILE set-u32 "$bad" MACH#0 0 4
+refused "a vCPU count other than the options" "the snapshot's machine \(4 vCPUs" --restore "$bad"
+# A device's state is checked as it is loaded, once KVM's VM exists: a host-side failure (125), guest not run.
+cp "$good" "$bad"; $SNAPFILE set-u32 "$bad" COM1#0 32 9999
+WANT=125 refused "a device state no guest makes" "COM1: .* more than it holds" --restore "$bad"
 refused "--cpus beside --restore" "--cpus: with --restore the machine is the snapshot's; leave --cpus out" \
 	--restore "$good" --cpus 2
 refused "--snapshot-on with --stop-on" "give one" --snapshot-on a b --stop-on c
