@@ -234,11 +234,40 @@ static bool page_zero(const uint8_t *p)
 	return true;
 }
 
+/*
+ * Which pages of [mem, mem + size) the host has behind them (mincore()):
+ * a page never touched has none and reads as zeros, so it is skipped
+ * without being read (reading it would only map the zero page). NULL if
+ * mincore() cannot say (memory that is not page-aligned, a file mapping
+ * it refuses): then every page is read.
+ */
+static unsigned char *resident_pages(const uint8_t *mem, uint64_t size)
+{
+	unsigned char *vec;
+
+	if ((uintptr_t)mem % SNAP_PAGE_SIZE || !size)
+		return NULL;
+	vec = malloc(size / SNAP_PAGE_SIZE);
+	if (vec && mincore((void *)(uintptr_t)mem, size, vec)) {
+		free(vec);
+		vec = NULL;
+	}
+	return vec;
+}
+
+/* A page to write: one the host has and whose bytes are not all zero. */
+static bool page_data(const uint8_t *mem, const unsigned char *vec, uint64_t pg)
+{
+	return (!vec || (vec[pg] & 1)) && !page_zero(mem + pg * SNAP_PAGE_SIZE);
+}
+
 int snap_writer_ram(struct snap_writer *w, uint32_t tag, uint32_t index, const uint8_t *mem, uint64_t size,
 		    char *err, size_t errlen)
 {
 	uint64_t npages = size / SNAP_PAGE_SIZE, pg = 0;
+	unsigned char *vec;
 	uint8_t hdr[16];
+	int ret = -1;
 
 	if (size % SNAP_PAGE_SIZE)
 		return errmsg(err, errlen, "%s: RAM size %" PRIu64 " is not a multiple of 4096", w->af.path, size);
@@ -247,23 +276,27 @@ int snap_writer_ram(struct snap_writer *w, uint32_t tag, uint32_t index, const u
 	put64(hdr, size);
 	if (snap_writer_append(w, hdr, 8, err, errlen))
 		return -1;
+	vec = resident_pages(mem, size);
 	while (pg < npages) {
 		uint64_t first;
 
-		while (pg < npages && page_zero(mem + pg * SNAP_PAGE_SIZE))
+		while (pg < npages && !page_data(mem, vec, pg))
 			pg++;
 		if (pg == npages)
 			break;
 		first = pg;
-		while (pg < npages && !page_zero(mem + pg * SNAP_PAGE_SIZE))
+		while (pg < npages && page_data(mem, vec, pg))
 			pg++;
 		put64(hdr, first * SNAP_PAGE_SIZE);
 		put64(hdr + 8, pg - first);
 		if (snap_writer_append(w, hdr, 16, err, errlen) ||
 		    snap_writer_append(w, mem + first * SNAP_PAGE_SIZE, (pg - first) * SNAP_PAGE_SIZE, err, errlen))
-			return -1;
+			goto out;
 	}
-	return snap_writer_end(w, err, errlen);
+	ret = snap_writer_end(w, err, errlen);
+out:
+	free(vec);
+	return ret;
 }
 
 int snap_writer_commit(struct snap_writer *w, char *err, size_t errlen)

@@ -84,8 +84,9 @@ int snap_writer_end(struct snap_writer *w, char *err, size_t errlen);
  * Guest RAM [0, size) at host address mem as one section, sparse: runs of
  * pages that are not all zero, each as a record
  *   u64 offset (a multiple of 4096), u64 page count, then the pages,
- * after a u64 holding `size`. A page of zeros is not written (a page the
- * guest never touched reads as zeros). -1 with the reason in err.
+ * after a u64 holding `size`. A page of zeros is not written, and a page
+ * the host has no memory behind (mincore(): never touched) is not even
+ * read. -1 with the reason in err.
  */
 int snap_writer_ram(struct snap_writer *w, uint32_t tag, uint32_t index, const uint8_t *mem, uint64_t size,
 		    char *err, size_t errlen);

@@ -53,6 +53,7 @@ static const int main_calls[] = {
 	SCMP_SYS(statx), SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
 	SCMP_SYS(fchmod), SCMP_SYS(fsync), SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2),
 	SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(lseek), SCMP_SYS(fcntl), SCMP_SYS(timer_delete),
+	SCMP_SYS(mincore), /* a snapshot skips guest pages never touched (core/snapshot_file.c) */
 };
 
 /* A vCPU thread: KVM_RUN (ioctls below), its local APIC timer (--irqchip user). */
