@@ -506,14 +506,21 @@ void pit_save(struct pit *pit, struct pit_state *s)
 	pthread_mutex_unlock(&pit->lock);
 }
 
+/* Clock counts a PIT reaches in 2^40 s of VM time, with room: what a loaded state may hold. */
+#define PIT_MAX_E (1ll << 62)
+
 int pit_load(struct pit *pit, const struct pit_state *s, char *err, size_t errlen)
 {
 	for (int i = 0; i < 3; i++) {
 		const struct pit_channel_state *c = &s->ch[i];
 
+		/* A count being counted is 1-65536 (the arithmetic divides by it); times are past ones, counts bounded. */
 		if (c->mode > 5 || c->rw < 1 || c->rw > 3 || c->n > 65536 || c->reload > 65536 || c->ctrl > 0x3f ||
 		    (c->bcd | c->gate | c->pending | c->loaded | c->counting | c->null_count | c->write_msb |
-		     c->read_msb | c->count_latched | c->status_latched | c->latch_msb) > 1)
+		     c->read_msb | c->count_latched | c->status_latched | c->latch_msb) > 1 ||
+		    (c->counting && !c->n) || (c->pending && !c->reload) || c->start_ns > s->last_ns ||
+		    c->switch_e > PIT_MAX_E || c->switch_e < -PIT_MAX_E || c->base > PIT_MAX_E || c->base < -PIT_MAX_E ||
+		    c->last_e > PIT_MAX_E || c->last_e < -PIT_MAX_E)
 			return errmsg(err, errlen, "PIT channel %d: a register or flag out of range", i);
 	}
 	if (s->port61 > 0xf || s->irq_level > 1)

@@ -37,7 +37,7 @@ restore() {
 # The first AP's MP state in mpvm's end-of-run table (stderr).
 ap1_state() { awk '$2 == 1 && $3 == 1 && $4 == "AP" { print $5 }' "$1"; }
 
-for mode in ${MODES:-kernel split user}; do
+for mode in ${MODES:-kernel split user}; do # (modes=() below: the same list)
 	for stage in start:UNINITIALIZED init:INIT_RECEIVED sipi: online:HALTED; do
 		st=${stage%%:*} want=${stage#*:}
 		f=$T_DIR/$mode-$st.snap
@@ -82,7 +82,8 @@ for mode in ${MODES:-kernel split user}; do
 done
 
 # ---- bad files and options: refused with a message, nothing run ----------------------
-good=$T_DIR/kernel-init.snap
+modes=(${MODES:-kernel split user})
+good=$T_DIR/${modes[0]}-init.snap
 bad=$T_DIR/bad.snap
 refused() { # refused NAME REGEX ARGS...: mpvm run ARGS fails with status $WANT (2) and REGEX on stderr
 	local name=$1 re=$2
