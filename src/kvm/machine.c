@@ -519,6 +519,7 @@ void machine_destroy(struct vm *vm)
 #define T_KBC  SNAP_TAG('K', 'B', 'C', ' ')
 #define T_PORT SNAP_TAG('P', 'O', 'R', 'T')
 #define T_FWCF SNAP_TAG('F', 'W', 'C', 'F')
+#define T_TDEV SNAP_TAG('T', 'D', 'E', 'V') /* pc-testdev's I/O register: any bytes are a state */
 
 /* The devices' state, all of it in one allocation (COM1's input buffer is 4 KiB). */
 struct machine_state {
@@ -551,7 +552,8 @@ int machine_save(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
 	      snap_writer_section(w, T_ACPI, 0, &st->pm, sizeof(st->pm), err, errlen) ||
 	      snap_writer_section(w, T_KBC, 0, &st->kbc, sizeof(st->kbc), err, errlen) ||
 	      snap_writer_section(w, T_PORT, 0, &st->ports, sizeof(st->ports), err, errlen) ||
-	      snap_writer_section(w, T_FWCF, 0, &st->fw_cfg, sizeof(st->fw_cfg), err, errlen) ? -1 : 0;
+	      snap_writer_section(w, T_FWCF, 0, &st->fw_cfg, sizeof(st->fw_cfg), err, errlen) ||
+	      snap_writer_section(w, T_TDEV, 0, m->testdev.reg, sizeof(m->testdev.reg), err, errlen) ? -1 : 0;
 	free(st);
 	return ret;
 }
@@ -571,7 +573,8 @@ int machine_load(struct vm *vm, const struct snap_file *f, char *err, size_t err
 	    snap_file_get(f, T_ACPI, 0, &st->pm, sizeof(st->pm), err, errlen) ||
 	    snap_file_get(f, T_KBC, 0, &st->kbc, sizeof(st->kbc), err, errlen) ||
 	    snap_file_get(f, T_PORT, 0, &st->ports, sizeof(st->ports), err, errlen) ||
-	    snap_file_get(f, T_FWCF, 0, &st->fw_cfg, sizeof(st->fw_cfg), err, errlen))
+	    snap_file_get(f, T_FWCF, 0, &st->fw_cfg, sizeof(st->fw_cfg), err, errlen) ||
+	    snap_file_get(f, T_TDEV, 0, m->testdev.reg, sizeof(m->testdev.reg), err, errlen))
 		goto out;
 	if (serial_load(m->com1, &st->com1, err, errlen) || rtc_load(&m->rtc, &st->rtc, err, errlen) ||
 	    acpi_pm_load(&m->pm, &st->pm, err, errlen) || i8042_load(&m->kbc, &st->kbc, err, errlen) ||

@@ -39,7 +39,7 @@ int machine_legacy_pc(struct vm *vm);
 
 /*
  * The device models' state in a snapshot (kvm/snapshot.c), a section each:
- * COM1, RTC, ACPI PM, i8042, ports 0x80/0x92, fw_cfg. -1 with the reason
+ * COM1, RTC, ACPI PM, i8042, ports 0x80/0x92, fw_cfg, pc-testdev. -1 with the reason
  * in err (a load checks every section before it changes any device).
  */
 struct snap_writer;

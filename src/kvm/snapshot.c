@@ -14,7 +14,7 @@
  *            struct kvm_msr_entry
  *   CHIP#0   the interrupt controllers outside the vCPUs (irqchip's save hook)
  *   KCLK#0   KVM's clock (struct kvm_clock_data)
- *   COM1, RTC , ACPI, KBC , PORT, FWCF: the device models (machine.c)
+ *   COM1, RTC , ACPI, KBC , PORT, FWCF, TDEV: the device models (machine.c)
  * KVM's structures are stored as <linux/kvm.h> lays them out (its ABI is
  * stable; x86-64 only).
  *
