@@ -47,12 +47,17 @@ timeout --kill-after=10 $((LIMIT + 30)) "$MPVM" run --restore "$T_DIR/linux.snap
 is "$?" 0 "the restored kernel runs on to '$NEXT' too"
 unlike "$T_DIR/out2" "Linux version" "the restored kernel does not boot again"
 
-# The restored run's lines (timestamps off) are a run of lines of the saved run, after smpboot.
+# The restored run's lines (timestamps off) are a run of lines of the saved run, after smpboot. The
+# snapshot may fall inside a line: the restored output then starts with that line's rest, left out.
 strip() { sed -e 's/^\[ *[0-9.]*\] //' "$1"; }
 strip "$T_DIR/out1" | sed -n '/smpboot: Allowing 4 CPUs/,$p' >"$T_DIR/after1"
-strip "$T_DIR/out2" >"$T_DIR/after2"
+if head -n 1 "$T_DIR/out2" | grep -Eq '^\[ *[0-9]+\.[0-9]+\] '; then
+	strip "$T_DIR/out2"
+else
+	strip "$T_DIR/out2" | tail -n +2
+fi >"$T_DIR/after2"
 lines=$(wc -l <"$T_DIR/after2")
-ok "$([ "$lines" -ge 3 ] && grep -qF -f <(head -n 1 "$T_DIR/after2") "$T_DIR/after1" && echo 0 || echo 1)" \
+ok "$([ "$lines" -ge 2 ] && grep -qxF -f <(head -n 1 "$T_DIR/after2") "$T_DIR/after1" && echo 0 || echo 1)" \
 	"the restored kernel prints lines ($lines of them)"
 first=$(head -n 1 "$T_DIR/after2")
 start=$(grep -nxF -- "$first" "$T_DIR/after1" | head -n 1 | cut -d: -f1)
@@ -60,7 +65,7 @@ is "$(tail -n +"${start:-1}" "$T_DIR/after1" | head -n "$lines")" "$(cat "$T_DIR
 	"they are the lines the saved run printed next"
 # Its clock: the first timestamp after restore is not below the last before the snapshot point.
 t_save=$(grep -F "smpboot: Allowing 4 CPUs" "$T_DIR/out1" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')
-t_rest=$(head -n 1 "$T_DIR/out2" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')
+t_rest=$(sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p' "$T_DIR/out2" | head -n 1)
 ok "$(awk -v a="$t_save" -v b="$t_rest" 'BEGIN { exit !(b >= a) }'; echo $?)" \
 	"the kernel's clock goes on (smpboot at $t_save s, first line after restore at $t_rest s)"
 
