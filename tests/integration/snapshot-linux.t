@@ -6,7 +6,8 @@
 # saved (timestamps aside), and its clock does not go back.
 #
 # One boot of emulated kernel code (minutes under KVM-PVM): LINUX_FULL=0
-# skips it (the sanitizer runs in .ci/run).
+# skips it (the sanitizer runs in .ci/run). Named to run after linux.t,
+# which fetches the kit the first time.
 MPVM=${MPVM:-${BUILD:-build}/mpvm}
 source "$(dirname "$0")/lib.sh"
 QMP=$(cd "$(dirname "$0")/../.." && pwd)/tools/qmp
@@ -17,6 +18,13 @@ if [ "${LINUX_FULL:-1}" = 0 ]; then
 	done_testing
 fi
 KIT=${LINUX_KIT:-build/linux-kit}
+# linux.t fetches the kit the first time (tools/linux-kit writes initramfs.cpio.gz last, by a rename):
+# while it does, wait for it rather than fetch it a second time into the same folder.
+for _ in $(seq 1800); do
+	[ -s "$KIT/initramfs.cpio.gz" ] && break
+	pgrep -f "linux-kit --dir $KIT" >/dev/null || break
+	sleep 1
+done
 if [ ! -s "$KIT/vmlinux" ] || [ ! -s "$KIT/initramfs.cpio.gz" ]; then
 	if ! tools/linux-kit --dir "$KIT" >"$T_DIR/kit.log" 2>&1; then
 		ok 1 "tools/linux-kit --dir $KIT: the Linux test kit (needs apt-get download and network)"
