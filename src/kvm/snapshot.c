@@ -163,8 +163,10 @@ static int read_msr_list(struct vm *vm, struct snapshot *s)
 		return -1;
 	}
 	l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(uint32_t));
-	if (!l)
+	if (!l) {
+		fprintf(stderr, "mpvm: out of memory\n");
 		return -1;
+	}
 	l->nmsrs = probe.nmsrs;
 	if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, l) < 0) {
 		fprintf(stderr, "mpvm: KVM_GET_MSR_INDEX_LIST: %s\n", strerror(errno));
@@ -173,6 +175,7 @@ static int read_msr_list(struct vm *vm, struct snapshot *s)
 	}
 	s->msr_list = malloc(l->nmsrs * sizeof(uint32_t) + 1);
 	if (!s->msr_list) {
+		fprintf(stderr, "mpvm: out of memory\n");
 		free(l);
 		return -1;
 	}
@@ -197,7 +200,8 @@ int snapshot_prepare(struct vm *vm)
 	vm->snapshot = s;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	if (read_msr_list(vm, s))
+	/* Without the list a VM still runs (a restore needs it, and a snapshot refuses without it). */
+	if (read_msr_list(vm, s) && vm->opts->restore_path)
 		return -1;
 	x = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
 	if (x > 0)
@@ -388,9 +392,14 @@ static void free_bufs(struct vm *vm, struct snapshot *s)
 /* Every vCPU out of KVM_RUN, each one's state read by its own thread, the file written. */
 static int take(struct vm *vm, struct snapshot *s, const char *path, char *err, size_t errlen)
 {
-	bool *was_paused = calloc(vm->ncpus, sizeof(bool));
+	bool *was_paused;
 	unsigned int paused = 0;
 	int ret = -1;
+
+	if (!s->msr_list)
+		return errmsg(err, errlen, "this host's KVM did not list its MSRs (KVM_GET_MSR_INDEX_LIST): "
+			      "the vCPUs cannot be saved whole");
+	was_paused = calloc(vm->ncpus, sizeof(bool));
 
 	s->bufs = calloc(vm->ncpus, sizeof(*s->bufs));
 	if (!was_paused || !s->bufs) {
