@@ -239,9 +239,13 @@ static int vfail(struct snap_vcpu_buf *b, const char *what)
 int snapshot_vcpu_save(struct vcpu *v)
 {
 	struct snapshot *s = v->vm->snapshot;
-	struct snap_vcpu_buf *b = &s->bufs[v->id];
+	struct snap_vcpu_buf *b;
 	struct kvm_mp_state mp;
 	uint32_t done = 0;
+
+	if (!s || !s->bufs)
+		return -1; /* VCPU_CMD_SAVE outside a snapshot: nothing to fill */
+	b = &s->bufs[v->id];
 
 	memset(&b->s, 0, sizeof(b->s));
 	b->s.apic_id = v->apic_id;

@@ -3,7 +3,8 @@
 # with --snapshot-on while its BSP holds (hold=STAGE) with the first AP in
 # each MP state it passes through (UNINITIALIZED before any start,
 # INIT_RECEIVED between INIT and SIPI, running its trampoline right after
-# the SIPIs, HALTED once online), and restored in a new process: the guest
+# the SIPIs, with the BSP in the middle of starting APs and the second AP
+# still UNINITIALIZED, HALTED once online), and restored in a new process: the guest
 # goes on from there and ends with every CPU online and every trampoline
 # entered exactly once. Then a round trip (two snapshots in a row of a
 # restored, stopped VM hold the same vCPU state), mpvm-snapshot on the
