@@ -161,6 +161,18 @@ uint32_t smp_checkins(unsigned i); /* smp.c: times CPU index i ran ap_main */
 bool flood_parse_bytes(const char *s, size_t len, uint64_t *out);
 __attribute__((noreturn)) void console_flood(uint64_t bytes);
 
+/*
+ * smp.c: hold=STAGE (mpvm's snapshot tests): the BSP stops at that point of
+ * starting the APs, prints "mpvm-guest: hold STAGE", and goes on when a
+ * byte arrives on COM1. start: no AP started yet; init: the first AP has
+ * had its INIT, not its SIPI; sipi: the first AP has had its SIPIs and may
+ * not have checked in; online: every AP checked in, before the IPIs.
+ */
+enum guest_hold { HOLD_NONE, HOLD_START, HOLD_INIT, HOLD_SIPI, HOLD_ONLINE };
+extern enum guest_hold guest_hold;
+void smp_hold(enum guest_hold at);
+uint8_t serial_getc(void); /* serial.c: waits for a byte on COM1 */
+
 extern unsigned failures;
 extern uint64_t ap_timeout_ms;
 #define FAIL(...) do { failures++; gprintf("mpvm-guest: FAIL: " __VA_ARGS__); } while (0)

@@ -67,7 +67,7 @@ __attribute__((noreturn)) static void usage_error(const char *what, const char *
 	gprintf(" (keys: scenario=default|second-sipi|reinit|partial|broadcast|hang|"
 		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable|cpuid|apic-base-gp|nmi-storm|"
 		"hostile-mp|hostile-ipi|hostile-apic|hostile-io|console-flood, start=K, where=bsp|ap, "
-		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS, rounds=N, "
+		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS, hold=start|init|sipi|online, rounds=N, "
 		"wait=hlt|spin, bytes=N[K|M|G])\n");
 	gprintf("mpvm-guest:   scenario=ipi-bench rounds=N wait=hlt|spin: IPI round trip and HLT "
 		"wake-up latency, BSP and first AP, N rounds (1-%u, default 1000; HLT wake-up at most "
@@ -176,6 +176,14 @@ static struct options parse_cmdline(const char *s, size_t len)
 			if (!flood_parse_bytes(v, vl, &o.bytes))
 				usage_error("bad bytes", v, vl);
 			have_bytes = true;
+		} else if (token_is(tok, kl, "hold")) {
+			static const char *const stages[] = { "start", "init", "sipi", "online" };
+			unsigned k = 0;
+			while (k < 4 && !token_is(v, vl, stages[k]))
+				k++;
+			if (k == 4)
+				usage_error("unknown hold stage", v, vl);
+			guest_hold = (enum guest_hold)(k + 1);
 		} else if (token_is(tok, kl, "timeout")) {
 			long ms = parse_num(v, vl);
 			if (ms <= 0)
@@ -488,6 +496,9 @@ void bsp_main(const struct mpvm_boot_info *bi)
 	if (scenario_fault[o.scenario])
 		run_fault(scenario_fault[o.scenario], o.fault_on_ap, naps);
 
+	if (guest_hold && o.scenario != SC_DEFAULT && o.scenario != SC_PARTIAL)
+		usage_error("hold= needs scenario=default or partial", NULL, 0);
+	smp_hold(HOLD_START);
 	switch (o.scenario) {
 	case SC_PARTIAL: {
 		unsigned k = o.start < 0 ? naps / 2 : (unsigned)o.start;
@@ -522,6 +533,7 @@ void bsp_main(const struct mpvm_boot_info *bi)
 			__asm__ volatile("cli; hlt");
 	}
 
+	smp_hold(HOLD_ONLINE);
 	unsigned n = smp_online(), acked = smp_ipi_round(1);
 	gprintf("mpvm-guest: IPI 0x%02x: %u/%u APs acknowledged\n", IPI_VECTOR, acked, n);
 	delay_us(10000); /* let them halt again */

@@ -29,6 +29,13 @@ static void serial_putc(char c)
 	outb(MPVM_COM1_PORT + UART_THR, (uint8_t)c);
 }
 
+uint8_t serial_getc(void)
+{
+	while (!(inb(MPVM_COM1_PORT + UART_LSR) & 0x01)) /* LSR.DR */
+		cpu_relax();
+	return inb(MPVM_COM1_PORT + UART_THR); /* RBR: the same offset, read */
+}
+
 /*
  * Whole lines go out under a lock so lines from different CPUs never mix.
  * The wait is bounded: a CPU that faulted while holding it must not keep

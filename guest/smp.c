@@ -253,6 +253,19 @@ static unsigned start_order(unsigned count, unsigned *order)
 	return n;
 }
 
+enum guest_hold guest_hold;
+
+void smp_hold(enum guest_hold at)
+{
+	static const char *const names[] = { "", "start", "init", "sipi", "online" };
+
+	if (guest_hold != at)
+		return;
+	gprintf("mpvm-guest: hold %s\n", names[at]);
+	serial_getc();
+	gprintf("mpvm-guest: hold %s: released\n", names[at]);
+}
+
 /* Start the first `count` APs of the table, one at a time. */
 unsigned smp_start_each(unsigned count)
 {
@@ -272,9 +285,13 @@ unsigned smp_start_each(unsigned count)
 		/* MP spec B.4: INIT, 10 ms, STARTUP, 200 us, STARTUP. */
 		send_init(id, 0);
 		delay_us(10000);
+		if (k == 0)
+			smp_hold(HOLD_INIT);
 		send_sipi(id, 0, TRAMP_ADDR);
 		delay_us(200);
 		send_sipi(id, 0, TRAMP_ADDR);
+		if (k == 0)
+			smp_hold(HOLD_SIPI);
 		bool ok = wait_checkins(i, 1, rdtsc() + us_to_tsc(ap_timeout_ms * 1000));
 		online += report_start(i, ok);
 	}

@@ -14,7 +14,9 @@
 #include "core/linux_boot.h"
 #include "core/clock.h"
 #include "core/options.h"
+#include "core/snapshot_file.h"
 #include "core/trace_svg.h"
+#include "kvm/snapshot.h"
 #include "kvm/vm.h"
 
 static const char usage[] =
@@ -79,6 +81,26 @@ static int cmd_run(int argc, char **argv, uint64_t process_start_ns)
 	if (opts.help) {
 		options_print_usage(stdout);
 		return 0;
+	}
+	/* --restore: the machine is the snapshot's; its file is checked whole before KVM is touched. */
+	if (opts.restore_path) {
+		const char *path = opts.restore_path;
+		const struct snap_section *s;
+		struct snap_file f;
+		int r;
+
+		if (snap_file_open(&f, path, err, sizeof(err))) {
+			fprintf(stderr, "mpvm: --restore %s\n", err);
+			return MPVM_EXIT_USAGE;
+		}
+		s = snap_file_find(&f, SNAP_TAG('O', 'P', 'T', 'S'), 0);
+		r = s ? options_parse_restore((const char *)s->data, s->len, argc, argv, &opts, err, sizeof(err))
+		      : snprintf(err, sizeof(err), "section OPTS#0: missing");
+		snap_file_close(&f);
+		if (r || snapshot_check(path, &opts, err, sizeof(err))) {
+			fprintf(stderr, "mpvm: --restore %s: %s\n", path, err);
+			return MPVM_EXIT_USAGE;
+		}
 	}
 	if (opts.cpu_features_help) {
 		cpu_features_help(stdout);

@@ -279,6 +279,24 @@ static int set_stop_on(const struct run_option *opt, const char *val,
 	return 0;
 }
 
+static int set_snapshot_on(const struct run_option *opt, const char *val,
+			   struct mpvm_options *o, char *err, size_t errlen)
+{
+	if (!*val || strlen(val) > 255)
+		return errmsg(err, errlen, "--snapshot-on: the text to wait for must be 1 to 255 bytes");
+	o->snapshot_on = val;
+	return 0;
+}
+
+static int set_snapshot_on_path(const struct run_option *opt, const char *val,
+				struct mpvm_options *o, char *err, size_t errlen)
+{
+	if (!*val)
+		return errmsg(err, errlen, "--snapshot-on: the snapshot's file name is empty");
+	o->snapshot_on_path = val;
+	return 0;
+}
+
 /* A Unix socket's path must fit sockaddr_un.sun_path (108 bytes with its NUL). */
 #define CONTROL_PATH_MAX 107
 
@@ -299,55 +317,55 @@ static int set_control(const struct run_option *opt, const char *val,
  * option table must name the same ones (tests/integration/readme-options.t).
  */
 const struct run_option options_run_table[] = {
-	{ .name = "--cpus", .value = OPT_VALUE, .arg = "N", .set = set_cpus,
+	{ .name = "--cpus", .shapes = true, .value = OPT_VALUE, .arg = "N", .set = set_cpus,
 	  .help = "vCPUs, 1 up to KVM's maximum on this host (default 1); or N,sockets=S,cores=C,"
 		  "threads=T as QEMU's -smp: APIC IDs then have thread, core and socket fields" },
-	{ .name = "--memory", .value = OPT_VALUE, .arg = "SIZE", .set = set_memory,
+	{ .name = "--memory", .shapes = true, .value = OPT_VALUE, .arg = "SIZE", .set = set_memory,
 	  .help = "guest RAM, 16M up to 1T, suffix K, M, G or T (default 256M)" },
-	{ .name = "--boot-cpu", .value = OPT_VALUE, .arg = "ID", .set = set_boot_cpu,
+	{ .name = "--boot-cpu", .shapes = true, .value = OPT_VALUE, .arg = "ID", .set = set_boot_cpu,
 	  .help = "vCPU that is the BSP, 0 up to N-1 (default 0)" },
-	{ .name = "--irqchip", .value = OPT_VALUE, .arg = "MODE", .set = set_irqchip,
+	{ .name = "--irqchip", .shapes = true, .value = OPT_VALUE, .arg = "MODE", .set = set_irqchip,
 	  .help = "interrupt controllers: kernel (default: all in KVM), split (local APICs "
 		  "in KVM; IOAPIC, PIC, PIT in mpvm) or user (all in mpvm, the MP-state "
 		  "machine included)" },
-	{ .name = "--cmdline", .value = OPT_VALUE, .arg = "STRING", .set = set_text,
+	{ .name = "--cmdline", .shapes = true, .value = OPT_VALUE, .arg = "STRING", .set = set_text,
 	  .field = FIELD(cmdline),
 	  .help = "the guest's command line; the built-in guest takes scenario=NAME and "
 		  "its parameters (start=K, rounds=N, where=bsp|ap), tables=acpi|mptable, "
 		  "apic=x2apic and timeout=MS" },
-	{ .name = "--no-acpi", .value = OPT_FLAG, .set = set_flag, .field = FIELD(no_acpi),
+	{ .name = "--no-acpi", .shapes = true, .value = OPT_FLAG, .set = set_flag, .field = FIELD(no_acpi),
 	  .help = "give the guest no ACPI tables (MP table only)" },
-	{ .name = "--no-mptable", .value = OPT_FLAG, .set = set_flag, .field = FIELD(no_mptable),
+	{ .name = "--no-mptable", .shapes = true, .value = OPT_FLAG, .set = set_flag, .field = FIELD(no_mptable),
 	  .help = "give the guest no MP table (ACPI only)" },
-	{ .name = "--kernel", .value = OPT_VALUE, .arg = "FILE", .set = set_file,
+	{ .name = "--kernel", .shapes = true, .value = OPT_VALUE, .arg = "FILE", .set = set_file,
 	  .field = FIELD(kernel),
 	  .help = "boot FILE instead of the built-in guest: a Linux bzImage, an uncompressed "
 		  "Linux vmlinux (PVH entry) or a multiboot (v1) ELF kernel; --cmdline is "
 		  "its command line" },
-	{ .name = "--initrd", .value = OPT_VALUE, .arg = "FILE", .set = set_file,
+	{ .name = "--initrd", .shapes = true, .value = OPT_VALUE, .arg = "FILE", .set = set_file,
 	  .field = FIELD(initrd),
 	  .help = "with --kernel: Linux's initrd, or a multiboot kernel's one module" },
-	{ .name = "--debug-exit", .value = OPT_OPTIONAL_VALUE, .arg = "PORT", .set = set_debug_exit,
+	{ .name = "--debug-exit", .shapes = true, .value = OPT_OPTIONAL_VALUE, .arg = "PORT", .set = set_debug_exit,
 	  .help = "isa-debug-exit at PORT-PORT+3 (default 0xf4): a guest write of V ends "
 		  "mpvm with status (V << 1) | 1" },
-	{ .name = "--pc-testdev", .value = OPT_FLAG, .set = set_flag, .field = FIELD(pc_testdev),
+	{ .name = "--pc-testdev", .shapes = true, .value = OPT_FLAG, .set = set_flag, .field = FIELD(pc_testdev),
 	  .help = "pc-testdev's I/O test register at 0xe0-0xe3 and IRQ lines at "
 		  "0x2000-0x2017" },
-	{ .name = "--no-x2apic", .value = OPT_FLAG, .set = set_flag, .field = FIELD(no_x2apic),
+	{ .name = "--no-x2apic", .shapes = true, .value = OPT_FLAG, .set = set_flag, .field = FIELD(no_x2apic),
 	  .help = "hide x2APIC from the guest (CPUID.1:ECX[21] clear; at most 255 vCPUs)" },
-	{ .name = "--legacy-pc", .value = OPT_FLAG, .set = set_flag, .field = FIELD(legacy_pc),
+	{ .name = "--legacy-pc", .shapes = true, .value = OPT_FLAG, .set = set_flag, .field = FIELD(legacy_pc),
 	  .help = "with --kernel: PICs, PIT and a real-mode IVT set up as a PC BIOS leaves "
 		  "them" },
-	{ .name = "--bios", .value = OPT_VALUE, .arg = "FILE", .set = set_file,
+	{ .name = "--bios", .shapes = true, .value = OPT_VALUE, .arg = "FILE", .set = set_file,
 	  .field = FIELD(bios),
 	  .help = "boot a raw firmware image (a multiple of 4K, at most 16M) mapped "
 		  "read-only just below 4 GiB, its last 128K also at 0xe0000 (so mpvm's "
 		  "ACPI and MP tables go to the top of low RAM); the BSP starts at the "
 		  "reset vector" },
-	{ .name = "--cpu-features", .value = OPT_VALUE, .arg = "LIST", .set = set_cpu_features,
+	{ .name = "--cpu-features", .shapes = true, .value = OPT_VALUE, .arg = "LIST", .set = set_cpu_features,
 	  .help = "CPUID features the guest sees: host (default), baseline, then "
 		  "+name/-name, comma-separated (--cpu-features help lists the names)" },
-	{ .name = "--unknown-io", .value = OPT_VALUE, .arg = "MODE", .set = set_unknown_io,
+	{ .name = "--unknown-io", .shapes = true, .value = OPT_VALUE, .arg = "MODE", .set = set_unknown_io,
 	  .help = "an access to an I/O port with no device: fault (stop the VM) or ignore "
 		  "(reads all ones, as on a PC's ISA bus); default ignore for Linux kernels "
 		  "and --bios, else fault" },
@@ -361,6 +379,14 @@ const struct run_option options_run_table[] = {
 	{ .name = "--control", .value = OPT_VALUE, .arg = "PATH", .set = set_control,
 	  .help = "serve QMP (QEMU's machine protocol) on a Unix socket at PATH, mode 0600: "
 		  "query and steer the VM and each vCPU's MP state while it runs" },
+	{ .name = "--restore", .value = OPT_VALUE, .arg = "FILE", .set = set_file,
+	  .field = FIELD(restore_path),
+	  .help = "start from a snapshot (mpvm-snapshot, --snapshot-on) instead of booting: the "
+		  "machine is the snapshot's, so options that shape it are refused" },
+	{ .name = "--snapshot-on", .value = OPT_TWO_VALUES, .arg = "TEXT PATH", .set = set_snapshot_on,
+	  .set2 = set_snapshot_on_path,
+	  .help = "once the guest's console prints a line holding TEXT, write a snapshot of the "
+		  "VM to PATH and end the run (status 0)" },
 	{ .name = "--report", .value = OPT_VALUE, .arg = "FILE", .set = set_file,
 	  .field = FIELD(report_path),
 	  .help = "write the per-vCPU MP-state report as JSON to FILE" },
@@ -426,6 +452,20 @@ static int options_parse_argv(int argc, char *const argv[], struct mpvm_options 
 		seen[opt - options_run_table] = true;
 		if (opt->value == OPT_FLAG && val)
 			return errmsg(err, errlen, "option %s takes no value", opt->name);
+		if (opt->shapes && o->shape_argc + 2 <= OPT_SHAPE_ARGS_MAX) {
+			o->shape_argv[o->shape_argc++] = arg;
+			if (opt->value == OPT_VALUE && !val && i + 1 < argc)
+				o->shape_argv[o->shape_argc++] = argv[i + 1];
+		}
+		if (opt->value == OPT_TWO_VALUES) {
+			if (val || i + 2 >= argc)
+				return errmsg(err, errlen, "option %s needs two values: %s %s", opt->name, opt->name,
+					      opt->arg);
+			if (opt->set(opt, argv[i + 1], o, err, errlen) || opt->set2(opt, argv[i + 2], o, err, errlen))
+				return -1;
+			i += 2;
+			continue;
+		}
 		if (opt->value == OPT_VALUE && !val) {
 			if (i + 1 >= argc)
 				return errmsg(err, errlen, "option %s needs a value", opt->name);
@@ -461,6 +501,8 @@ static int options_check_combinations(const struct mpvm_options *o, char *err, s
 		return errmsg(err, errlen, "--initrd needs --kernel (the built-in guest takes no module)");
 	if (o->no_acpi && o->no_mptable)
 		return errmsg(err, errlen, "--no-acpi and --no-mptable together leave the guest no way to find its CPUs");
+	if (o->snapshot_on && o->stop_on)
+		return errmsg(err, errlen, "--snapshot-on and --stop-on both watch the console for a line; give one");
 	return 0;
 }
 
@@ -471,6 +513,45 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 	if (options_parse_argv(argc, argv, o, err, errlen))
 		return -1;
 	return options_check_combinations(o, err, errlen);
+}
+
+int options_parse_restore(const char *saved, size_t len, int argc, char *const argv[], struct mpvm_options *o,
+			  char *err, size_t errlen)
+{
+	/* The copy lives as long as mpvm: the options point into it. */
+	static char *copy;
+	static char *merged[OPT_SHAPE_ARGS_MAX + 64];
+	int n = 0;
+
+	if (options_parse_run(argc, argv, o, err, errlen))
+		return -1;
+	if (o->shape_argc)
+		return errmsg(err, errlen, "%s: with --restore the machine is the snapshot's; leave %s out",
+			      o->shape_argv[0], o->shape_argv[0]);
+	if (argc > 64)
+		return errmsg(err, errlen, "too many arguments");
+	free(copy);
+	copy = malloc(len + 1);
+	if (!copy)
+		return errmsg(err, errlen, "out of memory");
+	memcpy(copy, saved, len);
+	copy[len] = '\0';
+	if (len && saved[len - 1] != '\0')
+		return errmsg(err, errlen, "the snapshot's options are not NUL-terminated");
+	for (size_t off = 0; off < len; off += strlen(copy + off) + 1) {
+		if (n == OPT_SHAPE_ARGS_MAX)
+			return errmsg(err, errlen, "the snapshot holds too many options");
+		merged[n++] = copy + off;
+	}
+	for (int i = 0; i < argc; i++)
+		merged[n++] = argv[i];
+	if (options_parse_run(n, merged, o, err, errlen)) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		return errmsg(err, errlen, "the snapshot's options: %s", why);
+	}
+	return 0;
 }
 
 /* --help's lines end before this column, as a terminal's 80 do. */
@@ -484,6 +565,8 @@ static int usage_synopsis(const struct run_option *opt, char *buf, size_t len)
 		return snprintf(buf, len, "%s %s", opt->name, opt->arg);
 	case OPT_OPTIONAL_VALUE:
 		return snprintf(buf, len, "%s[=%s]", opt->name, opt->arg);
+	case OPT_TWO_VALUES:
+		return snprintf(buf, len, "%s %s", opt->name, opt->arg);
 	case OPT_FLAG:
 		break;
 	}

@@ -44,6 +44,9 @@ enum unknown_io {
 /* Upper bound before the host is asked; KVM_CAP_MAX_VCPUS narrows it. */
 #define OPT_MAX_CPUS 4096u
 
+/* Room for the machine-shaping arguments: each such option at most twice (name, value). */
+#define OPT_SHAPE_ARGS_MAX 48
+
 struct mpvm_options {
 	unsigned int cpus;
 	struct cpu_topology topology; /* --cpus N,sockets=,cores=,threads=; cpus == topology.cpus */
@@ -71,6 +74,12 @@ struct mpvm_options {
 	enum seccomp_mode seccomp;  /* --seccomp */
 	const char *stop_on;       /* --stop-on TEXT: end with status 0 when the console prints TEXT */
 	const char *control_path;  /* --control PATH: the QMP socket (kvm/control.c); NULL: none */
+	const char *restore_path;  /* --restore FILE: start from a snapshot (kvm/snapshot.c); NULL: boot */
+	const char *snapshot_on;   /* --snapshot-on TEXT PATH: when the console prints TEXT ... */
+	const char *snapshot_on_path; /* ... a snapshot goes to PATH and the VM ends */
+	/* The arguments that shape the machine, as typed: a snapshot keeps them (options_shape_args()). */
+	int shape_argc;
+	const char *shape_argv[OPT_SHAPE_ARGS_MAX];
 	bool help;
 };
 
@@ -83,6 +92,7 @@ enum run_option_value {
 	OPT_FLAG,
 	OPT_VALUE,
 	OPT_OPTIONAL_VALUE,
+	OPT_TWO_VALUES,     /* `--opt A B`: set() gets A, set2() B */
 };
 
 struct run_option;
@@ -101,7 +111,9 @@ struct run_option {
 	enum run_option_value value;
 	const char *arg;           /* the value's placeholder in --help; NULL for a flag */
 	run_option_setter *set;
+	run_option_setter *set2;   /* OPT_TWO_VALUES: the second value */
 	size_t field;              /* offsetof the member the shared setters fill */
+	bool shapes;               /* shapes the machine: kept in a snapshot, refused with --restore */
 	const char *help;          /* one sentence; --help wraps it */
 };
 
@@ -114,6 +126,16 @@ extern const size_t options_run_count;
  */
 int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 		      char *err, size_t errlen);
+
+/*
+ * `mpvm run --restore FILE ARGS`: `saved` (len bytes, NUL-separated
+ * arguments) is the snapshot's machine-shaping arguments, ARGS the ones
+ * typed now. ARGS may not shape the machine (the snapshot does); both are
+ * parsed as one command line. The saved arguments are copied (o points
+ * into the copy). Returns 0, or -1 with a message in err.
+ */
+int options_parse_restore(const char *saved, size_t len, int argc, char *const argv[], struct mpvm_options *o,
+			  char *err, size_t errlen);
 
 /* Checks the options against the host's limit; -1 with a message in err. */
 int options_check_host(const struct mpvm_options *o, unsigned int max_vcpus,

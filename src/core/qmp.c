@@ -29,6 +29,8 @@ const struct qmp_command qmp_commands[QMP_CMD_COUNT] = {
 					  { "apic-id", QMP_ARG_INT, false },
 					  { "type", QMP_ARG_STRING, true },
 					  { "vector", QMP_ARG_INT, false } } },
+	[QMP_CMD_SNAPSHOT] = { .name = "mpvm-snapshot", .args = { { "path", QMP_ARG_STRING, true },
+					      { "quit", QMP_ARG_BOOL, false } } },
 };
 
 const struct qmp_command *qmp_command_find(const char *name)

@@ -51,6 +51,10 @@
  */
 #include "devices/acpi_pm.h"
 
+#include <string.h>
+
+#include "core/errmsg.h"
+
 #define PM1_EN_BITS (ACPI_PM1_TMR_EN | ACPI_PM1_GBL_EN | ACPI_PM1_PWRBTN_EN | \
 		     ACPI_PM1_SLPBTN_EN | ACPI_PM1_RTC_EN | ACPI_PM1_PCIEXP_WAKE_DIS)
 #define PM1_CNT_BITS (ACPI_PM1_BM_RLD | ACPI_PM1_SLP_TYP)
@@ -169,5 +173,44 @@ int acpi_pm_pio(void *opaque, uint16_t port, bool is_write,
 		return pm->ops->poweroff ? pm->ops->poweroff(pm->opaque) : 0;
 	if (pm->ops->sleep_ignored)
 		pm->ops->sleep_ignored(pm->opaque, slp_typ);
+	return 0;
+}
+
+void acpi_pm_save(struct acpi_pm *pm, struct acpi_pm_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&pm->lock);
+	s->ticks = pm_ticks(pm);
+	s->tmr_sts_epoch = pm->tmr_sts_epoch;
+	s->pm1_sts = pm->pm1_sts;
+	s->pm1_en = pm->pm1_en;
+	s->pm1_cnt = pm->pm1_cnt;
+	pthread_mutex_unlock(&pm->lock);
+}
+
+int acpi_pm_load(struct acpi_pm *pm, const struct acpi_pm_state *s, char *err, size_t errlen)
+{
+	uint64_t ns;
+
+	if (s->pm1_sts)
+		return errmsg(err, errlen, "ACPI PM: PM1_STS 0x%x has bits this machine never sets", s->pm1_sts);
+	if (s->pm1_en & ~PM1_EN_BITS)
+		return errmsg(err, errlen, "ACPI PM: PM1_EN 0x%x has reserved bits set", s->pm1_en);
+	if (s->pm1_cnt & ~PM1_CNT_BITS)
+		return errmsg(err, errlen, "ACPI PM: PM1_CNT 0x%x has bits that are not stored", s->pm1_cnt);
+	if (s->ticks > 100ull * 366 * 86400 * ACPI_PM_TIMER_HZ)
+		return errmsg(err, errlen, "ACPI PM: the timer counted more than a century");
+	if (s->tmr_sts_epoch > s->ticks >> TMR_MSB_SHIFT || s->pad || s->pad2)
+		return errmsg(err, errlen, "ACPI PM: the timer's status epoch is after its count");
+	/* Rounded up, so that exactly s->ticks have passed at the load (pm_ticks() rounds down). */
+	ns = s->ticks / ACPI_PM_TIMER_HZ * 1000000000u +
+	     ((s->ticks % ACPI_PM_TIMER_HZ) * 1000000000u + ACPI_PM_TIMER_HZ - 1) / ACPI_PM_TIMER_HZ;
+	pthread_mutex_lock(&pm->lock);
+	pm->t0_ns = pm->ops->now_ns(pm->opaque) - ns; /* modulo 2^64: pm_ticks() subtracts it back */
+	pm->tmr_sts_epoch = s->tmr_sts_epoch;
+	pm->pm1_sts = s->pm1_sts;
+	pm->pm1_en = s->pm1_en;
+	pm->pm1_cnt = s->pm1_cnt;
+	pthread_mutex_unlock(&pm->lock);
 	return 0;
 }

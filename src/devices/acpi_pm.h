@@ -25,6 +25,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/acpi.h"
@@ -98,5 +99,22 @@ uint32_t acpi_pm_timer(struct acpi_pm *pm);
  */
 int acpi_pm_pio(void *opaque, uint16_t port, bool is_write,
 		uint32_t *data, unsigned int size);
+
+/*
+ * What a snapshot keeps (kvm/snapshot.c). The timer as a count of ticks,
+ * not the host's clock: after a load it goes on from that count, so a
+ * guest restored in another process, later, sees it neither jump nor go
+ * back.
+ */
+struct acpi_pm_state {
+	uint64_t ticks;          /* timer ticks since init, not wrapped */
+	uint64_t tmr_sts_epoch;
+	uint16_t pm1_sts, pm1_en, pm1_cnt, pad;
+	uint32_t pad2;
+};
+
+void acpi_pm_save(struct acpi_pm *pm, struct acpi_pm_state *s);
+/* -1 with the reason in err for a state no guest could have made; pm unchanged then. */
+int acpi_pm_load(struct acpi_pm *pm, const struct acpi_pm_state *s, char *err, size_t errlen);
 
 #endif

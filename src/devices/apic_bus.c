@@ -3,10 +3,12 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/apic_dest.h"
 #include "core/clock.h"
+#include "core/errmsg.h"
 #include "core/icr.h"
 #include "devices/lapic.h"
 
@@ -424,4 +426,46 @@ uint64_t apic_bus_sipis_dropped(struct apic_bus *b, unsigned int cpu)
 	n = c->sipis_dropped;
 	pthread_mutex_unlock(&c->lock);
 	return n;
+}
+
+void apic_bus_save(struct apic_bus *b, unsigned int cpu, struct apic_bus_cpu_state *s)
+{
+	struct bus_cpu *c = &b->cpu[cpu];
+
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&c->lock);
+	s->state = c->state;
+	s->halt_if = c->halt_if;
+	s->init_pending = c->init_pending;
+	s->sipi_pending = c->sipi_pending;
+	s->sipi_vector = c->sipi_vector;
+	s->nmi_pending = c->nmi_pending;
+	pthread_mutex_unlock(&c->lock);
+	lapic_save(c->lapic, &s->lapic);
+}
+
+int apic_bus_load(struct apic_bus *b, unsigned int cpu, const struct apic_bus_cpu_state *s, char *err,
+		  size_t errlen)
+{
+	struct bus_cpu *c = &b->cpu[cpu];
+
+	if (!mp_state_name(s->state))
+		return errmsg(err, errlen, "CPU %u: MP state %u, which x86 does not have", cpu, s->state);
+	if (c->bsp && (s->state == MP_STATE_INIT_RECEIVED || s->state == MP_STATE_SIPI_RECEIVED))
+		return errmsg(err, errlen, "CPU %u is the BSP and in %s: only an AP waits for a SIPI", cpu,
+			      mp_state_name(s->state));
+	if ((s->halt_if | s->init_pending | s->sipi_pending) > 1 || s->nmi_pending > 2 || s->pad)
+		return errmsg(err, errlen, "CPU %u: its queued INIT, SIPI or NMIs are out of range", cpu);
+	if (lapic_load(c->lapic, &s->lapic, err, errlen))
+		return -1;
+	pthread_mutex_lock(&c->lock);
+	c->state = (enum mp_state)s->state;
+	c->halt_if = s->halt_if;
+	c->init_pending = s->init_pending;
+	c->sipi_pending = s->sipi_pending;
+	c->sipi_vector = s->sipi_vector;
+	c->nmi_pending = s->nmi_pending;
+	pthread_mutex_unlock(&c->lock);
+	map_refresh(b, cpu);
+	return 0;
 }

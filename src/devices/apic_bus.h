@@ -26,10 +26,12 @@
 #define MPVM_DEVICES_APIC_BUS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/mp_machine.h"
 #include "core/mpstate.h"
+#include "devices/lapic.h"
 
 struct apic_bus;
 struct icr;
@@ -110,5 +112,25 @@ bool apic_bus_takes_extint(struct apic_bus *b, unsigned int cpu);
 /* Any thread: the CPU's MP state and the SIPIs it ignored. */
 enum mp_state apic_bus_mp_state(struct apic_bus *b, unsigned int cpu);
 uint64_t apic_bus_sipis_dropped(struct apic_bus *b, unsigned int cpu);
+
+/*
+ * What a snapshot keeps of CPU `cpu` (kvm/irqchip_user.c): its one MP
+ * state, its queued INIT, SIPI and NMIs, and its local APIC.
+ */
+struct apic_bus_cpu_state {
+	uint32_t state;          /* enum mp_state */
+	uint8_t halt_if, init_pending, sipi_pending, sipi_vector;
+	uint32_t nmi_pending, pad;
+	struct lapic_state lapic;
+};
+
+void apic_bus_save(struct apic_bus *b, unsigned int cpu, struct apic_bus_cpu_state *s);
+/*
+ * -1 with the reason in err (an MP state x86 does not have, the BSP
+ * waiting for a SIPI, more than two NMIs queued, a bad local APIC state);
+ * nothing changed then. The owner thread does not run yet.
+ */
+int apic_bus_load(struct apic_bus *b, unsigned int cpu, const struct apic_bus_cpu_state *s, char *err,
+		  size_t errlen);
 
 #endif

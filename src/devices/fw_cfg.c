@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errmsg.h"
 #include "core/fw_cfg_store.h"
 
 struct fw_cfg {
@@ -75,4 +76,37 @@ int fw_cfg_pio(void *opaque, uint16_t port, bool is_write,
 	}
 	pthread_mutex_unlock(&f->lock);
 	return 0;
+}
+
+void fw_cfg_save(struct fw_cfg *f, struct fw_cfg_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&f->lock);
+	if (f->store.cur) {
+		s->key = f->store.cur->key;
+		s->known = 1;
+	}
+	s->offset = f->store.offset;
+	pthread_mutex_unlock(&f->lock);
+}
+
+int fw_cfg_load(struct fw_cfg *f, const struct fw_cfg_state *s, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	if (s->known > 1 || s->pad || (!s->known && s->key))
+		return errmsg(err, errlen, "fw_cfg: malformed state");
+	pthread_mutex_lock(&f->lock);
+	if (s->known) {
+		fw_cfg_store_select(&f->store, s->key);
+		if (!f->store.cur || f->store.cur->key != s->key)
+			ret = errmsg(err, errlen, "fw_cfg: item 0x%04x, selected in the snapshot, is not on this machine",
+				     s->key);
+	} else {
+		f->store.cur = NULL;
+	}
+	if (!ret)
+		f->store.offset = s->offset;
+	pthread_mutex_unlock(&f->lock);
+	return ret;
 }

@@ -26,4 +26,19 @@ int fw_cfg_add_file(struct fw_cfg *f, const char *name, const void *data, size_t
 int fw_cfg_pio(void *opaque, uint16_t port, bool is_write,
 	       uint32_t *data, unsigned int size);
 
+/*
+ * What a snapshot keeps (kvm/snapshot.c): the selected item and the read
+ * position in it. The items themselves are rebuilt from the options.
+ */
+struct fw_cfg_state {
+	uint16_t key;     /* the selected item's key; unused when !known */
+	uint8_t known;    /* 0: the guest selected a key with no item (it reads zeros) */
+	uint8_t pad;
+	uint32_t offset;
+};
+
+void fw_cfg_save(struct fw_cfg *f, struct fw_cfg_state *s);
+/* -1 with the reason in err (an item this machine does not have); nothing changed then. */
+int fw_cfg_load(struct fw_cfg *f, const struct fw_cfg_state *s, char *err, size_t errlen);
+
 #endif

@@ -52,6 +52,10 @@
  */
 #include "devices/i8042.h"
 
+#include <string.h>
+
+#include "core/errmsg.h"
+
 #define INITIAL_CTR (I8042_CTR_KBDINT | I8042_CTR_SYS | I8042_CTR_AUXDIS | I8042_CTR_XLATE)
 #define NO_DEVICE 0xfe /* what a transmit time-out leaves in the output buffer */
 
@@ -206,4 +210,41 @@ int i8042_pio(void *opaque, uint16_t port, bool is_write,
 		return 0;
 	}
 	return reset && kbc->ops->reset ? kbc->ops->reset(kbc->opaque) : 0;
+}
+
+void i8042_save(struct i8042 *kbc, struct i8042_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&kbc->lock);
+	memcpy(s->ram, kbc->ram, sizeof(s->ram));
+	s->outport = kbc->outport;
+	s->obuf = kbc->obuf;
+	s->obf = kbc->obf;
+	s->aux = kbc->aux;
+	s->timeout = kbc->timeout;
+	s->last_was_cmd = kbc->last_was_cmd;
+	s->pending = kbc->pending;
+	pthread_mutex_unlock(&kbc->lock);
+}
+
+int i8042_load(struct i8042 *kbc, const struct i8042_state *s, char *err, size_t errlen)
+{
+	if ((s->obf | s->aux | s->timeout | s->last_was_cmd) > 1 || s->pad)
+		return errmsg(err, errlen, "i8042: a flag is neither 0 nor 1");
+	/* Only the commands that wait for a data byte leave one pending (write_command()). */
+	if (s->pending && !((s->pending >= 0x60 && s->pending <= 0x7f) || (s->pending >= 0xd1 && s->pending <= 0xd4)))
+		return errmsg(err, errlen, "i8042: command 0x%02x cannot be waiting for its data byte", s->pending);
+	pthread_mutex_lock(&kbc->lock);
+	memcpy(kbc->ram, s->ram, sizeof(kbc->ram));
+	kbc->outport = s->outport;
+	kbc->obuf = s->obuf;
+	kbc->obf = s->obf;
+	kbc->aux = s->aux;
+	kbc->timeout = s->timeout;
+	kbc->last_was_cmd = s->last_was_cmd;
+	kbc->pending = s->pending;
+	kbc->irq_level[0] = kbc->obf && !kbc->aux && (kbc->ram[0] & I8042_CTR_KBDINT);
+	kbc->irq_level[1] = kbc->obf && kbc->aux && (kbc->ram[0] & I8042_CTR_AUXINT);
+	pthread_mutex_unlock(&kbc->lock);
+	return 0;
 }

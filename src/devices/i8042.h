@@ -17,6 +17,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devices/bus.h"
@@ -75,5 +76,19 @@ void i8042_destroy(struct i8042 *kbc);
 /* The port-bus handler for 0x60 and 0x64 (one byte each); opaque is the struct i8042. */
 int i8042_pio(void *opaque, uint16_t port, bool is_write,
 	      uint32_t *data, unsigned int size);
+
+/* What a snapshot keeps (kvm/snapshot.c); the IRQ levels follow from it. */
+struct i8042_state {
+	uint8_t ram[32];
+	uint8_t outport, obuf, obf, aux, timeout, last_was_cmd, pending, pad;
+};
+
+void i8042_save(struct i8042 *kbc, struct i8042_state *s);
+/*
+ * -1 with the reason in err for a state no guest could have made; kbc
+ * unchanged then. The IRQ lines are not driven: the interrupt
+ * controllers' own state, loaded beside it, holds their levels.
+ */
+int i8042_load(struct i8042 *kbc, const struct i8042_state *s, char *err, size_t errlen);
 
 #endif

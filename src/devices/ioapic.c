@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errmsg.h"
+
 /* Memory-mapped registers, offsets from the base (82093AA §3.1). */
 #define IOREGSEL 0x00 /* bits 7:0 select the register IOWIN reaches */
 #define IOWIN    0x10 /* the selected register, 32 bits */
@@ -318,4 +320,30 @@ uint64_t ioapic_redirection(struct ioapic *io, unsigned int pin)
 	r = io->rte[pin];
 	pthread_mutex_unlock(&io->lock);
 	return r;
+}
+
+void ioapic_save(struct ioapic *io, struct ioapic_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&io->lock);
+	s->id = io->id;
+	s->lines = io->lines;
+	s->regsel = io->regsel;
+	memcpy(s->rte, io->rte, sizeof(s->rte));
+	memcpy(s->sent, io->sent, sizeof(s->sent));
+	pthread_mutex_unlock(&io->lock);
+}
+
+int ioapic_load(struct ioapic *io, const struct ioapic_state *s, char *err, size_t errlen)
+{
+	if (s->id & ~0x0f000000u || s->lines >> IOAPIC_PINS) /* id: REG_ID, the ID in bits 27:24 */
+		return errmsg(err, errlen, "IOAPIC: ID %u or input lines 0x%x out of range", s->id, s->lines);
+	pthread_mutex_lock(&io->lock);
+	io->id = s->id;
+	io->lines = s->lines;
+	io->regsel = s->regsel;
+	memcpy(io->rte, s->rte, sizeof(io->rte));
+	memcpy(io->sent, s->sent, sizeof(io->sent));
+	pthread_mutex_unlock(&io->lock);
+	return 0;
 }

@@ -15,6 +15,7 @@
 #define MPVM_DEVICES_IOAPIC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define IOAPIC_BASE     0xfec00000u
@@ -88,5 +89,17 @@ struct ioapic_msg ioapic_rte_msg(uint64_t rte);
  * KVM's extended destination ID.
  */
 void ioapic_msg_to_msi(const struct ioapic_msg *m, uint64_t *address, uint32_t *data);
+
+/* What a snapshot keeps (kvm/platform.c). */
+struct ioapic_state {
+	uint32_t id, lines;
+	uint8_t regsel, pad[7];
+	uint64_t rte[IOAPIC_PINS];
+	uint32_t sent[IOAPIC_PINS];
+};
+
+void ioapic_save(struct ioapic *io, struct ioapic_state *s);
+/* -1 with the reason in err (an ID or register select out of range); io unchanged then. Nothing is delivered. */
+int ioapic_load(struct ioapic *io, const struct ioapic_state *s, char *err, size_t errlen);
 
 #endif

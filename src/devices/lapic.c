@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include "core/apic_dest.h"
+#include "core/errmsg.h"
 #include "core/icr.h"
 
 /* ICR bits the xAPIC ICR low register keeps (Figure 10-12): vector,
@@ -1065,4 +1066,67 @@ uint32_t lapic_id(struct lapic *l)
 unsigned int lapic_vcpu_id(const struct lapic *l)
 {
 	return l->vcpu_id;
+}
+
+void lapic_save(struct lapic *l, struct lapic_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	lock(l);
+	s->base = l->base;
+	s->icr = l->icr;
+	s->id_reg = l->id_reg;
+	s->tpr = l->tpr;
+	s->ldr = l->ldr;
+	s->dfr = l->dfr;
+	s->svr = l->svr;
+	s->esr_pending = l->esr_pending;
+	s->esr = l->esr;
+	s->tmict = l->tmict;
+	s->tdcr = l->tdcr;
+	memcpy(s->isr, l->isr, sizeof(s->isr));
+	memcpy(s->tmr, l->tmr, sizeof(s->tmr));
+	memcpy(s->irr, l->irr, sizeof(s->irr));
+	memcpy(s->lvt, l->lvt, sizeof(s->lvt));
+	s->timer_armed = l->timer_armed;
+	s->timer_start_ns = l->timer_start_ns;
+	s->timer_period_ns = l->timer_period_ns;
+	s->tsc_deadline = l->tsc_deadline;
+	s->deadline_ns = l->deadline_ns;
+	pthread_mutex_unlock(&l->lock);
+}
+
+int lapic_load(struct lapic *l, const struct lapic_state *s, char *err, size_t errlen)
+{
+	/* IA32_APIC_BASE (SDM vol. 3A §10.4.4): bits 0-7 and 9 reserved; EXTD only with EN (Figure 10-27). */
+	if ((s->base & 0x2ffu) || ((s->base & LAPIC_BASE_EXTD) && !(s->base & LAPIC_BASE_EN)) ||
+	    (s->base >> l->maxphyaddr && l->maxphyaddr < 64))
+		return errmsg(err, errlen, "local APIC %u: IA32_APIC_BASE 0x%llx is not a value it can hold", l->vcpu_id,
+			      (unsigned long long)s->base);
+	if (s->tdcr & ~TDCR_MASK || s->timer_armed > 1 || s->pad)
+		return errmsg(err, errlen, "local APIC %u: timer state out of range", l->vcpu_id);
+	lock(l);
+	l->base = s->base;
+	l->icr = s->icr;
+	l->id_reg = s->id_reg;
+	l->tpr = s->tpr;
+	l->ldr = s->ldr;
+	l->dfr = s->dfr;
+	l->svr = s->svr;
+	l->esr_pending = s->esr_pending;
+	l->esr = s->esr;
+	l->tmict = s->tmict;
+	l->tdcr = s->tdcr;
+	memcpy(l->isr, s->isr, sizeof(l->isr));
+	memcpy(l->tmr, s->tmr, sizeof(l->tmr));
+	memcpy(l->irr, s->irr, sizeof(l->irr));
+	memcpy(l->lvt, s->lvt, sizeof(l->lvt));
+	l->timer_armed = s->timer_armed;
+	l->timer_start_ns = s->timer_start_ns;
+	l->timer_period_ns = s->timer_period_ns;
+	l->tsc_deadline = s->tsc_deadline;
+	l->deadline_ns = s->deadline_ns;
+	pthread_mutex_unlock(&l->lock);
+	if (l->ops.dest_changed)
+		l->ops.dest_changed(l->opaque, l->vcpu_id);
+	return 0;
 }

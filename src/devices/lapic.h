@@ -25,6 +25,7 @@
 #define MPVM_DEVICES_LAPIC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct lapic;
@@ -295,5 +296,26 @@ void lapic_dest_info(struct lapic *l, struct apic_cpu *out);
 /* The APIC ID in the current mode: xAPIC ID register[31:24], or the 32-bit x2APIC ID. */
 uint32_t lapic_id(struct lapic *l);
 unsigned int lapic_vcpu_id(const struct lapic *l);
+
+/*
+ * What a snapshot keeps of a local APIC (kvm/irqchip_user.c): the
+ * architectural registers and the timer, whose times are the now_ns
+ * clock's (VM time, which a restore continues).
+ */
+struct lapic_state {
+	uint64_t base, icr;
+	uint32_t id_reg, tpr, ldr, dfr, svr, esr_pending, esr, tmict, tdcr, pad;
+	uint32_t isr[8], tmr[8], irr[8];
+	uint32_t lvt[LAPIC_LVT_COUNT], timer_armed;
+	uint64_t timer_start_ns, timer_period_ns, tsc_deadline, deadline_ns;
+};
+
+void lapic_save(struct lapic *l, struct lapic_state *s);
+/*
+ * -1 with the reason in err (reserved IA32_APIC_BASE bits, x2APIC without
+ * the enable bit, a divide configuration with reserved bits); l unchanged
+ * then. Calls dest_changed, as an ID or mode change does.
+ */
+int lapic_load(struct lapic *l, const struct lapic_state *s, char *err, size_t errlen);
 
 #endif

@@ -20,6 +20,7 @@
 #define MPVM_DEVICES_PC_MISC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devices/bus.h"
@@ -46,5 +47,15 @@ struct sysctl_a {
 /* opaque is a struct sysctl_a. */
 int sysctl_a_pio(void *opaque, uint16_t port, bool is_write,
 		 uint32_t *data, unsigned int size);
+
+/* What a snapshot keeps of ports 0x80 and 0x92 (kvm/snapshot.c). */
+struct pc_misc_state {
+	uint8_t post_last, sysctl_a, pad[6];
+};
+
+void pc_misc_save(const struct post_port *post, const struct sysctl_a *a, struct pc_misc_state *s);
+/* -1 with the reason in err (bit 0 of port 0x92 is never stored); nothing changed then. */
+int pc_misc_load(struct post_port *post, struct sysctl_a *a, const struct pc_misc_state *s, char *err,
+		 size_t errlen);
 
 #endif

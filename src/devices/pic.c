@@ -3,6 +3,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "core/errmsg.h"
 
 #define CASCADE_IRQ 2 /* the slave's INT drives master IR2 on a PC */
 
@@ -387,5 +390,66 @@ int pic_pio(void *opaque, uint16_t port, bool is_write,
 	if (!is_write)
 		*data = out;
 	unlock_and_kick(pic, update(pic), log);
+	return 0;
+}
+
+void pic_save(struct pic *pic, struct pic_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&pic->lock);
+	for (int i = 0; i < 2; i++) {
+		const struct chip *c = &pic->c[i];
+		struct pic_chip_state *o = &s->c[i];
+
+		*o = (struct pic_chip_state){
+			.irr = c->irr, .isr = c->isr, .imr = c->imr, .lines = c->lines, .elcr = c->elcr,
+			.base = c->base, .icw3 = c->icw3, .lowest = c->lowest, .init = c->init, .ltim = c->ltim,
+			.sngl = c->sngl, .ic4 = c->ic4, .aeoi = c->aeoi, .sfnm = c->sfnm,
+			.rotate_aeoi = c->rotate_aeoi, .read_isr = c->read_isr, .poll = c->poll, .smm = c->smm,
+		};
+	}
+	s->int_out = pic->int_out;
+	pthread_mutex_unlock(&pic->lock);
+}
+
+int pic_load(struct pic *pic, const struct pic_state *s, char *err, size_t errlen)
+{
+	for (int i = 0; i < 2; i++) {
+		const struct pic_chip_state *o = &s->c[i];
+
+		if (o->lowest > 7 || (o->init != 0 && (o->init < 2 || o->init > 4)) || (o->base & 7) ||
+		    (o->elcr & ~pic->c[i].elcr_mask) ||
+		    (o->ltim | o->sngl | o->ic4 | o->aeoi | o->sfnm | o->rotate_aeoi | o->read_isr | o->poll |
+		     o->smm) > 1)
+			return errmsg(err, errlen, "PIC %s: a register or flag out of range", i ? "slave" : "master");
+	}
+	if (s->int_out > 1)
+		return errmsg(err, errlen, "PIC: INT is neither 0 nor 1");
+	pthread_mutex_lock(&pic->lock);
+	for (int i = 0; i < 2; i++) {
+		struct chip *c = &pic->c[i];
+		const struct pic_chip_state *o = &s->c[i];
+
+		c->irr = o->irr;
+		c->isr = o->isr;
+		c->imr = o->imr;
+		c->lines = o->lines;
+		c->elcr = o->elcr;
+		c->base = o->base;
+		c->icw3 = o->icw3;
+		c->lowest = o->lowest;
+		c->init = o->init;
+		c->ltim = o->ltim;
+		c->sngl = o->sngl;
+		c->ic4 = o->ic4;
+		c->aeoi = o->aeoi;
+		c->sfnm = o->sfnm;
+		c->rotate_aeoi = o->rotate_aeoi;
+		c->read_isr = o->read_isr;
+		c->poll = o->poll;
+		c->smm = o->smm;
+	}
+	pic->int_out = s->int_out;
+	pthread_mutex_unlock(&pic->lock);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #define MPVM_DEVICES_PIC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "devices/bus.h"
 
@@ -42,5 +43,20 @@ int pic_ack(struct pic *pic);
 /* The port-bus handler for 0x20-0x21, 0xa0-0xa1 and 0x4d0-0x4d1. */
 int pic_pio(void *opaque, uint16_t port, bool is_write,
 	    uint32_t *data, unsigned int size);
+
+/* What a snapshot keeps of the two 8259As (kvm/platform.c), master first. */
+struct pic_chip_state {
+	uint8_t irr, isr, imr, lines, elcr, base, icw3, lowest, init;
+	uint8_t ltim, sngl, ic4, aeoi, sfnm, rotate_aeoi, read_isr, poll, smm, pad[6];
+};
+
+struct pic_state {
+	struct pic_chip_state c[2];
+	uint8_t int_out, pad[7];
+};
+
+void pic_save(struct pic *pic, struct pic_state *s);
+/* -1 with the reason in err for a state no guest could have made; pic unchanged then. The INT line is not driven. */
+int pic_load(struct pic *pic, const struct pic_state *s, char *err, size_t errlen);
 
 #endif

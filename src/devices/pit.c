@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "core/errmsg.h"
 
 /*
  * Section names are the 8254 data sheet's. Each counter is kept as "ticks
@@ -478,5 +481,82 @@ int pit_pio(void *opaque, uint16_t port, bool is_write,
 	/* Reprogramming channel 0 can end its output's high or low phase now. */
 	sync_irq(pit, now, &a);
 	unlock_and_act(pit, &a);
+	return 0;
+}
+
+void pit_save(struct pit *pit, struct pit_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&pit->lock);
+	for (int i = 0; i < 3; i++) {
+		const struct channel *c = &pit->ch[i];
+
+		s->ch[i] = (struct pit_channel_state){
+			.start_ns = c->start_ns, .switch_e = c->switch_e, .base = c->base, .last_e = c->last_e,
+			.n = c->n, .reload = c->reload, .cr = c->cr, .latch = c->latch, .ctrl = c->ctrl,
+			.mode = c->mode, .rw = c->rw, .bcd = c->bcd, .gate = c->gate, .pending = c->pending,
+			.loaded = c->loaded, .counting = c->counting, .null_count = c->null_count,
+			.write_msb = c->write_msb, .read_msb = c->read_msb, .count_latched = c->count_latched,
+			.status_latched = c->status_latched, .latch_msb = c->latch_msb, .status = c->status,
+		};
+	}
+	s->last_ns = pit->last_ns;
+	s->port61 = pit->port61;
+	s->irq_level = pit->irq_level;
+	pthread_mutex_unlock(&pit->lock);
+}
+
+/* Clock counts a PIT reaches in 2^40 s of VM time, with room: what a loaded state may hold. */
+#define PIT_MAX_E (1ll << 62)
+
+int pit_load(struct pit *pit, const struct pit_state *s, char *err, size_t errlen)
+{
+	for (int i = 0; i < 3; i++) {
+		const struct pit_channel_state *c = &s->ch[i];
+
+		/* A count being counted is 1-65536 (the arithmetic divides by it); times are past ones, counts bounded. */
+		if (c->mode > 5 || c->rw < 1 || c->rw > 3 || c->n > 65536 || c->reload > 65536 || c->ctrl > 0x3f ||
+		    (c->bcd | c->gate | c->pending | c->loaded | c->counting | c->null_count | c->write_msb |
+		     c->read_msb | c->count_latched | c->status_latched | c->latch_msb) > 1 ||
+		    (c->counting && !c->n) || (c->pending && !c->reload) || c->start_ns > s->last_ns ||
+		    c->switch_e > PIT_MAX_E || c->switch_e < -PIT_MAX_E || c->base > PIT_MAX_E || c->base < -PIT_MAX_E ||
+		    c->last_e > PIT_MAX_E || c->last_e < -PIT_MAX_E)
+			return errmsg(err, errlen, "PIT channel %d: a register or flag out of range", i);
+	}
+	if (s->port61 > 0xf || s->irq_level > 1)
+		return errmsg(err, errlen, "PIT: port 0x61 0x%x or IRQ 0 level out of range", s->port61);
+	pthread_mutex_lock(&pit->lock);
+	for (int i = 0; i < 3; i++) {
+		struct channel *c = &pit->ch[i];
+		const struct pit_channel_state *o = &s->ch[i];
+
+		c->start_ns = o->start_ns;
+		c->switch_e = o->switch_e;
+		c->base = o->base;
+		c->last_e = o->last_e;
+		c->n = o->n;
+		c->reload = o->reload;
+		c->cr = o->cr;
+		c->latch = o->latch;
+		c->ctrl = o->ctrl;
+		c->mode = o->mode;
+		c->rw = o->rw;
+		c->bcd = o->bcd;
+		c->gate = o->gate;
+		c->pending = o->pending;
+		c->loaded = o->loaded;
+		c->counting = o->counting;
+		c->null_count = o->null_count;
+		c->write_msb = o->write_msb;
+		c->read_msb = o->read_msb;
+		c->count_latched = o->count_latched;
+		c->status_latched = o->status_latched;
+		c->latch_msb = o->latch_msb;
+		c->status = o->status;
+	}
+	pit->last_ns = s->last_ns;
+	pit->port61 = s->port61;
+	pit->irq_level = s->irq_level;
+	pthread_mutex_unlock(&pit->lock);
 	return 0;
 }

@@ -23,6 +23,7 @@
 #define MPVM_DEVICES_PIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devices/bus.h"
@@ -53,5 +54,28 @@ uint64_t pit_next_irq_ns(struct pit *pit);
 /* The port-bus handler for 0x40-0x43 and 0x61. */
 int pit_pio(void *opaque, uint16_t port, bool is_write,
 	    uint32_t *data, unsigned int size);
+
+/*
+ * What a snapshot keeps (kvm/platform.c). Times are the now_ns clock's
+ * (VM time, which a restore continues), so a count goes on from where it was.
+ */
+struct pit_channel_state {
+	uint64_t start_ns;
+	int64_t switch_e, base, last_e;
+	uint32_t n, reload;
+	uint16_t cr, latch;
+	uint8_t ctrl, mode, rw, bcd, gate, pending, loaded, counting;
+	uint8_t null_count, write_msb, read_msb, count_latched, status_latched, latch_msb, status, pad[5];
+};
+
+struct pit_state {
+	struct pit_channel_state ch[3];
+	uint64_t last_ns;
+	uint8_t port61, irq_level, pad[6];
+};
+
+void pit_save(struct pit *pit, struct pit_state *s);
+/* -1 with the reason in err for a state no guest could have made; pit unchanged then. IRQ 0 is not driven. */
+int pit_load(struct pit *pit, const struct pit_state *s, char *err, size_t errlen);
 
 #endif

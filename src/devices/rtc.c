@@ -56,7 +56,10 @@
  */
 #include "devices/rtc.h"
 
+#include <string.h>
+
 #include "core/acpi.h"
+#include "core/errmsg.h"
 
 _Static_assert(RTC_CENTURY == ACPI_RTC_CENTURY, "the FADT names the century register");
 
@@ -335,5 +338,67 @@ int rtc_pio(void *opaque, uint16_t port, bool is_write,
 	pthread_mutex_unlock(&rtc->lock);
 	if (!is_write)
 		*data = v;
+	return 0;
+}
+
+void rtc_save(struct rtc *rtc, struct rtc_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&rtc->lock);
+	memcpy(s->cmos, rtc->cmos, sizeof(s->cmos));
+	s->offset_sec = rtc->offset_sec;
+	s->uf_sec = rtc->uf_sec;
+	s->held_year = rtc->held.year;
+	s->held_mon = rtc->held.mon;
+	s->held_mday = rtc->held.mday;
+	s->held_hour = rtc->held.hour;
+	s->held_min = rtc->held.min;
+	s->held_sec = rtc->held.sec;
+	s->held_wday = rtc->held.wday;
+	s->index = rtc->index;
+	s->nmi_masked = rtc->nmi_masked;
+	s->wday_adjust = rtc->wday_adjust;
+	pthread_mutex_unlock(&rtc->lock);
+}
+
+/*
+ * Bounds of what a guest can reach: a year of at most 99 centuries plus 99
+ * years in BCD (or 255 and 255 binary), fields of one byte decoded.
+ */
+#define RTC_MAX_YEAR 26000
+#define RTC_MAX_SEC ((int64_t)RTC_MAX_YEAR * 366 * 86400)
+
+static bool field_ok(int32_t v)
+{
+	return v >= 0 && v <= 255;
+}
+
+int rtc_load(struct rtc *rtc, const struct rtc_state *s, char *err, size_t errlen)
+{
+	if (s->index >= RTC_CMOS_SIZE || s->nmi_masked > 1 || s->wday_adjust > 6)
+		return errmsg(err, errlen, "RTC: index 0x%x, NMI mask %u or day-of-week adjustment %u out of range",
+			      s->index, s->nmi_masked, s->wday_adjust);
+	if (s->offset_sec < -RTC_MAX_SEC || s->offset_sec > RTC_MAX_SEC || s->uf_sec < -RTC_MAX_SEC ||
+	    s->uf_sec > 2 * RTC_MAX_SEC)
+		return errmsg(err, errlen, "RTC: a time offset of %lld s is out of range", (long long)s->offset_sec);
+	if (s->held_year < 0 || s->held_year > RTC_MAX_YEAR || !field_ok(s->held_mon) || !field_ok(s->held_mday) ||
+	    !field_ok(s->held_hour) || !field_ok(s->held_min) || !field_ok(s->held_sec) || s->held_wday < 0 ||
+	    s->held_wday > 6)
+		return errmsg(err, errlen, "RTC: the held time is out of range");
+	for (unsigned int i = 0; i < sizeof(s->pad); i++)
+		if (s->pad[i])
+			return errmsg(err, errlen, "RTC: nonzero padding");
+	pthread_mutex_lock(&rtc->lock);
+	memcpy(rtc->cmos, s->cmos, sizeof(rtc->cmos));
+	rtc->cmos[RTC_REG_A] &= (uint8_t)~RTC_A_UIP; /* computed on each read, never stored */
+	rtc->offset_sec = s->offset_sec;
+	rtc->uf_sec = s->uf_sec;
+	rtc->held = (struct rtc_time){ .year = s->held_year, .mon = s->held_mon, .mday = s->held_mday,
+				       .hour = s->held_hour, .min = s->held_min, .sec = s->held_sec,
+				       .wday = s->held_wday };
+	rtc->index = s->index;
+	rtc->nmi_masked = s->nmi_masked;
+	rtc->wday_adjust = s->wday_adjust;
+	pthread_mutex_unlock(&rtc->lock);
 	return 0;
 }

@@ -24,6 +24,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devices/bus.h"
@@ -106,5 +107,21 @@ bool rtc_nmi_masked(struct rtc *rtc);
 /* The port-bus handler for RTC_PORT..RTC_PORT+1; opaque is the struct rtc. */
 int rtc_pio(void *opaque, uint16_t port, bool is_write,
 	    uint32_t *data, unsigned int size);
+
+/*
+ * What a snapshot keeps (kvm/snapshot.c). The guest's time stays an offset
+ * from the wall clock, as on a PC whose RTC ran on its battery while it was
+ * off: a guest restored an hour later reads an hour later.
+ */
+struct rtc_state {
+	uint8_t cmos[RTC_CMOS_SIZE];
+	int64_t offset_sec, uf_sec, held_year;
+	int32_t held_mon, held_mday, held_hour, held_min, held_sec, held_wday;
+	uint8_t index, nmi_masked, wday_adjust, pad[5];
+};
+
+void rtc_save(struct rtc *rtc, struct rtc_state *s);
+/* -1 with the reason in err for a state no guest could have made; rtc unchanged then. */
+int rtc_load(struct rtc *rtc, const struct rtc_state *s, char *err, size_t errlen);
 
 #endif

@@ -101,6 +101,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/errmsg.h"
 
 /* Register offsets from the base port (Table II). */
 enum {
@@ -686,4 +687,74 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t n)
 	pthread_mutex_unlock(&s->lock);
 	update_irq(s);
 	return take;
+}
+
+void serial_save(struct serial *s, struct serial_state *st)
+{
+	serial_flush(s);
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&s->lock);
+	st->ier = s->ier;
+	st->lcr = s->lcr;
+	st->mcr = s->mcr;
+	st->scr = s->scr;
+	st->dll = s->dll;
+	st->dlm = s->dlm;
+	st->fcr = s->fcr;
+	st->lsr_errors = s->lsr_errors;
+	st->msr_deltas = s->msr_deltas;
+	st->rbr = s->rbr;
+	st->thre_int = s->thre_int;
+	st->tx_busy = s->tx_busy;
+	st->timeout_reset = s->timeout_reset;
+	st->lsr_polled = s->lsr_polled;
+	st->line_set = s->line_set;
+	st->rx_count = (uint8_t)s->rx_count;
+	for (unsigned int i = 0; i < s->rx_count; i++)
+		st->rx[i] = s->rx[(s->rx_head + i) % SERIAL_FIFO];
+	st->in_count = (uint32_t)s->in_count;
+	for (size_t i = 0; i < s->in_count; i++)
+		st->in[i] = s->in[(s->in_head + i) % SERIAL_INPUT_BUF];
+	pthread_mutex_unlock(&s->lock);
+}
+
+int serial_load(struct serial *s, const struct serial_state *st, char *err, size_t errlen)
+{
+	if ((st->thre_int | st->tx_busy | st->timeout_reset | st->lsr_polled | st->line_set) > 1 || st->pad)
+		return errmsg(err, errlen, "COM1: a flag is neither 0 nor 1");
+	if (st->ier & ~IER_MASK || st->mcr & ~MCR_MASK || st->fcr & ~(FCR_ENABLE | FCR_DMA | FCR_TRIGGER) ||
+	    st->lsr_errors & ~LSR_OE || st->msr_deltas > 0xf)
+		return errmsg(err, errlen, "COM1: IER 0x%02x, MCR 0x%02x, FCR 0x%02x, LSR errors 0x%02x or MSR "
+			      "deltas 0x%02x has bits the UART never holds",
+			      st->ier, st->mcr, st->fcr, st->lsr_errors, st->msr_deltas);
+	if (st->rx_count > (st->fcr & FCR_ENABLE ? SERIAL_FIFO : 1) || st->in_count > SERIAL_INPUT_BUF)
+		return errmsg(err, errlen, "COM1: %u bytes in the receiver or %u bytes of input, more than it holds",
+			      st->rx_count, st->in_count);
+	pthread_mutex_lock(&s->irq_lock);
+	pthread_mutex_lock(&s->lock);
+	s->ier = st->ier;
+	s->lcr = st->lcr;
+	s->mcr = st->mcr;
+	s->scr = st->scr;
+	s->dll = st->dll;
+	s->dlm = st->dlm;
+	s->fcr = st->fcr;
+	s->lsr_errors = st->lsr_errors;
+	s->msr_deltas = st->msr_deltas;
+	s->rbr = st->rbr;
+	s->thre_int = st->thre_int;
+	s->tx_busy = st->tx_busy;
+	s->timeout_reset = st->timeout_reset;
+	s->lsr_polled = st->lsr_polled;
+	s->line_set = st->line_set;
+	s->rx_head = 0;
+	s->rx_count = st->rx_count;
+	memcpy(s->rx, st->rx, sizeof(s->rx));
+	s->in_head = 0;
+	s->in_count = st->in_count;
+	memcpy(s->in, st->in, st->in_count);
+	s->irq_line = irq_level_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->irq_lock);
+	return 0;
 }

@@ -77,4 +77,26 @@ int serial_pio(void *opaque, uint16_t port, bool is_write,
 #define SERIAL_OUT_RETRY_MIN_NS 50000ull   /* sleeps while stdout is full: 50 us ... */
 #define SERIAL_OUT_RETRY_MAX_NS 10000000ull /* ... doubling up to 10 ms */
 
+/*
+ * What a snapshot keeps of a UART (kvm/snapshot.c): its registers, the
+ * receiver FIFO (from its oldest byte) and host input not yet in it.
+ * Output the guest has sent is flushed by serial_save(), not kept: it was
+ * printed once and a restored guest does not print it again.
+ */
+struct serial_state {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, lsr_errors;
+	uint8_t msr_deltas, rbr, thre_int, tx_busy, timeout_reset, lsr_polled, line_set, rx_count;
+	uint8_t rx[SERIAL_FIFO];
+	uint32_t in_count, pad;
+	uint8_t in[SERIAL_INPUT_BUF];
+};
+
+void serial_save(struct serial *s, struct serial_state *st);
+/*
+ * -1 with the reason in err for a state no guest could have made; s
+ * unchanged then. The IRQ line is not driven: the interrupt controllers'
+ * state, loaded beside it, holds its level.
+ */
+int serial_load(struct serial *s, const struct serial_state *st, char *err, size_t errlen);
+
 #endif

@@ -282,6 +282,7 @@ static void shutdown_event(struct control *c)
 		[VM_STOP_CONSOLE_TEXT] = { "host-ui", "stop-on", false },
 		[VM_STOP_SIGNAL] = { "host-signal", "signal", false },
 		[VM_STOP_QMP_QUIT] = { "host-qmp-quit", "qmp-quit", false },
+		[VM_STOP_SNAPSHOT] = { "host-qmp-quit", "snapshot", false },
 	};
 	unsigned int r = (unsigned int)atomic_load(&c->vm->stop_reason);
 	struct json_object *d = json_object_new_object();

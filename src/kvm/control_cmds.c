@@ -17,6 +17,7 @@
 #include "core/topology.h"
 #include "kvm/control_internal.h"
 #include "kvm/irqchip.h"
+#include "kvm/snapshot.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
@@ -343,6 +344,24 @@ static void query_version(struct outcome *o)
 	json_object_object_add(o->ret, "package", json_object_new_string("mpvm"));
 }
 
+/*
+ * mpvm-snapshot {"path": FILE, "quit": false}: the whole VM to FILE
+ * (kvm/snapshot.c, on the main thread); answered once it is written. Then
+ * the VM goes on as it was, or ends (status 0) with "quit": true.
+ */
+static void mpvm_snapshot(struct control *c, const struct qmp_call *call, struct outcome *o)
+{
+	const char *path = qmp_arg_string(call, "path");
+
+	if (!path || !*path) {
+		fail(o, "Parameter 'path' is empty");
+		return;
+	}
+	if (snapshot_request(c->vm, path, qmp_arg_bool(call, "quit", false), true, o->err, sizeof(o->err)))
+		return;
+	o->ret = json_object_new_object();
+}
+
 char *control_run(struct control *c, struct qmp_call *call)
 {
 	struct outcome o = { 0 };
@@ -371,6 +390,7 @@ char *control_run(struct control *c, struct qmp_call *call)
 	case QMP_CMD_VCPU_PAUSE: vcpu_pause_resume(c, call, true, &o); break;
 	case QMP_CMD_VCPU_RESUME: vcpu_pause_resume(c, call, false, &o); break;
 	case QMP_CMD_SEND: mpvm_send(c, call, &o); break;
+	case QMP_CMD_SNAPSHOT: mpvm_snapshot(c, call, &o); break;
 	case QMP_CMD_COUNT: break;
 	}
 	if (o.err[0]) {

@@ -76,6 +76,53 @@ fail:
 
 
 
+/* A snapshot's CHIP section: KVM's two PICs, its IOAPIC and its PIT, as KVM gives them. */
+struct kernel_chip_state {
+	struct kvm_irqchip chip[3]; /* KVM_IRQCHIP_PIC_MASTER, _PIC_SLAVE, _IOAPIC */
+	struct kvm_pit_state2 pit;
+};
+
+static int kernel_save(struct vm *vm, void *buf, size_t *len)
+{
+	struct kernel_chip_state st;
+
+	if (*len < sizeof(st)) {
+		errno = ENOSPC;
+		return -1;
+	}
+	memset(&st, 0, sizeof(st));
+	for (unsigned int id = 0; id < 3; id++) {
+		st.chip[id].chip_id = id;
+		if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &st.chip[id]) < 0)
+			return -1;
+	}
+	if (ioctl(vm->vm_fd, KVM_GET_PIT2, &st.pit) < 0)
+		return -1;
+	memcpy(buf, &st, sizeof(st));
+	*len = sizeof(st);
+	return 0;
+}
+
+static int kernel_load(struct vm *vm, const void *buf, size_t len)
+{
+	struct kernel_chip_state st;
+
+	if (len != sizeof(st)) {
+		errno = EINVAL; /* not this mode's section */
+		return -1;
+	}
+	memcpy(&st, buf, sizeof(st));
+	for (unsigned int id = 0; id < 3; id++) {
+		if (st.chip[id].chip_id != id) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &st.chip[id]) < 0)
+			return -1;
+	}
+	return ioctl(vm->vm_fd, KVM_SET_PIT2, &st.pit) < 0 ? -1 : 0;
+}
+
 static int kernel_set_gsi(struct vm *vm, unsigned int gsi, bool level)
 {
 	struct kvm_irq_level l = { .irq = gsi, .level = level };
@@ -91,6 +138,6 @@ const struct irqchip_ops irqchip_kernel_ops = {
 	.vcpu_after_run = kvm_lapic_after_run,
 	.set_gsi = kernel_set_gsi,
 	.mp_state = kvm_lapic_mp_state,
-	.save = irqchip_save_unsupported,
-	.load = irqchip_load_unsupported,
+	.save = kernel_save,
+	.load = kernel_load,
 };

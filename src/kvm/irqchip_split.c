@@ -331,6 +331,16 @@ static int split_vcpu_handle_exit(struct vcpu *v)
 	return 1;
 }
 
+static int split_save(struct vm *vm, void *buf, size_t *len)
+{
+	return platform_save(chip_of(vm)->platform, buf, len);
+}
+
+static int split_load(struct vm *vm, const void *buf, size_t len)
+{
+	return platform_load(chip_of(vm)->platform, buf, len);
+}
+
 static int split_set_gsi(struct vm *vm, unsigned int gsi, bool level)
 {
 	platform_set_gsi(chip_of(vm)->platform, gsi, level);
@@ -349,6 +359,6 @@ const struct irqchip_ops irqchip_split_ops = {
 	.vcpu_handle_exit = split_vcpu_handle_exit,
 	.set_gsi = split_set_gsi,
 	.mp_state = kvm_lapic_mp_state,
-	.save = irqchip_save_unsupported,
-	.load = irqchip_load_unsupported,
+	.save = split_save,
+	.load = split_load,
 };

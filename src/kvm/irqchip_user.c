@@ -606,6 +606,62 @@ static void user_wake(struct vcpu *v)
 		apic_bus_wake(c->bus, v->id);
 }
 
+/*
+ * A snapshot's CHIP section in user mode: the platform's IOAPIC, PICs and
+ * PIT, then each CPU's MP state, queued events and local APIC (the APIC
+ * bus's), in vCPU order.
+ */
+static int user_save(struct vm *vm, void *buf, size_t *len)
+{
+	struct user_chip *c = chip_of(vm);
+	size_t plat = *len, need;
+	uint8_t *p = buf;
+
+	if (platform_save(c->platform, buf, &plat))
+		return -1;
+	need = plat + vm->ncpus * sizeof(struct apic_bus_cpu_state);
+	if (*len < need) {
+		errno = ENOSPC;
+		return -1;
+	}
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		struct apic_bus_cpu_state s;
+
+		apic_bus_save(c->bus, i, &s);
+		memcpy(p + plat + i * sizeof(s), &s, sizeof(s));
+	}
+	*len = need;
+	return 0;
+}
+
+static int user_load(struct vm *vm, const void *buf, size_t len)
+{
+	struct user_chip *c = chip_of(vm);
+	size_t plat = platform_state_size();
+	const uint8_t *p = buf;
+	char err[160];
+
+	if (len != plat + vm->ncpus * sizeof(struct apic_bus_cpu_state)) {
+		fprintf(stderr, "mpvm: --restore: section CHIP#0: %zu bytes, expected %zu (mpvm's IOAPIC, PICs, PIT "
+			"and %u local APICs)\n", len, plat + vm->ncpus * sizeof(struct apic_bus_cpu_state), vm->ncpus);
+		errno = EINVAL;
+		return -1;
+	}
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		struct apic_bus_cpu_state s;
+
+		memcpy(&s, p + plat + i * sizeof(s), sizeof(s));
+		if (apic_bus_load(c->bus, i, &s, err, sizeof(err))) {
+			fprintf(stderr, "mpvm: --restore: %s\n", err);
+			errno = EINVAL;
+			return -1;
+		}
+		/* The report and the trace start from the restored state. */
+		mp_history_observe(&vm->vcpus[i].mp, apic_bus_mp_state(c->bus, i), vm_now_ns(vm));
+	}
+	return platform_load(c->platform, buf, plat);
+}
+
 const struct irqchip_ops irqchip_user_ops = {
 	.create = user_create,
 	.destroy = user_destroy,
@@ -622,6 +678,6 @@ const struct irqchip_ops irqchip_user_ops = {
 	.mp_state = user_mp_state,
 	.wake = user_wake,
 	.send_ipi = user_send_ipi,
-	.save = irqchip_save_unsupported,
-	.load = irqchip_load_unsupported,
+	.save = user_save,
+	.load = user_load,
 };

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/fw_cfg_store.h"
 #include "core/guest_abi.h"
+#include "core/snapshot_file.h"
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/fw_cfg.h"
@@ -26,6 +27,7 @@
 #include "kvm/boot.h"
 #include "kvm/irqchip.h"
 #include "kvm/platform.h"
+#include "kvm/snapshot.h"
 #include "kvm/vm.h"
 
 /* A read-only window onto the --bios image. */
@@ -177,6 +179,18 @@ static void stop_on_seen(void *opaque)
 			vm->opts->stop_on);
 	pthread_mutex_unlock(&vm->stop_lock);
 	vm_request_stop(vm, VM_STOP_CONSOLE_TEXT, 0);
+}
+
+/* --snapshot-on TEXT PATH: the console printed it; the main thread writes the snapshot and ends the run. */
+static void snapshot_on_seen(void *opaque)
+{
+	struct vm *vm = opaque;
+	char err[256];
+
+	fprintf(stderr, "mpvm: --snapshot-on: the guest's console printed '%s'; saving the VM to %s\n",
+		vm->opts->snapshot_on, vm->opts->snapshot_on_path);
+	if (snapshot_request(vm, vm->opts->snapshot_on_path, true, false, err, sizeof(err)))
+		fprintf(stderr, "mpvm: --snapshot-on: %s\n", err);
 }
 
 static uint64_t pm_now_ns(void *opaque)
@@ -373,6 +387,10 @@ static int create_com1(struct vm *vm, struct machine *m)
 		fprintf(stderr, "mpvm: --stop-on: the text must be 1 to %d bytes\n", SERIAL_WATCH_MAX);
 		return -1;
 	}
+	if (vm->opts->snapshot_on && serial_watch(m->com1, vm->opts->snapshot_on, snapshot_on_seen, vm)) {
+		fprintf(stderr, "mpvm: --snapshot-on: the text must be 1 to %d bytes\n", SERIAL_WATCH_MAX);
+		return -1;
+	}
 	m->dev[DEV_COM1] = m->com1;
 	return 0;
 }
@@ -491,4 +509,80 @@ void machine_destroy(struct vm *vm)
 	}
 	free(m);
 	vm->machine = NULL;
+}
+
+/* ---- snapshots ----------------------------------------------------------------- */
+
+#define T_COM1 SNAP_TAG('C', 'O', 'M', '1')
+#define T_RTC  SNAP_TAG('R', 'T', 'C', ' ')
+#define T_ACPI SNAP_TAG('A', 'C', 'P', 'I')
+#define T_KBC  SNAP_TAG('K', 'B', 'C', ' ')
+#define T_PORT SNAP_TAG('P', 'O', 'R', 'T')
+#define T_FWCF SNAP_TAG('F', 'W', 'C', 'F')
+#define T_TDEV SNAP_TAG('T', 'D', 'E', 'V') /* pc-testdev's I/O register: any bytes are a state */
+
+/* The devices' state, all of it in one allocation (COM1's input buffer is 4 KiB). */
+struct machine_state {
+	struct serial_state com1;
+	struct rtc_state rtc;
+	struct acpi_pm_state pm;
+	struct i8042_state kbc;
+	struct pc_misc_state ports;
+	struct fw_cfg_state fw_cfg;
+};
+
+int machine_save(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
+{
+	struct machine *m = vm->machine;
+	struct machine_state *st = calloc(1, sizeof(*st));
+	int ret;
+
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	serial_save(m->com1, &st->com1);
+	rtc_save(&m->rtc, &st->rtc);
+	acpi_pm_save(&m->pm, &st->pm);
+	i8042_save(&m->kbc, &st->kbc);
+	pc_misc_save(&m->post, &m->sysctl_a, &st->ports);
+	fw_cfg_save(m->fw_cfg, &st->fw_cfg);
+	ret = snap_writer_section(w, T_COM1, 0, &st->com1, sizeof(st->com1), err, errlen) ||
+	      snap_writer_section(w, T_RTC, 0, &st->rtc, sizeof(st->rtc), err, errlen) ||
+	      snap_writer_section(w, T_ACPI, 0, &st->pm, sizeof(st->pm), err, errlen) ||
+	      snap_writer_section(w, T_KBC, 0, &st->kbc, sizeof(st->kbc), err, errlen) ||
+	      snap_writer_section(w, T_PORT, 0, &st->ports, sizeof(st->ports), err, errlen) ||
+	      snap_writer_section(w, T_FWCF, 0, &st->fw_cfg, sizeof(st->fw_cfg), err, errlen) ||
+	      snap_writer_section(w, T_TDEV, 0, m->testdev.reg, sizeof(m->testdev.reg), err, errlen) ? -1 : 0;
+	free(st);
+	return ret;
+}
+
+int machine_load(struct vm *vm, const struct snap_file *f, char *err, size_t errlen)
+{
+	struct machine *m = vm->machine;
+	struct machine_state *st = calloc(1, sizeof(*st));
+	int ret = -1;
+
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (snap_file_get(f, T_COM1, 0, &st->com1, sizeof(st->com1), err, errlen) ||
+	    snap_file_get(f, T_RTC, 0, &st->rtc, sizeof(st->rtc), err, errlen) ||
+	    snap_file_get(f, T_ACPI, 0, &st->pm, sizeof(st->pm), err, errlen) ||
+	    snap_file_get(f, T_KBC, 0, &st->kbc, sizeof(st->kbc), err, errlen) ||
+	    snap_file_get(f, T_PORT, 0, &st->ports, sizeof(st->ports), err, errlen) ||
+	    snap_file_get(f, T_FWCF, 0, &st->fw_cfg, sizeof(st->fw_cfg), err, errlen) ||
+	    snap_file_get(f, T_TDEV, 0, m->testdev.reg, sizeof(m->testdev.reg), err, errlen))
+		goto out;
+	if (serial_load(m->com1, &st->com1, err, errlen) || rtc_load(&m->rtc, &st->rtc, err, errlen) ||
+	    acpi_pm_load(&m->pm, &st->pm, err, errlen) || i8042_load(&m->kbc, &st->kbc, err, errlen) ||
+	    pc_misc_load(&m->post, &m->sysctl_a, &st->ports, err, errlen) ||
+	    fw_cfg_load(m->fw_cfg, &st->fw_cfg, err, errlen))
+		goto out;
+	ret = 0;
+out:
+	free(st);
+	return ret;
 }

@@ -18,6 +18,8 @@
 #ifndef MPVM_KVM_MACHINE_H
 #define MPVM_KVM_MACHINE_H
 
+#include <stddef.h>
+
 struct vm;
 
 /*
@@ -34,5 +36,15 @@ void machine_destroy(struct vm *vm);
  * machine_create(); -1 after printing why.
  */
 int machine_legacy_pc(struct vm *vm);
+
+/*
+ * The device models' state in a snapshot (kvm/snapshot.c), a section each:
+ * COM1, RTC, ACPI PM, i8042, ports 0x80/0x92, fw_cfg, pc-testdev. -1 with the reason
+ * in err (a load checks every section before it changes any device).
+ */
+struct snap_writer;
+struct snap_file;
+int machine_save(struct vm *vm, struct snap_writer *w, char *err, size_t errlen);
+int machine_load(struct vm *vm, const struct snap_file *f, char *err, size_t errlen);
 
 #endif

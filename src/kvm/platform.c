@@ -1,5 +1,6 @@
 #include "kvm/platform.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -311,4 +312,57 @@ struct pic *platform_pic(struct platform *p)
 struct pit *platform_pit(struct platform *p)
 {
 	return p->pit;
+}
+
+/* ---- snapshots ----------------------------------------------------------------- */
+
+struct platform_state {
+	struct ioapic_state ioapic;
+	struct pic_state pic;
+	struct pit_state pit;
+};
+
+size_t platform_state_size(void)
+{
+	return sizeof(struct platform_state);
+}
+
+int platform_save(struct platform *p, void *buf, size_t *len)
+{
+	struct platform_state st;
+
+	if (*len < sizeof(st)) {
+		errno = ENOSPC;
+		return -1;
+	}
+	ioapic_save(p->ioapic, &st.ioapic);
+	pic_save(p->pic, &st.pic);
+	pit_save(p->pit, &st.pit);
+	memcpy(buf, &st, sizeof(st));
+	*len = sizeof(st);
+	return 0;
+}
+
+int platform_load(struct platform *p, const void *buf, size_t len)
+{
+	struct platform_state st;
+	char err[160];
+
+	if (len != sizeof(st)) {
+		fprintf(stderr, "mpvm: --restore: section CHIP#0: %zu bytes, expected %zu (mpvm's IOAPIC, PICs and PIT)\n",
+			len, sizeof(st));
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(&st, buf, sizeof(st));
+	if (ioapic_load(p->ioapic, &st.ioapic, err, sizeof(err)) || pic_load(p->pic, &st.pic, err, sizeof(err)) ||
+	    pit_load(p->pit, &st.pit, err, sizeof(err))) {
+		fprintf(stderr, "mpvm: --restore: %s\n", err);
+		errno = EINVAL;
+		return -1;
+	}
+	if (p->w.redirection_changed)
+		p->w.redirection_changed(p->vm); /* KVM's routes follow the loaded redirection table */
+	platform_rearm(p);
+	return 0;
 }

@@ -14,6 +14,7 @@
 #define MPVM_KVM_PLATFORM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct vm;
@@ -47,6 +48,17 @@ void platform_destroy(struct platform *p);
 int platform_start(struct platform *p);
 /* Wakes the timer thread to look at its deadlines again. */
 void platform_rearm(struct platform *p);
+
+/*
+ * A snapshot's CHIP section in split and user mode: the IOAPIC, the PICs
+ * and the PIT (struct platform_state). platform_save() fills buf (*len in:
+ * room, out: used); platform_load() checks it all, then loads it and
+ * re-programs what depends on the IOAPIC's routes. -1 with errno set
+ * (after printing why, for a load).
+ */
+size_t platform_state_size(void);
+int platform_save(struct platform *p, void *buf, size_t *len);
+int platform_load(struct platform *p, const void *buf, size_t len);
 
 /* --legacy-pc: the PICs and the PIT programmed as a PC BIOS leaves them. */
 void platform_legacy_pc(struct platform *p);

@@ -54,6 +54,7 @@ static const int main_calls[] = {
 	SCMP_SYS(statx), SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
 	SCMP_SYS(fchmod), SCMP_SYS(fsync), SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2),
 	SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(lseek), SCMP_SYS(fcntl), SCMP_SYS(timer_delete),
+	SCMP_SYS(mincore), /* a snapshot skips guest pages never touched (core/snapshot_file.c) */
 };
 
 /*
@@ -103,7 +104,12 @@ static const unsigned long vcpu_ioctls[] = {
 	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_MSRS,
 	KVM_SET_MSRS, KVM_INTERRUPT, KVM_NMI, KVM_GET_VCPU_EVENTS, KVM_GET_MP_STATE,
 	KVM_TRANSLATE, KVM_GET_LAPIC,
+	/* a snapshot: each vCPU thread reads its own state (kvm/snapshot.c) */
+	KVM_GET_FPU, KVM_GET_XSAVE, KVM_GET_XSAVE2, KVM_GET_XCRS, KVM_GET_DEBUGREGS,
 };
+
+/* ioctls on the VM's file descriptor for the main thread: a snapshot's interrupt controllers and clock. */
+static const unsigned long main_vm_ioctls[] = { KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK };
 
 /* ioctls on the VM's file descriptor: a device raising an interrupt (vm_set_gsi, the IOAPIC). */
 static const unsigned long vm_ioctls[] = {
@@ -190,7 +196,8 @@ static int add_rules(scmp_filter_ctx c, enum sandbox_thread kind, int vm_fd, int
 		return -1;
 	switch (kind) {
 	case SANDBOX_MAIN:
-		return allow_calls(c, main_calls, N(main_calls));
+		return allow_calls(c, main_calls, N(main_calls)) ||
+		       allow_ioctls(c, vm_fd, main_vm_ioctls, N(main_vm_ioctls)) ? -1 : 0;
 	case SANDBOX_VCPU:
 		return allow_std_writes(c) || allow_event_writes(c) || allow_calls(c, vcpu_calls, N(vcpu_calls)) ||
 		       allow_thread_starts(c) ||

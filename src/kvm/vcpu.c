@@ -19,6 +19,7 @@
 #include "kvm/control.h"
 #include "kvm/irqchip.h"
 #include "kvm/sandbox.h"
+#include "kvm/snapshot.h"
 #include "kvm/vm.h"
 
 _Static_assert(CPUID_FLAG_SIGNIFICANT_INDEX == KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
@@ -529,6 +530,10 @@ static enum vcpu_thread_state look_at_commands(struct vcpu *v, enum vcpu_thread_
 	case VCPU_CMD_STOP:
 		next = VCPU_STATE_EXITED; /* answered when the thread is gone */
 		break;
+	case VCPU_CMD_SAVE: /* only a paused vCPU's state is a snapshot's */
+		v->save_ret = -1;
+		answer(v);
+		break;
 	case VCPU_CMD_RESUME: /* not paused: nothing to do */
 	case VCPU_CMD_NONE:
 		answer(v);
@@ -674,9 +679,13 @@ static enum vcpu_thread_state state_paused(struct vcpu *v)
 	for (;;) {
 		if (v->cmd == VCPU_CMD_PAUSE)
 			answer(v); /* paused now, or already: a second pause changes nothing */
+		if (v->cmd == VCPU_CMD_SAVE) {
+			v->save_ret = snapshot_vcpu_save(v); /* and stays paused */
+			answer(v);
+		}
 		while (v->cmd == VCPU_CMD_NONE && !vm_stopping(v->vm))
 			pthread_cond_wait(&v->cmd_cond, &v->cmd_lock);
-		if (v->cmd != VCPU_CMD_PAUSE || vm_stopping(v->vm))
+		if ((v->cmd != VCPU_CMD_PAUSE && v->cmd != VCPU_CMD_SAVE) || vm_stopping(v->vm))
 			break;
 	}
 	if (vm_stopping(v->vm) || v->cmd == VCPU_CMD_STOP) {

@@ -24,6 +24,7 @@
 #include "kvm/machine.h"
 #include "kvm/reaper.h"
 #include "kvm/sandbox.h"
+#include "kvm/snapshot.h"
 #include "kvm/vcpu.h"
 
 /* RAM above this goes to 4 GiB, leaving the 32-bit MMIO hole (LAPIC, IOAPIC). */
@@ -281,7 +282,7 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 		fprintf(stderr, "mpvm: KVM_CREATE_VM: %s\n", strerror(errno));
 		return -1;
 	}
-	vm->t0_ns = monotonic_ns();
+	vm->t0_ns = vm->created_ns = monotonic_ns();
 	vm->reaper_fd = reaper_start(vm->vm_fd, &vm->reaper_middle); /* no thread but this one yet */
 	/*
 	 * The IOAPIC's ID: 4 bits in its ID register; kept clear of the local
@@ -315,7 +316,7 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 		return -1;
 	if (opts->kernel ? boot_kernel(vm) : opts->bios ? boot_bios(vm) : boot_builtin_guest(vm))
 		return -1;
-	return machine_create(vm);
+	return machine_create(vm) || snapshot_prepare(vm) ? -1 : 0;
 }
 
 void vm_setup_signals(void)
@@ -466,6 +467,7 @@ int vm_run(struct vm *vm)
 		} else {
 			sig = sigwaitinfo(&wait_set, &si);
 		}
+		snapshot_serve(vm);
 		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
 			fprintf(stderr, "mpvm: %s received; stopping the VM\n", strsignal(sig));
 			vm_request_stop(vm, VM_STOP_SIGNAL, 128 + sig);
@@ -518,6 +520,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->irqchip && vm->irqchip->destroy)
 		vm->irqchip->destroy(vm);
 	machine_destroy(vm);
+	snapshot_destroy(vm);
 	free(vm->cpuid);
 	if (vm->mem)
 		munmap(vm->mem, vm->mem_size);

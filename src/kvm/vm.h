@@ -23,6 +23,7 @@ struct machine;
 struct irqchip_ops;
 struct kvm_cpuid2;
 struct control;
+struct snapshot;
 
 /* Why the VM stopped; the first reason given wins. */
 enum vm_stop_reason {
@@ -35,6 +36,7 @@ enum vm_stop_reason {
 	VM_STOP_CONSOLE_TEXT, /* --stop-on: the console printed the text (status 0) */
 	VM_STOP_SIGNAL,      /* SIGINT/SIGTERM/SIGHUP */
 	VM_STOP_QMP_QUIT,    /* `quit` on the control socket (status 0) */
+	VM_STOP_SNAPSHOT,    /* a snapshot was written and the VM was to end there (status 0) */
 };
 
 /* Exit statuses of mpvm other than the guest's own (README, "Exit status"). */
@@ -78,6 +80,7 @@ struct vm {
 	struct platform *platform; /* IOAPIC, PIC, PIT when they are mpvm's (split, user), else NULL */
 	struct trace *trace;       /* --trace: the Chrome trace being written (core/trace.c), else NULL */
 	struct control *control;   /* --control: the QMP socket's server (control.c), else NULL */
+	struct snapshot *snapshot; /* taking and restoring snapshots (snapshot.c) */
 	uint8_t ioapic_id;
 
 	/*
@@ -99,7 +102,8 @@ struct vm {
 	 */
 	bool confine_main;
 
-	uint64_t t0_ns;          /* CLOCK_MONOTONIC when the VM was created */
+	uint64_t t0_ns;          /* CLOCK_MONOTONIC when VM time was 0: the VM's creation, or earlier after --restore */
+	uint64_t created_ns;     /* CLOCK_MONOTONIC when the VM was created (the report's times) */
 	pthread_t main_thread;
 
 	pthread_mutex_t stop_lock;

@@ -7,6 +7,7 @@
 #include "devices/serial.h"
 #include "kvm/irqchip.h"
 #include "kvm/vcpu.h"
+#include "core/clock.h"
 #include "kvm/vm.h"
 
 const char *vm_stop_name(int reason)
@@ -20,6 +21,7 @@ const char *vm_stop_name(int reason)
 	case VM_STOP_CONSOLE_TEXT: return "stop-on";
 	case VM_STOP_SIGNAL: return "signal";
 	case VM_STOP_QMP_QUIT: return "qmp-quit";
+	case VM_STOP_SNAPSHOT: return "snapshot";
 	default: return "running";
 	}
 }
@@ -61,10 +63,11 @@ int vm_report(struct vm *vm, uint64_t process_start_ns)
 		.irqchip = irqchip_mode_name(o->irqchip),
 		.stop = vm_stop_name(atomic_load(&vm->stop_reason)),
 		.exit_status = vm->exit_status,
-		.start_to_vm_ns = vm->t0_ns - process_start_ns,
-		.first_run_ns = bsp->first_run_ns,
-		.first_exit_ns = bsp->first_exit_ns,
-		.run_ns = vm_now_ns(vm),
+		/* From the VM's creation: after --restore VM time started earlier (snapshot.c). */
+		.start_to_vm_ns = vm->created_ns - process_start_ns,
+		.first_run_ns = bsp->first_run_ns ? bsp->first_run_ns + vm->t0_ns - vm->created_ns : 0,
+		.first_exit_ns = bsp->first_exit_ns ? bsp->first_exit_ns + vm->t0_ns - vm->created_ns : 0,
+		.run_ns = monotonic_ns() - vm->created_ns,
 		.vcpus = v,
 	};
 	char err[512];

@@ -301,6 +301,8 @@ static const struct {
 	{ { "--seccomp", "log" } },
 	{ { "--stop-on", "login:" } },
 	{ { "--control", "/tmp/mpvm.qmp" } },
+	{ { "--restore", "vm.snap" } },
+	{ { "--snapshot-on", "hold init", "vm.snap" } },
 	{ { "--report", "r.json" } },
 	{ { "--trace", "t.json" } },
 	{ { "--timeout", "5" } },
@@ -364,8 +366,67 @@ static void value_kinds(void **state)
 			assert_int_equal(PARSE(&o, err, (char *)opt->name, "--no-acpi"), 0);
 			assert_true(o.no_acpi);
 			break;
+		case OPT_TWO_VALUES:
+			snprintf(want, sizeof(want), "option %s needs two values: %s %s", opt->name, opt->name, opt->arg);
+			assert_int_equal(PARSE(&o, err, (char *)opt->name, "one"), -1);
+			assert_string_equal(err, want);
+			snprintf(arg, sizeof(arg), "%s=x", opt->name);
+			assert_int_equal(PARSE(&o, err, arg, "a", "b"), -1);
+			assert_string_equal(err, want);
+			break;
 		}
 	}
+}
+
+/*
+ * The machine-shaping arguments are kept as typed (a snapshot stores them);
+ * --restore takes them from the snapshot and refuses them on its own
+ * command line; --snapshot-on takes two values and not with --stop-on.
+ */
+static void shaping_and_restore(void **state)
+{
+	static const char saved[] = "--cpus\0004\0--irqchip=user\0--cmdline\0scenario=default hold=init";
+	struct mpvm_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "--cpus", "4", "--timeout", "9", "--irqchip=user", "--no-acpi",
+			       "--control", "/tmp/q"), 0);
+	assert_int_equal(o.shape_argc, 4);
+	assert_string_equal(o.shape_argv[0], "--cpus");
+	assert_string_equal(o.shape_argv[1], "4");
+	assert_string_equal(o.shape_argv[2], "--irqchip=user");
+	assert_string_equal(o.shape_argv[3], "--no-acpi");
+
+	assert_int_equal(options_parse_restore(saved, sizeof(saved), 3,
+					       (char *[]){ "--restore", "vm.snap", "--stop-on=x", NULL }, &o, err,
+					       sizeof(err)), 0);
+	assert_int_equal(o.cpus, 4);
+	assert_int_equal(o.irqchip, IRQCHIP_USER);
+	assert_string_equal(o.cmdline, "scenario=default hold=init");
+	assert_string_equal(o.restore_path, "vm.snap");
+	assert_string_equal(o.stop_on, "x");
+	assert_int_equal(o.shape_argc, 5);           /* a snapshot of it keeps the same machine */
+
+	assert_int_equal(options_parse_restore(saved, sizeof(saved), 4,
+					       (char *[]){ "--restore", "vm.snap", "--memory", "1G", NULL }, &o, err,
+					       sizeof(err)), -1);
+	assert_string_equal(err, "--memory: with --restore the machine is the snapshot's; leave --memory out");
+	assert_int_equal(options_parse_restore("--cpus\0zero", 12, 2, (char *[]){ "--restore", "f", NULL }, &o, err,
+					       sizeof(err)), -1);
+	assert_non_null(strstr(err, "the snapshot's options: "));
+	assert_int_equal(options_parse_restore("--cpus", 6, 2, (char *[]){ "--restore", "f", NULL }, &o, err,
+					       sizeof(err)), -1);
+	assert_string_equal(err, "the snapshot's options are not NUL-terminated");
+
+	assert_int_equal(PARSE(&o, err, "--snapshot-on", "text", "path"), 0);
+	assert_string_equal(o.snapshot_on, "text");
+	assert_string_equal(o.snapshot_on_path, "path");
+	assert_int_equal(PARSE(&o, err, "--snapshot-on", "a", "b", "--stop-on", "c"), -1);
+	assert_string_equal(err, "--snapshot-on and --stop-on both watch the console for a line; give one");
+	assert_int_equal(PARSE(&o, err, "--snapshot-on", "", "b"), -1);
+	assert_int_equal(PARSE(&o, err, "--snapshot-on", "a", ""), -1);
+	assert_string_equal(err, "--snapshot-on: the snapshot's file name is empty");
 }
 
 /* Names are matched whole: no prefixes, no case folding; long ones are named in full. */
@@ -423,6 +484,7 @@ int main(void)
 		cmocka_unit_test(usage_lists_every_option),
 		cmocka_unit_test(every_option_parses),
 		cmocka_unit_test(value_kinds),
+		cmocka_unit_test(shaping_and_restore),
 		cmocka_unit_test(unknown_names),
 		cmocka_unit_test(control_path),
 	};

@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "devices/acpi_pm.h"
 
 struct fake {
@@ -262,6 +264,62 @@ static void outside_the_blocks(void **state)
 	acpi_pm_destroy(&pm);
 }
 
+/* A snapshot's state goes on in another instance on another clock: timer, TMR_STS, enables. */
+static void save_load(void **state)
+{
+	struct fake f = { .now_ns = 5000 }, g = { .now_ns = 999999999999ull };
+	struct acpi_pm pm, back;
+	struct acpi_pm_state s, s2;
+
+	(void)state;
+	acpi_pm_init(&pm, &ops, &f);
+	out(&pm, EN, ACPI_PM1_PWRBTN_EN | ACPI_PM1_RTC_EN, 2);
+	out(&pm, CNT, 5u << ACPI_PM1_SLP_TYP_SHIFT | ACPI_PM1_BM_RLD, 2);
+	f.now_ns += ticks_ns((1u << 23) + 12345);   /* bit 23 flipped: TMR_STS set */
+	acpi_pm_save(&pm, &s);
+	assert_int_equal(s.ticks, (1u << 23) + 12345);
+	acpi_pm_init(&back, &ops, &g);
+	assert_int_equal(acpi_pm_load(&back, &s, NULL, 0), 0);
+	assert_int_equal(in(&back, TMR, 4), in(&pm, TMR, 4));
+	assert_int_equal(in(&back, STS, 2), ACPI_PM1_TMR_STS);
+	assert_int_equal(in(&back, EN, 2), in(&pm, EN, 2));
+	assert_int_equal(in(&back, CNT, 2), in(&pm, CNT, 2));
+	acpi_pm_save(&back, &s2);
+	assert_memory_equal(&s, &s2, sizeof(s));
+	g.now_ns += ticks_ns(10);                    /* and it goes on counting from there */
+	assert_int_equal(in(&back, TMR, 4), (1u << 23) + 12355);
+	out(&back, STS, ACPI_PM1_TMR_STS, 2);
+	assert_int_equal(in(&back, STS, 2), 0);
+	acpi_pm_destroy(&pm);
+	acpi_pm_destroy(&back);
+}
+
+static void load_err(const struct acpi_pm_state *s, const char *want)
+{
+	struct fake f = { .now_ns = 77 };
+	struct acpi_pm pm;
+	char err[128] = "";
+
+	acpi_pm_init(&pm, &ops, &f);
+	out(&pm, EN, ACPI_PM1_GBL_EN, 2);
+	assert_int_equal(acpi_pm_load(&pm, s, err, sizeof(err)), -1);
+	if (!strstr(err, want))
+		fail_msg("reason \"%s\", want \"%s\"", err, want);
+	assert_int_equal(in(&pm, EN, 2), ACPI_PM1_GBL_EN);  /* unchanged */
+	assert_int_equal(in(&pm, TMR, 4), 0);
+	acpi_pm_destroy(&pm);
+}
+
+static void load_refuses(void **state)
+{
+	(void)state;
+	load_err(&(struct acpi_pm_state){ .pm1_sts = ACPI_PM1_WAK_STS }, "PM1_STS 0x8000");
+	load_err(&(struct acpi_pm_state){ .pm1_en = 0x0002 }, "PM1_EN 0x2 has reserved bits");
+	load_err(&(struct acpi_pm_state){ .pm1_cnt = ACPI_PM1_SLP_EN }, "PM1_CNT 0x2000");
+	load_err(&(struct acpi_pm_state){ .ticks = 5, .tmr_sts_epoch = 1 }, "epoch is after its count");
+	load_err(&(struct acpi_pm_state){ .ticks = UINT64_MAX }, "more than a century");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +332,8 @@ int main(void)
 		cmocka_unit_test(poweroff_s5),
 		cmocka_unit_test(other_sleep_types_ignored),
 		cmocka_unit_test(outside_the_blocks),
+		cmocka_unit_test(save_load),
+		cmocka_unit_test(load_refuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -561,10 +561,63 @@ static void sleeping_ap_started_by_another_thread(void **state)
 	assert_int_equal(apic_bus_mp_state(f->bus, 1), MP_STATE_RUNNABLE);
 }
 
+/*
+ * CPU 1 saved between INIT and SIPI, CPU 2 halted: another bus loaded from
+ * it has the same MP states, starts CPU 1 on the next SIPI and wakes CPU 2
+ * on its next interrupt. The BSP waiting for a SIPI is refused.
+ */
+static void save_load(void **state)
+{
+	struct fixture *f = *state;
+	struct rec rec2 = { 0 };
+	struct apic_bus *b = make_bus(&rec2, 0);
+	struct apic_bus_cpu_state s[NCPUS], t;
+	struct icr init = ipi(ICR_INIT, 0, ICR_DEST_FIELD, 1), sipi = ipi(ICR_STARTUP, 0x9a, ICR_DEST_FIELD, 1);
+	struct icr fixed = ipi(ICR_FIXED, 0x40, ICR_DEST_FIELD, 2);
+	char err[160] = "";
+
+	start_ap(f->bus, 2, 0x10);
+	enable_all(f->bus);                    /* after the INIT, which software-disables an APIC */
+	apic_bus_halt(f->bus, 2, true);
+	assert_false(runnable(f->bus, 2));
+	assert_int_equal(apic_bus_deliver(f->bus, &init, 0), 1);
+	assert_false(runnable(f->bus, 1));
+	for (unsigned int i = 0; i < NCPUS; i++)
+		apic_bus_save(f->bus, i, &s[i]);
+	for (unsigned int i = 0; i < NCPUS; i++)
+		assert_int_equal(apic_bus_load(b, i, &s[i], err, sizeof(err)), 0);
+	for (unsigned int i = 0; i < NCPUS; i++) {
+		apic_bus_save(b, i, &t);
+		assert_memory_equal(&t, &s[i], sizeof(t));
+		assert_int_equal(apic_bus_mp_state(b, i), apic_bus_mp_state(f->bus, i));
+	}
+	assert_int_equal(apic_bus_mp_state(b, 1), MP_STATE_INIT_RECEIVED);
+	assert_int_equal(apic_bus_mp_state(b, 2), MP_STATE_HALTED);
+	assert_int_equal(apic_bus_mp_state(b, 3), MP_STATE_UNINITIALIZED);
+	assert_int_equal(apic_bus_deliver(b, &sipi, 0), 1);   /* the loaded destination map finds CPU 1 */
+	assert_true(runnable(b, 1));
+	assert_int_equal(rec2.sipis[1], 1);
+	assert_int_equal(apic_bus_deliver(b, &fixed, 0), 1);
+	assert_true(runnable(b, 2));                           /* woken by its interrupt */
+
+	t = s[0];
+	t.state = MP_STATE_INIT_RECEIVED;
+	assert_int_equal(apic_bus_load(b, 0, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, "CPU 0 is the BSP and in INIT_RECEIVED: only an AP waits for a SIPI");
+	t.state = 7;
+	assert_int_equal(apic_bus_load(b, 1, &t, err, sizeof(err)), -1);
+	assert_string_equal(err, "CPU 1: MP state 7, which x86 does not have");
+	t = s[1];
+	t.nmi_pending = 3;
+	assert_int_equal(apic_bus_load(b, 1, &t, err, sizeof(err)), -1);
+	apic_bus_destroy(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(initial_states, setup, teardown),
+		cmocka_unit_test_setup_teardown(save_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(init_sipi_starts_ap, setup, teardown),
 		cmocka_unit_test_setup_teardown(second_sipi_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(two_sipis_before_the_ap_looks, setup, teardown),

@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "core/fw_cfg_store.h"
 #include "devices/debug_exit.h"
 #include "devices/fw_cfg.h"
@@ -111,11 +113,44 @@ static void debug_exit_statuses(void **state)
 	assert_int_equal(debug_exit_status(0x80), 1); /* 0x101: 8 bits of status */
 }
 
+/* The selected item and the position in it go on; an item the machine lacks is refused. */
+static void fw_cfg_save_load(void **state)
+{
+	struct fw_cfg *f = fw_cfg_create(4, 512ull << 20), *g = fw_cfg_create(4, 512ull << 20);
+	struct fw_cfg_state s, s2;
+	char err[128] = "";
+
+	(void)state;
+	out(fw_cfg_pio, f, FW_CFG_PORT_SEL, FW_CFG_SIGNATURE, 2);
+	assert_int_equal(in(fw_cfg_pio, f, FW_CFG_PORT_DATA, 1), 'Q');
+	fw_cfg_save(f, &s);
+	assert_int_equal(fw_cfg_load(g, &s, NULL, 0), 0);
+	fw_cfg_save(g, &s2);
+	assert_memory_equal(&s, &s2, sizeof(s));
+	assert_int_equal(in(fw_cfg_pio, g, FW_CFG_PORT_DATA, 1), 'E');
+	assert_int_equal(in(fw_cfg_pio, g, FW_CFG_PORT_DATA, 1), 'M');
+
+	out(fw_cfg_pio, f, FW_CFG_PORT_SEL, 0x3fff, 2);    /* no item there: reads zeros */
+	fw_cfg_save(f, &s);
+	assert_int_equal(s.known, 0);
+	assert_int_equal(fw_cfg_load(g, &s, NULL, 0), 0);
+	assert_int_equal(in(fw_cfg_pio, g, FW_CFG_PORT_DATA, 1), 0);
+
+	s = (struct fw_cfg_state){ .key = 0x0025, .known = 1 };
+	assert_int_equal(fw_cfg_load(g, &s, err, sizeof(err)), -1);
+	assert_string_equal(err, "fw_cfg: item 0x0025, selected in the snapshot, is not on this machine");
+	s = (struct fw_cfg_state){ .key = 1, .known = 0 };
+	assert_int_equal(fw_cfg_load(g, &s, err, sizeof(err)), -1);
+	fw_cfg_destroy(f);
+	fw_cfg_destroy(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fw_cfg_ports),
 		cmocka_unit_test(fw_cfg_file),
+		cmocka_unit_test(fw_cfg_save_load),
 		cmocka_unit_test(testdev_register),
 		cmocka_unit_test(pci_empty),
 		cmocka_unit_test(debug_exit_statuses),

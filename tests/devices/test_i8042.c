@@ -11,6 +11,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "devices/i8042.h"
 
 struct fake {
@@ -325,10 +327,53 @@ static void wide_accesses(void **state)
 	i8042_destroy(&k);
 }
 
+/* Saved with a byte waiting for the guest, IRQ 12 up and a command waiting for its byte: all of it goes on. */
+static void save_load(void **state)
+{
+	struct fake f = { 0 }, g = { 0 };
+	struct i8042 k, b;
+	struct i8042_state s, s2;
+	char err[128] = "";
+
+	(void)state;
+	i8042_init(&k, &ops, &f);
+	cmd(&k, 0x60);
+	write_data(&k, I8042_CTR_AUXINT | I8042_CTR_SYS);
+	cmd(&k, 0xd3);
+	write_data(&k, 0x11);                  /* aux loopback: a byte with IRQ 12 up */
+	cmd(&k, 0x61);                         /* RAM byte 1: waiting for its data byte */
+	i8042_save(&k, &s);
+	i8042_init(&b, &ops, &g);
+	assert_int_equal(i8042_load(&b, &s, NULL, 0), 0);
+	i8042_save(&b, &s2);
+	assert_memory_equal(&s, &s2, sizeof(s));
+	assert_int_equal(status(&b), status(&k));
+	assert_int_equal(g.edges[I8042_AUX_IRQ], 0); /* no line driven by the load */
+	g.level[I8042_AUX_IRQ] = true;           /* the interrupt controller's state, loaded beside it */
+	write_data(&b, 0x42);
+	assert_int_equal(read_data(&b), 0x11);   /* the byte that was waiting; taking it drops IRQ 12 */
+	assert_false(g.level[I8042_AUX_IRQ]);
+	assert_int_equal(ask(&b, 0x21), 0x42);
+	assert_int_equal(g.edges[I8042_AUX_IRQ], 0);
+	cmd(&b, 0xd0);                           /* the IRQ bits of the output port follow the state */
+	assert_int_equal(read_data(&b) & 0x30, 0);
+
+	s.obf = 2;
+	assert_int_equal(i8042_load(&b, &s, err, sizeof(err)), -1);
+	assert_string_equal(err, "i8042: a flag is neither 0 nor 1");
+	s.obf = 1;
+	s.pending = 0xaa;
+	assert_int_equal(i8042_load(&b, &s, err, sizeof(err)), -1);
+	assert_string_equal(err, "i8042: command 0xaa cannot be waiting for its data byte");
+	i8042_destroy(&k);
+	i8042_destroy(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(status_at_reset),
+		cmocka_unit_test(save_load),
 		cmocka_unit_test(command_byte_and_ram),
 		cmocka_unit_test(interface_commands),
 		cmocka_unit_test(self_tests),

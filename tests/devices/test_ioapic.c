@@ -537,10 +537,38 @@ static void threads(void **state)
 	ioapic_destroy(io);
 }
 
+/* Saved with a level interrupt awaiting its EOI: the loaded IOAPIC has the same table and takes the EOI. */
+static void save_load(void **state)
+{
+	struct sink *s = *state;
+	struct ioapic *io = ioapic_create(3, &ops, s), *b = ioapic_create(0, &ops, s);
+	struct ioapic_state st, st2;
+	char err[128] = "";
+
+	set_rte(io, 5, 0x45 | 1ull << 15 | 2ull << 56);  /* level, vector 0x45, to APIC 2 */
+	ioapic_set_irq(io, 5, true);
+	assert_int_equal(s->n, 1);
+	ioapic_save(io, &st);
+	assert_int_equal(ioapic_load(b, &st, NULL, 0), 0);
+	ioapic_save(b, &st2);
+	assert_memory_equal(&st, &st2, sizeof(st));
+	assert_int_equal(s->n, 1);                        /* nothing delivered by the load */
+	assert_int_equal(rd(b, 0x00), 3u << 24);
+	assert_true(ioapic_redirection(b, 5) & RIRR);
+	ioapic_eoi(b, 0x45);                              /* the line is still up: it fires again */
+	assert_int_equal(s->n, 2);
+	st.id = 16u << 24;
+	assert_int_equal(ioapic_load(b, &st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "IOAPIC: ID"));
+	ioapic_destroy(io);
+	ioapic_destroy(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(id_version_arb, setup),
+		cmocka_unit_test_setup(save_load, setup),
 		cmocka_unit_test_setup(redirection_rw, setup),
 		cmocka_unit_test_setup(edge_once_per_rising_edge, setup),
 		cmocka_unit_test_setup(level_remote_irr_eoi, setup),

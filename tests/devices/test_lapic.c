@@ -1405,10 +1405,61 @@ static void self_ipi_via_send(void **state)
 	rm(h);
 }
 
+/*
+ * Saved in x2APIC mode with an interrupt in service, another pending and
+ * the one-shot timer running: another local APIC loaded from it reads the
+ * same registers and fires its timer at the same time on the same clock.
+ */
+static void save_load(void **state)
+{
+	struct h *h = mk(X2_ID, false), *g = mk(X2_ID, false); /* the same CPU in another process */
+	struct lapic_state s, s2;
+	char err[160] = "";
+
+	(void)state;
+	to_x2apic(h);
+	sw_enable(h);
+	assert_true(lapic_accept_irq(h->l, 0x51, false));
+	assert_int_equal(lapic_pending_vector(h->l), 0x51);
+	lapic_ack_vector(h->l, 0x51);
+	assert_true(lapic_accept_irq(h->l, 0x41, false));  /* below the one in service: waits */
+	mw(h, LAPIC_REG_TDCR, 0xb);                         /* divide by 1 */
+	mw(h, LAPIC_REG_LVT_TIMER, 0x60);
+	mw(h, LAPIC_REG_TMICT, 5000);
+	lapic_save(h->l, &s);
+	g->now = h->now;
+	assert_int_equal(lapic_load(g->l, &s, NULL, 0), 0);
+	lapic_save(g->l, &s2);
+	assert_memory_equal(&s, &s2, sizeof(s));
+	assert_true(lapic_x2apic_mode(g->l));
+	assert_int_equal(lapic_id(g->l), X2_ID);
+	static const uint32_t regs[] = { 0x20, 0x80, 0xd0, 0xf0, 0x100, 0x150, 0x180, 0x200, 0x240, 0x250,
+					 0x320, 0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x3e0 };
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
+		assert_int_equal(mr(g, regs[i]), mr(h, regs[i]));
+	assert_int_equal(lapic_timer_next_ns(g->l), lapic_timer_next_ns(h->l));
+	assert_int_equal(lapic_pending_vector(g->l), -1);   /* 0x41 still held off by 0x51 */
+	mw(g, 0xb0, 0);                                     /* EOI */
+	assert_int_equal(lapic_pending_vector(g->l), 0x41);
+
+	s.base |= 1;
+	assert_int_equal(lapic_load(g->l, &s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "IA32_APIC_BASE"));
+	s.base = LAPIC_BASE_EXTD | 0xfee00000u;             /* x2APIC without EN */
+	assert_int_equal(lapic_load(g->l, &s, err, sizeof(err)), -1);
+	s.base = LAPIC_BASE_EN | LAPIC_BASE_EXTD | 0xfee00000u;
+	s.tdcr = 0x4;
+	assert_int_equal(lapic_load(g->l, &s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "timer state"));
+	rm(h);
+	rm(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reset_values),
+		cmocka_unit_test(save_load),
 		cmocka_unit_test(init_keeps_x2apic),
 		cmocka_unit_test(bsp_bit),
 		cmocka_unit_test(base_transitions),

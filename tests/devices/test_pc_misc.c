@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "devices/pc_misc.h"
 #include "devices/pci_nodev.h"
 
@@ -102,10 +104,32 @@ static void pci_reset_register(void **state)
 	assert_int_equal(in(pci_nodev_pio, &p, PCI_RESET_PORT, 1), 0x02);
 }
 
+static void save_load(void **state)
+{
+	struct post_port p = { 0 }, p2 = { 0 };
+	struct sysctl_a a = { .value = SYSCTL_A_A20, .reset = count_reset }, a2 = { .value = SYSCTL_A_A20 };
+	struct pc_misc_state s, s2;
+	char err[128] = "";
+
+	(void)state;
+	out(post_port_pio, &p, POST_PORT, 0x5a, 1);
+	out(sysctl_a_pio, &a, SYSCTL_A_PORT, 0x40, 1);   /* A20 off, another bit on */
+	pc_misc_save(&p, &a, &s);
+	assert_int_equal(pc_misc_load(&p2, &a2, &s, NULL, 0), 0);
+	assert_int_equal(in(post_port_pio, &p2, POST_PORT, 1), in(post_port_pio, &p, POST_PORT, 1));
+	assert_int_equal(in(sysctl_a_pio, &a2, SYSCTL_A_PORT, 1), in(sysctl_a_pio, &a, SYSCTL_A_PORT, 1));
+	pc_misc_save(&p2, &a2, &s2);
+	assert_memory_equal(&s, &s2, sizeof(s));
+	s.sysctl_a |= SYSCTL_A_RESET;
+	assert_int_equal(pc_misc_load(&p2, &a2, &s, err, sizeof(err)), -1);
+	assert_string_equal(err, "port 0x92: 0x41 has the reset bit, which is never stored");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(post_port),
+		cmocka_unit_test(save_load),
 		cmocka_unit_test(sysctl_a),
 		cmocka_unit_test(pci_reset_register),
 	};

@@ -519,10 +519,44 @@ static void threads(void **state)
 	pic_destroy(shared);
 }
 
+/* Saved with an IRQ in service and another pending: another PIC pair loaded from it goes on the same way. */
+static void save_load(void **state)
+{
+	struct pic *p = linux_init(0x01), *q = pic_create(&ops, &sink);
+	struct pic_state s, s2;
+	char err[128] = "";
+
+	(void)state;
+	out(p, 0x21, 0xf8);                    /* IRQ 0, 1, 2 unmasked */
+	pulse(p, 0);
+	assert_int_equal(pic_ack(p), 0x20);    /* IRQ 0 in service */
+	pulse(p, 1);                           /* IRQ 1 waits behind it */
+	pic_save(p, &s);
+	assert_int_equal(pic_load(q, &s, NULL, 0), 0);
+	pic_save(q, &s2);
+	assert_memory_equal(&s, &s2, sizeof(s));
+	assert_int_equal(ISR(q, 0x20), 0x01);
+	assert_int_equal(IRR(q, 0x20), 0x02);
+	assert_false(pic_has_interrupt(q));    /* IRQ 0's priority holds IRQ 1 off ... */
+	out(q, 0x20, 0x20);                    /* ... until its EOI */
+	assert_true(pic_has_interrupt(q));
+	assert_int_equal(pic_ack(q), 0x21);
+	s.c[1].lowest = 8;
+	assert_int_equal(pic_load(q, &s, err, sizeof(err)), -1);
+	assert_string_equal(err, "PIC slave: a register or flag out of range");
+	s.c[1].lowest = 7;
+	s.c[0].base = 0x21;
+	assert_int_equal(pic_load(q, &s, err, sizeof(err)), -1);
+	assert_string_equal(err, "PIC master: a register or flag out of range");
+	pic_destroy(p);
+	pic_destroy(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reset_state),
+		cmocka_unit_test(save_load),
 		cmocka_unit_test(bios_setup),
 		cmocka_unit_test(init_sequence),
 		cmocka_unit_test(masks),

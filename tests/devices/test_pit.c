@@ -530,10 +530,42 @@ static void threads(void **state)
 	pit_destroy(shared);
 }
 
+/* Saved mid-count: a PIT loaded from it on the same clock reads the same counts and fires at the same time. */
+static void save_load(void **state)
+{
+	struct pit *p = fresh(), *q;
+	struct pit_state s, s2;
+	uint64_t t0 = now;
+	char err[128] = "";
+
+	(void)state;
+	program(p, 0, 0, 1000, false);          /* mode 0: IRQ 0 at count 0 */
+	program(p, 2, 3, 500, false);
+	now = at(t0, 300);
+	pit_update(p, now);
+	pit_save(p, &s);
+	q = pit_create(&ops, NULL);
+	assert_int_equal(pit_load(q, &s, NULL, 0), 0);
+	pit_save(q, &s2);
+	assert_memory_equal(&s, &s2, sizeof(s));
+	now = at(t0, 600);
+	assert_int_equal(inw(q, 0x40), inw(p, 0x40));
+	assert_int_equal(pit_next_irq_ns(q), pit_next_irq_ns(p));
+	s.ch[1].mode = 6;
+	assert_int_equal(pit_load(q, &s, err, sizeof(err)), -1);
+	assert_string_equal(err, "PIT channel 1: a register or flag out of range");
+	s.ch[1].mode = 0;
+	s.port61 = 0x10;
+	assert_int_equal(pit_load(q, &s, err, sizeof(err)), -1);
+	pit_destroy(p);
+	pit_destroy(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(modes_over_time),
+		cmocka_unit_test(save_load),
 		cmocka_unit_test(mode0_oneshot_irq),
 		cmocka_unit_test(mode4_strobe_irq),
 		cmocka_unit_test(stale_clock),

@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "devices/rtc.h"
 
 #define NS 1000000000ll
@@ -360,6 +362,79 @@ static void cmos_ram_and_nmi(void **state)
 	rtc_destroy(&rtc);
 }
 
+/*
+ * Save, then load into another RTC: the same registers read back, the guest's
+ * offset from the wall clock kept (an hour later it reads an hour later),
+ * and a clock stopped with SET stays stopped at the held time.
+ */
+static void save_load(void **state)
+{
+	struct rtc a, b;
+	struct rtc_state s, s2;
+
+	(void)state;
+	fake_now = 1795352709 * NS;
+	rtc_init(&a, &ops, NULL);
+	wr(&a, RTC_REG_B, RTC_B_24H | RTC_B_DM);
+	wr(&a, RTC_YEAR, 31);                       /* the guest moves its clock 5 years on */
+	wr(&a, 0x40, 0x5a);                         /* CMOS RAM */
+	wr(&a, RTC_DAY_OF_WEEK, 3);
+	rtc_save(&a, &s);
+	rtc_init(&b, &ops, NULL);
+	assert_int_equal(rtc_load(&b, &s, NULL, 0), 0);
+	rtc_save(&b, &s2);
+	assert_memory_equal(&s, &s2, sizeof(s));
+	for (uint8_t r = 0; r < 0x80; r++)
+		if (r != RTC_REG_A && r != RTC_REG_C)   /* UIP and the flags are read-sensitive */
+			assert_int_equal(rd(&b, r), rd(&a, r));
+	fake_now += 3600 * NS;
+	assert_int_equal(rd(&b, RTC_HOURS), rd(&a, RTC_HOURS));
+	assert_int_equal(rd(&b, RTC_YEAR), 31);
+
+	wr(&a, RTC_REG_B, RTC_B_24H | RTC_B_DM | RTC_B_SET);   /* stopped */
+	wr(&a, RTC_MINUTES, 7);
+	rtc_save(&a, &s);
+	assert_int_equal(rtc_load(&b, &s, NULL, 0), 0);
+	fake_now += 120 * NS;
+	assert_int_equal(rd(&b, RTC_MINUTES), 7);
+	assert_int_equal(rd(&b, RTC_SECONDS), rd(&a, RTC_SECONDS));
+	wr(&b, RTC_REG_B, RTC_B_24H | RTC_B_DM);               /* and it runs from the held time */
+	assert_int_equal(rd(&b, RTC_MINUTES), 7);
+}
+
+static void load_err(struct rtc_state s, const char *want)
+{
+	struct rtc r;
+	struct rtc_state before, after;
+	char err[128] = "";
+
+	rtc_init(&r, &ops, NULL);
+	wr(&r, 0x41, 0x99);
+	rtc_save(&r, &before);
+	assert_int_equal(rtc_load(&r, &s, err, sizeof(err)), -1);
+	if (!strstr(err, want))
+		fail_msg("reason \"%s\", want \"%s\"", err, want);
+	rtc_save(&r, &after);
+	assert_memory_equal(&before, &after, sizeof(before));
+}
+
+static void load_refuses(void **state)
+{
+	struct rtc r;
+	struct rtc_state good;
+
+	(void)state;
+	fake_now = 1795352709 * NS;
+	rtc_init(&r, &ops, NULL);
+	rtc_save(&r, &good);
+	{ struct rtc_state s = good; s.index = 0x80; load_err(s, "index 0x80"); }
+	{ struct rtc_state s = good; s.wday_adjust = 7; load_err(s, "adjustment 7"); }
+	{ struct rtc_state s = good; s.offset_sec = INT64_MIN; load_err(s, "offset"); }
+	{ struct rtc_state s = good; s.held_mon = 256; load_err(s, "held time"); }
+	{ struct rtc_state s = good; s.held_year = 30000; load_err(s, "held time"); }
+	{ struct rtc_state s = good; s.pad[2] = 1; load_err(s, "padding"); }
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +448,8 @@ int main(void)
 		cmocka_unit_test(day_of_week_written),
 		cmocka_unit_test(register_c_update_flag),
 		cmocka_unit_test(cmos_ram_and_nmi),
+		cmocka_unit_test(save_load),
+		cmocka_unit_test(load_refuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

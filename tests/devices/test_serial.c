@@ -865,10 +865,79 @@ static void output_stop_with_slow_reader(void **state)
 	uart_free(u);
 }
 
+/*
+ * Saved with the FIFO full, host input behind it, output sent and an
+ * interrupt pending: another UART loaded from it gives the same registers,
+ * every byte in order, and the output is flushed once, by the save.
+ */
+static void save_load(void **state)
+{
+	static const char text[] = "a line longer than the sixteen-byte FIFO\r";
+	struct uart *u = uart_new(), *v = uart_new();
+	struct serial_state *st = malloc(sizeof(*st)), *st2 = malloc(sizeof(*st2));
+	char buf[64], err[160] = "";
+	size_t i = 0;
+
+	out(u, LCR, 0x80);
+	out(u, DLL, 0x0c);                 /* 9600 baud */
+	out(u, DLM, 0x00);
+	out(u, LCR, 0x03);
+	out(u, FCR, 0x01);
+	out(u, FCR, 0x87);
+	out(u, MCR, 0x0b);
+	out(u, IER, 0x05);
+	out(u, SCR, 0x5a);
+	out(u, THR, 'o');
+	out(u, THR, 'k');
+	receive_all(u, text);
+	assert_true(level(u));
+	serial_save(u->s, st);
+	assert_int_equal(output(u, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "ok");
+	assert_int_equal(st->rx_count, 16);
+	assert_int_equal(st->in_count, strlen(text) - 16);
+
+	assert_int_equal(serial_load(v->s, st, NULL, 0), 0);
+	serial_save(v->s, st2);
+	assert_memory_equal(st, st2, sizeof(*st));
+	assert_int_equal(output(v, buf, sizeof(buf)), 0);  /* nothing sent again */
+	v->line.level = true;                  /* the PIC's state, loaded beside it */
+	for (unsigned int r = IER; r <= SCR; r++)
+		assert_int_equal(in(v, r), in(u, r));
+	out(v, LCR, 0x83);
+	assert_int_equal(in(v, DLL), 0x0c);
+	out(v, LCR, 0x03);
+	while (in(v, LSR) & 0x01)
+		buf[i++] = (char)in(v, RBR);
+	buf[i] = '\0';
+	assert_string_equal(buf, text);
+	assert_false(level(v));
+
+	st->ier = 0x10;
+	assert_int_equal(serial_load(v->s, st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "IER 0x10"));
+	st->ier = 0x05;
+	st->fcr = 0;                           /* 16450 mode holds one byte */
+	assert_int_equal(serial_load(v->s, st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "16 bytes in the receiver"));
+	st->fcr = 0x81;
+	st->in_count = SERIAL_INPUT_BUF + 1;
+	assert_int_equal(serial_load(v->s, st, err, sizeof(err)), -1);
+	st->in_count = 0;
+	st->tx_busy = 2;
+	assert_int_equal(serial_load(v->s, st, err, sizeof(err)), -1);
+	assert_string_equal(err, "COM1: a flag is neither 0 nor 1");
+	free(st);
+	free(st2);
+	uart_free(u);
+	uart_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reset_state),
+		cmocka_unit_test(save_load),
 		cmocka_unit_test(linux_probe),
 		cmocka_unit_test(fifo_bits),
 		cmocka_unit_test(linux_thre_tests),

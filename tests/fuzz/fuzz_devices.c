@@ -254,8 +254,68 @@ enum op {
 	OP_KBC_PIO,
 	OP_FW_CFG_PIO,
 	OP_PM_PIO,
+	OP_STATE_ROUNDTRIP,     /* a device's saved state loads back and saves the same (else abort) */
+	OP_STATE_LOAD,          /* a device's state from the input, as a snapshot file could hold it */
 	OP_COUNT
 };
+
+/* ---- snapshot state: every device's, as kvm/snapshot.c saves and loads it ---- */
+
+union dev_state {
+	struct lapic_state lapic;
+	struct ioapic_state ioapic;
+	struct pic_state pic;
+	struct pit_state pit;
+	struct serial_state uart;
+	struct rtc_state rtc;
+	struct i8042_state kbc;
+	struct fw_cfg_state fw_cfg;
+	struct acpi_pm_state pm;
+};
+
+enum { ST_LAPIC, ST_IOAPIC, ST_PIC, ST_PIT, ST_UART, ST_RTC, ST_KBC, ST_FW_CFG, ST_PM, ST_COUNT };
+
+static void state_save(struct machine *m, unsigned int dev, union dev_state *s)
+{
+	switch (dev) {
+	case ST_LAPIC: lapic_save(m->lapic, &s->lapic); break;
+	case ST_IOAPIC: ioapic_save(m->ioapic, &s->ioapic); break;
+	case ST_PIC: pic_save(m->pic, &s->pic); break;
+	case ST_PIT: pit_save(m->pit, &s->pit); break;
+	case ST_UART: serial_save(m->uart, &s->uart); break;
+	case ST_RTC: rtc_save(&m->rtc, &s->rtc); break;
+	case ST_KBC: i8042_save(&m->kbc, &s->kbc); break;
+	case ST_FW_CFG: fw_cfg_save(m->fw_cfg, &s->fw_cfg); break;
+	default: acpi_pm_save(&m->pm, &s->pm); break;
+	}
+}
+
+static int state_load(struct machine *m, unsigned int dev, const union dev_state *s)
+{
+	char err[256];
+
+	switch (dev) {
+	case ST_LAPIC: return lapic_load(m->lapic, &s->lapic, err, sizeof(err));
+	case ST_IOAPIC: return ioapic_load(m->ioapic, &s->ioapic, err, sizeof(err));
+	case ST_PIC: return pic_load(m->pic, &s->pic, err, sizeof(err));
+	case ST_PIT: return pit_load(m->pit, &s->pit, err, sizeof(err));
+	case ST_UART: return serial_load(m->uart, &s->uart, err, sizeof(err));
+	case ST_RTC: return rtc_load(&m->rtc, &s->rtc, err, sizeof(err));
+	case ST_KBC: return i8042_load(&m->kbc, &s->kbc, err, sizeof(err));
+	case ST_FW_CFG: return fw_cfg_load(m->fw_cfg, &s->fw_cfg, err, sizeof(err));
+	default: return acpi_pm_load(&m->pm, &s->pm, err, sizeof(err));
+	}
+}
+
+static size_t state_size(unsigned int dev)
+{
+	static const size_t sizes[ST_COUNT] = {
+		sizeof(struct lapic_state), sizeof(struct ioapic_state), sizeof(struct pic_state),
+		sizeof(struct pit_state), sizeof(struct serial_state), sizeof(struct rtc_state),
+		sizeof(struct i8042_state), sizeof(struct fw_cfg_state), sizeof(struct acpi_pm_state),
+	};
+	return sizes[dev];
+}
 
 /* x2APIC MSRs (0x800-0x8ff) and a few around them */
 static uint32_t pick_msr(struct in *in)
@@ -413,6 +473,33 @@ static void step(struct machine *m, struct in *in)
 	case OP_PM_PIO:
 		pio(in, acpi_pm_pio, &m->pm, pm_ports, N(pm_ports));
 		break;
+	case OP_STATE_ROUNDTRIP: {
+		static union dev_state a, b;
+		unsigned int dev = u8(in) % ST_COUNT;
+
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		state_save(m, dev, &a);
+		if (state_load(m, dev, &a))
+			abort(); /* a state the device was in must load back */
+		state_save(m, dev, &b);
+		if (memcmp(&a, &b, state_size(dev)))
+			abort(); /* and be the same state */
+		break;
+	}
+	case OP_STATE_LOAD: {
+		static union dev_state s;
+		unsigned int dev = u8(in) % ST_COUNT;
+		uint8_t *p = (uint8_t *)&s;
+
+		memset(&s, 0, sizeof(s));
+		state_save(m, dev, &s);
+		/* Some bytes of the state from the input, at an offset it picks: the rest stays plausible. */
+		for (size_t off = (size_t)un(in, 2) % state_size(dev), k = u8(in); k-- && off < state_size(dev); off++)
+			p[off] = u8(in);
+		(void)state_load(m, dev, &s);
+		break;
+	}
 	}
 }
 
