@@ -670,6 +670,8 @@ static int restore_vcpu(struct vm *vm, struct snapshot *s, const struct snap_fil
 	mp.mp_state = sv.mp_state;
 	if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0)
 		return kfail(err, errlen, i, "KVM_SET_MP_STATE");
+	/* What mpvm knows of it too: the start gate holds a vCPU restored RUNNABLE (vcpu.c). */
+	kvm_lapic_observe(v);
 	return 0;
 }
 
