@@ -55,6 +55,22 @@ static const int main_calls[] = {
 	SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(lseek), SCMP_SYS(fcntl), SCMP_SYS(timer_delete),
 };
 
+/*
+ * The main thread with KVM's tracepoints (kvm_trace.c): it reads them and
+ * removes its tracefs instance (rmdir) after the vCPUs are joined;
+ * libtracefs moves the per-CPU buffers through a pipe (pipe2, splice);
+ * glibc's qsort() asks for the memory size (sysinfo) before it sorts them.
+ */
+static const int tracefs_calls[] = {
+	SCMP_SYS(rmdir), SCMP_SYS(getdents64), SCMP_SYS(pipe2), SCMP_SYS(splice), SCMP_SYS(sysinfo),
+};
+static bool tracefs_main;
+
+void sandbox_allow_tracefs(bool on)
+{
+	tracefs_main = on;
+}
+
 /* A vCPU thread: KVM_RUN (ioctls below), its local APIC timer (--irqchip user). */
 static const int vcpu_calls[] = { SCMP_SYS(timer_settime), SCMP_SYS(timer_gettime) };
 
@@ -165,7 +181,8 @@ static int add_rules(scmp_filter_ctx c, enum sandbox_thread kind, int vm_fd, int
 		return -1;
 	switch (kind) {
 	case SANDBOX_MAIN:
-		return allow_calls(c, main_calls, N(main_calls));
+		return allow_calls(c, main_calls, N(main_calls)) ||
+		       (tracefs_main && allow_calls(c, tracefs_calls, N(tracefs_calls))) ? -1 : 0;
 	case SANDBOX_VCPU:
 		return allow_std_writes(c) || allow_event_writes(c) || allow_calls(c, vcpu_calls, N(vcpu_calls)) ||
 		       allow_ioctls_from(c, vcpu_fd, vcpu_ioctls, N(vcpu_ioctls)) ||
@@ -250,6 +267,7 @@ struct compiled {
 	bool made;
 	enum seccomp_mode mode;
 	int vm_fd, vcpu_fd, event_fd, trace_fd;
+	bool tracefs;
 	struct sock_fprog prog;
 };
 
@@ -308,14 +326,15 @@ static int program_for(enum sandbox_thread kind, enum seccomp_mode mode, int vm_
 
 	pthread_mutex_lock(&compiled_lock);
 	if (!k->made || k->mode != mode || k->vm_fd != vm_fd || k->vcpu_fd != vcpu_fd || k->event_fd != event_fd ||
-	    k->trace_fd != trace_fd) {
+	    k->trace_fd != trace_fd || k->tracefs != tracefs_main) {
 		struct sock_fprog p;
 
 		err = compile(kind, mode, vm_fd, vcpu_fd, &p);
 		if (!err) {
 			free(k->made ? k->prog.filter : NULL);
 			*k = (struct compiled){ .made = true, .mode = mode, .vm_fd = vm_fd, .vcpu_fd = vcpu_fd,
-						.event_fd = event_fd, .trace_fd = trace_fd, .prog = p };
+						.event_fd = event_fd, .trace_fd = trace_fd,
+						.tracefs = tracefs_main, .prog = p };
 		}
 	}
 	if (!err)

@@ -21,6 +21,7 @@
 #include "kvm/console.h"
 #include "kvm/control.h"
 #include "kvm/irqchip.h"
+#include "kvm/kvm_trace.h"
 #include "kvm/machine.h"
 #include "kvm/reaper.h"
 #include "kvm/sandbox.h"
@@ -215,6 +216,8 @@ static void close_trace(struct vm *vm)
 
 	if (!vm->trace)
 		return;
+	kvm_trace_finish(vm->ktrace, vm);
+	vm->ktrace = NULL;
 	trace_instant(vm->trace, TRACE_NO_CPU, "VM stopped", vm_now_ns(vm), vm_stop_name(atomic_load(&vm->stop_reason)));
 	if (trace_close(vm->trace, vm_now_ns(vm), err, sizeof(err))) {
 		fprintf(stderr, "mpvm: --trace %s\n", err);
@@ -450,6 +453,11 @@ int vm_run(struct vm *vm)
 	}
 	if (!vm_stopping(vm) && vm->irqchip->start && vm->irqchip->start(vm))
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
+	/* KVM's own view of its local APICs: the vCPU threads' ids exist now, the filter comes next. */
+	if (vm->trace && vm->opts->irqchip != IRQCHIP_USER && !vm_stopping(vm)) {
+		vm->ktrace = kvm_trace_start(vm);
+		sandbox_allow_tracefs(vm->ktrace != NULL);
+	}
 	if (vm->confine_main && sandbox_enter(SANDBOX_MAIN, vm->opts->seccomp, vm->vm_fd, -1))
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	pthread_mutex_lock(&vm->threads_lock);
@@ -517,6 +525,8 @@ int vm_run(struct vm *vm)
 void vm_destroy(struct vm *vm)
 {
 	console_stop(vm->console); /* if vm_run() did not get to it */
+	kvm_trace_discard(vm->ktrace);
+	vm->ktrace = NULL;
 	trace_discard(vm->trace); /* a VM that never ran: its trace is not written */
 	vm->trace = NULL;
 	if (vm->vcpus) {
