@@ -377,7 +377,7 @@ static void sink_ipi(void *ctx, int from, unsigned int to, enum trace_ipi_kind k
 	trace_ipi(c->vm->trace, from, to, kind, vector, ts);
 }
 
-void kvm_trace_finish(struct kvm_trace *kt, struct vm *vm)
+void kvm_trace_finish(struct kvm_trace *kt, struct vm *vm, uint64_t end_ns)
 {
 	struct ktrace_vcpu *kv = NULL;
 	struct sink_ctx sc = { .vm = vm };
@@ -427,7 +427,7 @@ void kvm_trace_finish(struct kvm_trace *kt, struct vm *vm)
 
 		if (n && mp_history_last(&sc.hist[i], end.state) != end.state) {
 			late++;
-			sink_state(&sc, i, (enum mp_state)end.state, vm_now_ns(vm));
+			sink_state(&sc, i, (enum mp_state)end.state, end.t_ns > end_ns ? end.t_ns : end_ns);
 		}
 		mp_history_free(&v->mp);
 		v->mp = sc.hist[i];
@@ -436,7 +436,7 @@ void kvm_trace_finish(struct kvm_trace *kt, struct vm *vm)
 	snprintf(note, sizeof(note), "%zu events: %llu MP transitions, %llu IPIs; %llu dropped by the kernel's "
 		 "buffer; %u vCPUs ended elsewhere than the replay", kt->nev, (unsigned long long)st.transitions,
 		 (unsigned long long)st.ipis, dropped, late);
-	trace_instant(vm->trace, TRACE_NO_CPU, "KVM tracepoints", vm_now_ns(vm), note);
+	trace_instant(vm->trace, TRACE_NO_CPU, "KVM tracepoints", end_ns, note);
 out:
 	if (sc.hist)
 		for (unsigned int i = 0; i < vm->ncpus; i++)

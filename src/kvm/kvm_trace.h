@@ -7,6 +7,8 @@
 #ifndef MPVM_KVM_KVM_TRACE_H
 #define MPVM_KVM_KVM_TRACE_H
 
+#include <stdint.h>
+
 struct vm;
 struct kvm_trace;
 
@@ -22,9 +24,10 @@ struct kvm_trace *kvm_trace_start(struct vm *vm);
 /*
  * After every vCPU thread is joined and before vm->trace is closed: stops
  * the instance, reads it, merges what it read into vm->trace and each
- * vCPU's MP-state history, removes the instance and frees kt.
+ * vCPU's MP-state history, removes the instance and frees kt. end_ns: the
+ * run's end on vm_now_ns()'s clock, where the trace's note goes.
  */
-void kvm_trace_finish(struct kvm_trace *kt, struct vm *vm);
+void kvm_trace_finish(struct kvm_trace *kt, struct vm *vm, uint64_t end_ns);
 
 /* Removes the instance and frees kt without reading it (a VM that stopped on an error). */
 void kvm_trace_discard(struct kvm_trace *kt);

@@ -212,14 +212,15 @@ static int open_trace(struct vm *vm)
 /* Every vCPU thread is joined: the open spans end now, the file goes in place. */
 static void close_trace(struct vm *vm)
 {
+	uint64_t end = vm_now_ns(vm); /* before KVM's tracepoints are read, which takes a while */
 	char err[512];
 
 	if (!vm->trace)
 		return;
-	kvm_trace_finish(vm->ktrace, vm);
+	kvm_trace_finish(vm->ktrace, vm, end);
 	vm->ktrace = NULL;
-	trace_instant(vm->trace, TRACE_NO_CPU, "VM stopped", vm_now_ns(vm), vm_stop_name(atomic_load(&vm->stop_reason)));
-	if (trace_close(vm->trace, vm_now_ns(vm), err, sizeof(err))) {
+	trace_instant(vm->trace, TRACE_NO_CPU, "VM stopped", end, vm_stop_name(atomic_load(&vm->stop_reason)));
+	if (trace_close(vm->trace, end, err, sizeof(err))) {
 		fprintf(stderr, "mpvm: --trace %s\n", err);
 		if (vm->exit_status == 0)
 			vm->exit_status = MPVM_EXIT_HOST_ERROR;

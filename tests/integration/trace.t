@@ -6,7 +6,8 @@
 # through KVM's tracepoints, kvm_trace.c; user mode adds SIPI_RECEIVED,
 # which KVM does not have), the INIT and SIPI that started each AP with
 # flows from the BSP; --report's mp_states the same; no tracefs instance
-# left; a guest fault shows as an instant; the file renders with `mpvm
+# left; without tracefs, one message and mpvm's own view; a guest fault
+# shows as an instant; the file renders with `mpvm
 # trace-svg` (well-formed per xmllint, a lane per vCPU). Format details:
 # tests/core/test_trace.c.
 . "$(dirname "$0")/lib.sh"
@@ -79,6 +80,21 @@ for mode in kernel split user; do
 	is "$(grep -c '<text class="lane-label"[^>]*>vCPU [0-7] (APIC ID [0-9]*)</text>' "$OUT")" 8 "--irqchip $mode: a labelled lane per vCPU"
 	is "$(grep -c '<rect class="span"' "$OUT" | awk '{ print ($1 >= 29) }')" 1 "--irqchip $mode: with a rectangle per span"
 done
+
+# No tracefs to be had (an empty tmpfs over /sys/kernel/tracing, in a mount
+# namespace of its own): mpvm says so once and traces what it sees itself.
+if unshare -m true 2>/dev/null; then
+	timeout --kill-after=10 300 unshare -m sh -c 'mount -t tmpfs none /sys/kernel/tracing && exec "$0" "$@"' \
+		"$MPVM" run --irqchip kernel --cpus 2 --trace "$T_DIR/n.json" >"$T_DIR/out" 2>"$T_DIR/err" </dev/null
+	STATUS=$? ERR=$T_DIR/err
+	is "$STATUS" 0 "no tracefs: the run goes on"
+	is "$(grep -c "^mpvm: --trace: KVM's tracepoints are not available (.*); the trace shows the local APICs in KVM only as mpvm sees them itself$" "$ERR")" 1 \
+		"no tracefs: mpvm says so, once"
+	read -r tracks spans inits sipis flows faults <<<"$(summary "$T_DIR/n.json")"
+	ok $((tracks == 2 && spans >= 3 ? 0 : 1)) "no tracefs: the trace holds what mpvm saw ($tracks tracks, $spans spans)"
+else
+	ok 0 "# SKIP unshare -m is not permitted here: the no-tracefs case is not run"
+fi
 
 run_mpvm 300 run --cpus 2 --cmdline scenario=triple-fault --trace "$T_DIR/f.json"
 is "$STATUS" 126 "a guest fault: status 126"
