@@ -177,7 +177,7 @@ struct kvm_trace *kvm_trace_start(struct vm *vm)
 {
 	struct kvm_trace *kt = calloc(1, sizeof(*kt));
 	const char *dir = tracefs_tracing_dir();
-	char name[64], *pids = NULL;
+	char name[4096], *pids = NULL;
 	size_t pids_len = 0;
 	FILE *pf;
 
@@ -189,6 +189,12 @@ struct kvm_trace *kvm_trace_start(struct vm *vm)
 	kt->t0_ns = vm->t0_ns;
 	if (!dir) {
 		say_unavailable("no tracefs mounted", 0);
+		goto fail;
+	}
+	/* Asked first: libtracefs 1.6 leaks what it allocated when it cannot make the instance. */
+	snprintf(name, sizeof(name), "%s/instances", dir);
+	if (access(name, W_OK)) {
+		say_unavailable("cannot make a tracefs instance", errno);
 		goto fail;
 	}
 	remove_stale(dir);
