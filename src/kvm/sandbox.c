@@ -64,12 +64,7 @@ static const int main_calls[] = {
 static const int tracefs_calls[] = {
 	SCMP_SYS(rmdir), SCMP_SYS(getdents64), SCMP_SYS(pipe2), SCMP_SYS(splice), SCMP_SYS(sysinfo),
 };
-static bool tracefs_main;
-
-void sandbox_allow_tracefs(bool on)
-{
-	tracefs_main = on;
-}
+static bool tracefs_main; /* under compiled_lock: threads of other kinds compile meanwhile */
 
 /* A vCPU thread: KVM_RUN (ioctls below), its local APIC timer (--irqchip user). */
 static const int vcpu_calls[] = { SCMP_SYS(timer_settime), SCMP_SYS(timer_gettime) };
@@ -273,6 +268,13 @@ struct compiled {
 
 static pthread_mutex_t compiled_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct compiled compiled[SANDBOX_CONTROL + 1];
+
+void sandbox_allow_tracefs(bool on)
+{
+	pthread_mutex_lock(&compiled_lock);
+	tracefs_main = on;
+	pthread_mutex_unlock(&compiled_lock);
+}
 
 /* The program libseccomp makes from `c`, through a memfd (libseccomp 2.5 exports only to a descriptor). */
 static int export_program(scmp_filter_ctx c, struct sock_fprog *out)
