@@ -47,7 +47,7 @@
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
-#define KVM_TRACE_BUFFER_KB 4096
+#define KVM_TRACE_BUFFER_KB "4096" /* per host CPU: some 100000 events */
 #define KVM_TRACE_NAME "mpvm-"
 
 enum { EV_IPI, EV_ACCEPT, EV_WAKEUP, EV_UEXIT, EV_COUNT };
@@ -219,7 +219,7 @@ struct kvm_trace *kvm_trace_start(struct vm *vm)
 	fclose(pf);
 	errno = 0;
 	if (write_file(kt, "tracing_on", "0") || write_file(kt, "trace_clock", "mono") ||
-	    write_file(kt, "buffer_size_kb", "4096") || tracefs_option_disable(kt->inst, TRACEFS_OPTION_OVERWRITE) ||
+	    write_file(kt, "buffer_size_kb", KVM_TRACE_BUFFER_KB) || tracefs_option_disable(kt->inst, TRACEFS_OPTION_OVERWRITE) ||
 	    write_file(kt, "set_event_pid", pids) ||
 	    tracefs_event_file_write(kt->inst, "kvm", "kvm_userspace_exit", "filter", "errno != 0") < 0) {
 		free(pids);
