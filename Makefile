@@ -21,7 +21,10 @@ ifneq ($(SAN),)
 CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SAN)
 endif
-LIBS    := -lpthread -ljson-c -lseccomp
+# libtracefs/libtraceevent: KVM's tracepoints for --trace (kvm/kvm_trace.c)
+TRACE_PKGS := libtracefs libtraceevent
+CFLAGS  += $(shell pkg-config --cflags $(TRACE_PKGS))
+LIBS    := -lpthread -ljson-c -lseccomp $(shell pkg-config --libs $(TRACE_PKGS))
 
 # src/core and src/devices are KVM-free (the unit tests link them);
 # src/kvm talks to KVM; src/cli is the command line on top.

@@ -183,6 +183,32 @@ static void read_meta(struct trace_model *m, json_object *ev, const char *name, 
 		m->lanes[lane].sort = (int64_t)d;
 }
 
+/* mpvm's IPI instant: args {"from": N or "device", "vector": "0xNN"} (core/trace.c). */
+static void read_ipi_args(struct trace_mark *mk, json_object *args)
+{
+	json_object *v;
+	const char *s;
+
+	if (json_object_object_get_ex(args, "from", &v)) {
+		if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0 &&
+		    json_object_get_int64(v) <= INT32_MAX) {
+			mk->target = true;
+			mk->from = (int32_t)json_object_get_int64(v);
+		} else if (json_object_is_type(v, json_type_string) && !strcmp(json_object_get_string(v), "device")) {
+			mk->target = true;
+			mk->from = TRACE_READ_FROM_DEVICE;
+		}
+	}
+	s = get_str(args, "vector");
+	if (s) {
+		char *end;
+		unsigned long n = strtoul(s, &end, 0);
+
+		if (end != s && !*end && n <= 0xff)
+			mk->vector = (int32_t)n;
+	}
+}
+
 static void read_event(struct trace_model *m, json_object *ev)
 {
 	const char *ph, *name, *cat;
@@ -231,8 +257,11 @@ static void read_event(struct trace_model *m, json_object *ev)
 		if (!room((void **)&m->marks, m->nmarks, &m->marks_cap, sizeof(*m->marks)))
 			break;
 		cat = get_str(ev, "cat");
-		m->marks[m->nmarks++] = (struct trace_mark){ ts, (uint32_t)lane, name_of(m, name), seq,
-							     cat && !strcmp(cat, "ipi") };
+		m->marks[m->nmarks] = (struct trace_mark){ ts, (uint32_t)lane, name_of(m, name), seq,
+							   cat && !strcmp(cat, "ipi"), .vector = -1 };
+		if (m->marks[m->nmarks].ipi && json_object_object_get_ex(ev, "args", &args))
+			read_ipi_args(&m->marks[m->nmarks], args);
+		m->nmarks++;
 		seen_time(m, ts, ts);
 		return;
 	default: /* 's', 'f': flows pair by cat and id ("id2" in newer writers) */

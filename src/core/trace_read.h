@@ -52,7 +52,11 @@ struct trace_mark {
 	double ts;
 	uint32_t lane, name, seq;
 	bool ipi;             /* "cat":"ipi": the target end of an IPI */
+	bool target;          /* and it has args "from" (mpvm's target-end instant) */
+	int32_t from;         /* args "from": the sender's tid, TRACE_READ_FROM_DEVICE for "device" */
+	int32_t vector;       /* args "vector" ("0xNN"), or -1 */
 };
+#define TRACE_READ_FROM_DEVICE (-1)
 
 struct trace_flow_end {
 	uint64_t key;         /* a hash of the flow's cat and id */

@@ -58,6 +58,17 @@ static const int main_calls[] = {
 };
 
 /*
+ * The main thread with KVM's tracepoints (kvm_trace.c): it reads them and
+ * removes its tracefs instance (rmdir) after the vCPUs are joined;
+ * libtracefs moves the per-CPU buffers through a pipe (pipe2, splice);
+ * glibc's qsort() asks for the memory size (sysinfo) before it sorts them.
+ */
+static const int tracefs_calls[] = {
+	SCMP_SYS(rmdir), SCMP_SYS(getdents64), SCMP_SYS(pipe2), SCMP_SYS(splice), SCMP_SYS(sysinfo),
+};
+static bool tracefs_main; /* under compiled_lock: threads of other kinds compile meanwhile */
+
+/*
  * A vCPU thread: KVM_RUN (ioctls below), its local APIC timer (--irqchip
  * user). And starting threads, since the vCPU threads are started by one
  * thread already under this filter and inherit it (vcpus.c): clone of a
@@ -197,7 +208,8 @@ static int add_rules(scmp_filter_ctx c, enum sandbox_thread kind, int vm_fd, int
 	switch (kind) {
 	case SANDBOX_MAIN:
 		return allow_calls(c, main_calls, N(main_calls)) ||
-		       allow_ioctls(c, vm_fd, main_vm_ioctls, N(main_vm_ioctls)) ? -1 : 0;
+		       allow_ioctls(c, vm_fd, main_vm_ioctls, N(main_vm_ioctls)) ||
+		       (tracefs_main && allow_calls(c, tracefs_calls, N(tracefs_calls))) ? -1 : 0;
 	case SANDBOX_VCPU:
 		return allow_std_writes(c) || allow_event_writes(c) || allow_calls(c, vcpu_calls, N(vcpu_calls)) ||
 		       allow_thread_starts(c) ||
@@ -283,11 +295,19 @@ struct compiled {
 	bool made;
 	enum seccomp_mode mode;
 	int vm_fd, vcpu_fd, event_fd, trace_fd;
+	bool tracefs;
 	struct sock_fprog prog;
 };
 
 static pthread_mutex_t compiled_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct compiled compiled[SANDBOX_CONTROL + 1];
+
+void sandbox_allow_tracefs(bool on)
+{
+	pthread_mutex_lock(&compiled_lock);
+	tracefs_main = on;
+	pthread_mutex_unlock(&compiled_lock);
+}
 
 /* The program libseccomp makes from `c`, through a memfd (libseccomp 2.5 exports only to a descriptor). */
 static int export_program(scmp_filter_ctx c, struct sock_fprog *out)
@@ -341,14 +361,15 @@ static int program_for(enum sandbox_thread kind, enum seccomp_mode mode, int vm_
 
 	pthread_mutex_lock(&compiled_lock);
 	if (!k->made || k->mode != mode || k->vm_fd != vm_fd || k->vcpu_fd != vcpu_fd || k->event_fd != event_fd ||
-	    k->trace_fd != trace_fd) {
+	    k->trace_fd != trace_fd || k->tracefs != tracefs_main) {
 		struct sock_fprog p;
 
 		err = compile(kind, mode, vm_fd, vcpu_fd, &p);
 		if (!err) {
 			free(k->made ? k->prog.filter : NULL);
 			*k = (struct compiled){ .made = true, .mode = mode, .vm_fd = vm_fd, .vcpu_fd = vcpu_fd,
-						.event_fd = event_fd, .trace_fd = trace_fd, .prog = p };
+						.event_fd = event_fd, .trace_fd = trace_fd,
+						.tracefs = tracefs_main, .prog = p };
 		}
 	}
 	if (!err)

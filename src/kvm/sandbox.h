@@ -60,6 +60,9 @@ void sandbox_allow_event_fd(int fd);
 /* --trace: vCPU threads may also write to the trace file. Before the vCPU threads enter their filters. */
 void sandbox_allow_trace_fd(int fd);
 
+/* --trace in kernel/split mode: the main thread may also remove its tracefs instance. Before its filter. */
+void sandbox_allow_tracefs(bool on);
+
 /* "vCPU", "main", ...: for messages. */
 const char *sandbox_thread_name(enum sandbox_thread kind);
 

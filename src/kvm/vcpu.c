@@ -162,7 +162,8 @@ static void mp_changed(void *ctx, uint32_t from, uint32_t to, uint64_t t_ns)
 {
 	struct vcpu *v = ctx;
 
-	trace_mp_state(v->vm->trace, v->id, (enum mp_state)to, t_ns);
+	if (!v->vm->ktrace) /* else KVM's tracepoints give the spans, at the end (kvm_trace.c) */
+		trace_mp_state(v->vm->trace, v->id, (enum mp_state)to, t_ns);
 	if (from != MP_STATE_NONE && v->vm->control)
 		control_mp_changed(v->vm->control, v->id, from, to, t_ns);
 }

@@ -21,6 +21,7 @@
 #include "kvm/console.h"
 #include "kvm/control.h"
 #include "kvm/irqchip.h"
+#include "kvm/kvm_trace.h"
 #include "kvm/machine.h"
 #include "kvm/reaper.h"
 #include "kvm/sandbox.h"
@@ -212,12 +213,15 @@ static int open_trace(struct vm *vm)
 /* Every vCPU thread is joined: the open spans end now, the file goes in place. */
 static void close_trace(struct vm *vm)
 {
+	uint64_t end = vm_now_ns(vm); /* before KVM's tracepoints are read, which takes a while */
 	char err[512];
 
 	if (!vm->trace)
 		return;
-	trace_instant(vm->trace, TRACE_NO_CPU, "VM stopped", vm_now_ns(vm), vm_stop_name(atomic_load(&vm->stop_reason)));
-	if (trace_close(vm->trace, vm_now_ns(vm), err, sizeof(err))) {
+	kvm_trace_finish(vm->ktrace, vm, end);
+	vm->ktrace = NULL;
+	trace_instant(vm->trace, TRACE_NO_CPU, "VM stopped", end, vm_stop_name(atomic_load(&vm->stop_reason)));
+	if (trace_close(vm->trace, end, err, sizeof(err))) {
 		fprintf(stderr, "mpvm: --trace %s\n", err);
 		if (vm->exit_status == 0)
 			vm->exit_status = MPVM_EXIT_HOST_ERROR;
@@ -440,6 +444,11 @@ int vm_run(struct vm *vm)
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	if (!vm_stopping(vm) && vm->irqchip->start && vm->irqchip->start(vm))
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
+	/* KVM's own view of its local APICs: the vCPU threads' ids exist now, the filter comes next. */
+	if (vm->trace && vm->opts->irqchip != IRQCHIP_USER && !vm_stopping(vm)) {
+		vm->ktrace = kvm_trace_start(vm);
+		sandbox_allow_tracefs(vm->ktrace != NULL);
+	}
 	if (vm->confine_main && sandbox_enter(SANDBOX_MAIN, vm->opts->seccomp, vm->vm_fd, -1))
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	pthread_mutex_lock(&vm->threads_lock);
@@ -508,6 +517,8 @@ int vm_run(struct vm *vm)
 void vm_destroy(struct vm *vm)
 {
 	console_stop(vm->console); /* if vm_run() did not get to it */
+	kvm_trace_discard(vm->ktrace);
+	vm->ktrace = NULL;
 	trace_discard(vm->trace); /* a VM that never ran: its trace is not written */
 	vm->trace = NULL;
 	if (vm->vcpus) {

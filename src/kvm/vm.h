@@ -79,6 +79,7 @@ struct vm {
 	void *chip;                /* its state */
 	struct platform *platform; /* IOAPIC, PIC, PIT when they are mpvm's (split, user), else NULL */
 	struct trace *trace;       /* --trace: the Chrome trace being written (core/trace.c), else NULL */
+	struct kvm_trace *ktrace;  /* --trace in kernel/split mode: KVM's tracepoints (kvm_trace.c), else NULL */
 	struct control *control;   /* --control: the QMP socket's server (control.c), else NULL */
 	struct snapshot *snapshot; /* taking and restoring snapshots (snapshot.c) */
 	uint8_t ioapic_id;
