@@ -71,6 +71,7 @@ struct mpvm_options {
 	enum seccomp_mode seccomp;  /* --seccomp */
 	const char *stop_on;       /* --stop-on TEXT: end with status 0 when the console prints TEXT */
 	const char *control_path;  /* --control PATH: the QMP socket (kvm/control.c); NULL: none */
+	unsigned int ap_watchdog_ms; /* --ap-watchdog MS: VCPU_STUCK on the control socket; 0: off */
 	bool help;
 };
 

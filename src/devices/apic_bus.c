@@ -8,7 +8,17 @@
 #include "core/apic_dest.h"
 #include "core/clock.h"
 #include "core/icr.h"
+#include "core/ipi_fault.h"
 #include "devices/lapic.h"
+
+/* INIT and SIPI messages held back by a fault (mpvm-fault delay, duplicate) per CPU; past it, sent at once. */
+#define HELD_MAX 8
+
+struct held {
+	uint64_t due_ns;  /* CLOCK_MONOTONIC */
+	uint8_t what;     /* enum queued */
+	uint8_t vector;
+};
 
 struct bus_cpu {
 	struct apic_bus *bus;
@@ -30,6 +40,11 @@ struct bus_cpu {
 	enum mp_state state;
 	bool halt_if;            /* RFLAGS.IF when it executed HLT */
 	uint64_t sipis_dropped;
+
+	/* The fault on this CPU's INIT and SIPI messages, and those it holds back; under `lock`. */
+	struct ipi_fault fault;
+	struct held held[HELD_MAX];
+	unsigned int nheld;
 };
 
 struct apic_bus {
@@ -199,6 +214,56 @@ static void queue(struct bus_cpu *c, enum queued what, uint8_t vector)
 	apic_bus_kick(c->bus, c->index);
 }
 
+/*
+ * An INIT or SIPI on its way to `c`: applies the CPU's fault. True if the
+ * fault took the message (dropped, or held back to be delivered later by
+ * release_held()); a duplicate is held back and also delivered now.
+ */
+static bool faulted(struct bus_cpu *c, enum queued what, uint8_t vector)
+{
+	enum ipi_fault_action a;
+	uint64_t delay;
+	bool held = false;
+
+	pthread_mutex_lock(&c->lock);
+	a = ipi_fault_apply(&c->fault, what == Q_INIT ? IPI_FAULT_INIT : IPI_FAULT_SIPI, &delay);
+	if ((a == IPI_FAULT_DELAY || a == IPI_FAULT_DUPLICATE) && c->nheld < HELD_MAX) {
+		c->held[c->nheld++] = (struct held){ monotonic_ns() + delay, (uint8_t)what, vector };
+		held = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (held) /* the owner sets its sleep or timer for the new due time */
+		apic_bus_kick(c->bus, c->index);
+	return a == IPI_FAULT_DROP || (a == IPI_FAULT_DELAY && held);
+}
+
+/* The owner, with c->lock held: the held-back messages now due go into the queue, earliest first. */
+static void release_held(struct bus_cpu *c)
+{
+	uint64_t now;
+
+	if (!c->nheld)
+		return;
+	now = monotonic_ns();
+	for (;;) {
+		unsigned int first = HELD_MAX;
+
+		for (unsigned int i = 0; i < c->nheld; i++)
+			if (c->held[i].due_ns <= now && (first == HELD_MAX || c->held[i].due_ns < c->held[first].due_ns))
+				first = i;
+		if (first == HELD_MAX)
+			return;
+		if (c->held[first].what == Q_INIT) {
+			c->init_pending = true;
+			c->sipi_pending = false;
+		} else {
+			c->sipi_pending = true;
+			c->sipi_vector = c->held[first].vector;
+		}
+		c->held[first] = c->held[--c->nheld];
+	}
+}
+
 static void deliver_one(struct apic_bus *b, unsigned int cpu, const struct icr *icr, uint32_t sender)
 {
 	struct bus_cpu *t = &b->cpu[cpu];
@@ -214,11 +279,12 @@ static void deliver_one(struct apic_bus *b, unsigned int cpu, const struct icr *
 		queue(t, Q_NMI, 0);
 		break;
 	case ICR_INIT:
-		if (!icr->init_deassert) /* de-assert: no effect since the Pentium 4 (§10.6.1) */
+		if (!icr->init_deassert && !faulted(t, Q_INIT, 0)) /* de-assert: no effect since the Pentium 4 (§10.6.1) */
 			queue(t, Q_INIT, 0);
 		break;
 	case ICR_STARTUP:
-		queue(t, Q_SIPI, icr->vector);
+		if (!faulted(t, Q_SIPI, icr->vector))
+			queue(t, Q_SIPI, icr->vector);
 		break;
 	case ICR_SMI:
 		b->ops.log(b->opaque, sender, "SMI IPI: mpvm has no SMM; ignored");
@@ -327,6 +393,7 @@ bool apic_bus_runnable(struct apic_bus *b, unsigned int cpu)
 	bool runnable;
 
 	pthread_mutex_lock(&c->lock);
+	release_held(c);
 	if (c->init_pending) {
 		c->init_pending = false;
 		step(c, MP_EV_INIT, 0, false);
@@ -418,4 +485,38 @@ uint64_t apic_bus_sipis_dropped(struct apic_bus *b, unsigned int cpu)
 	n = c->sipis_dropped;
 	pthread_mutex_unlock(&c->lock);
 	return n;
+}
+
+void apic_bus_set_fault(struct apic_bus *b, unsigned int cpu, enum ipi_fault_action action, unsigned int kinds,
+			uint32_t count, uint64_t delay_ns, bool seeded, uint64_t seed)
+{
+	struct bus_cpu *c = &b->cpu[cpu];
+
+	pthread_mutex_lock(&c->lock);
+	ipi_fault_set(&c->fault, action, kinds, count, delay_ns, seeded, seed);
+	pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t apic_bus_faults_applied(struct apic_bus *b, unsigned int cpu)
+{
+	struct bus_cpu *c = &b->cpu[cpu];
+	uint64_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->fault.applied;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+uint64_t apic_bus_next_held_ns(struct apic_bus *b, unsigned int cpu)
+{
+	struct bus_cpu *c = &b->cpu[cpu];
+	uint64_t due = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (unsigned int i = 0; i < c->nheld; i++)
+		if (!due || c->held[i].due_ns < due)
+			due = c->held[i].due_ns;
+	pthread_mutex_unlock(&c->lock);
+	return due;
 }

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/ipi_fault.h"
 #include "core/mp_machine.h"
 #include "core/mpstate.h"
 
@@ -110,5 +111,19 @@ bool apic_bus_takes_extint(struct apic_bus *b, unsigned int cpu);
 /* Any thread: the CPU's MP state and the SIPIs it ignored. */
 enum mp_state apic_bus_mp_state(struct apic_bus *b, unsigned int cpu);
 uint64_t apic_bus_sipis_dropped(struct apic_bus *b, unsigned int cpu);
+
+/*
+ * Any thread: a fault on the next `count` INIT and/or SIPI messages (kinds:
+ * IPI_FAULT_INIT, IPI_FAULT_SIPI) that reach `cpu` (core/ipi_fault.h);
+ * count 0 clears it. A delayed or duplicated message is held by the bus
+ * (at most 8 per CPU; past that a delayed one goes at once) and queued
+ * when the owner first looks after its due time (apic_bus_runnable()).
+ */
+void apic_bus_set_fault(struct apic_bus *b, unsigned int cpu, enum ipi_fault_action action, unsigned int kinds,
+			uint32_t count, uint64_t delay_ns, bool seeded, uint64_t seed);
+/* Any thread: how many messages to `cpu` a fault has taken so far. */
+uint64_t apic_bus_faults_applied(struct apic_bus *b, unsigned int cpu);
+/* Any thread: when the earliest held-back message to `cpu` is due (CLOCK_MONOTONIC ns); 0: none. */
+uint64_t apic_bus_next_held_ns(struct apic_bus *b, unsigned int cpu);
 
 #endif

@@ -371,6 +371,7 @@ char *control_run(struct control *c, struct qmp_call *call)
 	case QMP_CMD_VCPU_PAUSE: vcpu_pause_resume(c, call, true, &o); break;
 	case QMP_CMD_VCPU_RESUME: vcpu_pause_resume(c, call, false, &o); break;
 	case QMP_CMD_SEND: mpvm_send(c, call, &o); break;
+	case QMP_CMD_FAULT: control_fault(c, call, &o.ret, o.err, sizeof(o.err)); break;
 	case QMP_CMD_COUNT: break;
 	}
 	if (o.err[0]) {

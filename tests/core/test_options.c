@@ -301,6 +301,7 @@ static const struct {
 	{ { "--seccomp", "log" } },
 	{ { "--stop-on", "login:" } },
 	{ { "--control", "/tmp/mpvm.qmp" } },
+	{ { "--ap-watchdog", "300", "--control", "/tmp/mpvm.qmp" } },
 	{ { "--report", "r.json" } },
 	{ { "--trace", "t.json" } },
 	{ { "--timeout", "5" } },
@@ -409,6 +410,22 @@ static void control_path(void **state)
 	assert_int_equal(PARSE(&o, err, "--control", path), 0);
 }
 
+/* --ap-watchdog MS: milliseconds, and only with a socket for its events. */
+static void ap_watchdog(void **state)
+{
+	struct mpvm_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "--ap-watchdog", "250", "--control", "/run/vm.qmp"), 0);
+	assert_int_equal(o.ap_watchdog_ms, 250);
+	assert_int_equal(PARSE(&o, err, "--ap-watchdog", "250"), -1);
+	assert_non_null(strstr(err, "--ap-watchdog needs --control"));
+	assert_int_equal(PARSE(&o, err, "--ap-watchdog", "0", "--control", "/run/vm.qmp"), -1);
+	assert_non_null(strstr(err, "--ap-watchdog '0': must be whole milliseconds from 1 to 3600000"));
+	assert_int_equal(PARSE(&o, err, "--ap-watchdog", "1s", "--control", "/run/vm.qmp"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +442,7 @@ int main(void)
 		cmocka_unit_test(value_kinds),
 		cmocka_unit_test(unknown_names),
 		cmocka_unit_test(control_path),
+		cmocka_unit_test(ap_watchdog),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);

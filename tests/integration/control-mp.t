@@ -124,6 +124,13 @@ for mode in kernel split user; do
 	grew "$(beats $c)" "$(beats $REPORTS)"
 	ok $? "$mode: after cont the guest answers the key and every vCPU ticked ($(beats $c) -> $(beats $REPORTS))"
 
+	# mpvm-fault: only where mpvm delivers INIT and SIPI (user); refused with the reason elsewhere.
+	if [ "$mode" != user ]; then
+		q 'mpvm-fault cpu-index=3 type=sipi action=drop' >"$T_DIR/fault"
+		like "$T_DIR/fault" "mpvm-fault needs --irqchip user: with --irqchip $mode KVM's local APICs deliver" \
+			"$mode: mpvm-fault is refused, saying why"
+	fi
+
 	q quit >/dev/null
 	wait "$VM_PID"
 	is "$?" 0 "$mode: quit ends mpvm with status 0"
@@ -131,4 +138,52 @@ for mode in kernel split user; do
 	unlike "$T_DIR/err" 'ThreadSanitizer|AddressSanitizer|runtime error' "$mode: no sanitizer report"
 	unlike "$T_DIR/out" 'FAIL' "$mode: the guest reported no failure"
 done
+
+# --ap-watchdog and mpvm-fault (user mode, where mpvm delivers INIT and SIPI): vCPU 3's SIPI is
+# dropped, so after its INIT it waits: VCPU_STUCK. A delayed INIT and SIPI to vCPU 2 arrive late,
+# a duplicated SIPI to vCPU 1 arrives twice (the second ignored: vCPU 1 runs by then).
+MPVM_ARGS="${MPVM_ARGS:-} --ap-watchdog 300"
+start_vm user
+q 'mpvm-fault cpu-index=3 type=sipi action=drop' 'mpvm-send cpu-index=3 type=init' \
+	'mpvm-send cpu-index=3 type=sipi vector=10' >"$T_DIR/drop"
+ok $? "user: mpvm-fault drop, INIT and SIPI to vCPU 3 return"
+"$QMP" --timeout 20 --wait VCPU_STUCK "$SOCK" >"$T_DIR/stuck"
+is "$(jget "$T_DIR/stuck" 1 '"$r->{data}{q(cpu-index)} $r->{data}{q(mp-state)} " . ($r->{data}{q(waited-ms)} >= 300 ? "late" : "early")')" \
+	"3 INIT_RECEIVED late" "user: the watchdog reports vCPU 3 stuck in INIT_RECEIVED after 300 ms"
+like "$T_DIR/err" 'ap-watchdog: vCPU 3 \(APIC ID 3\) is still INIT_RECEIVED [0-9]+ ms after its INIT' \
+	"user: and says so on stderr"
+q 'mpvm-send cpu-index=3 type=sipi vector=10' sleep=0.5 'mpvm-fault cpu-index=3 type=sipi action=drop count=0' >"$T_DIR/drop2"
+is "$(jget "$T_DIR/drop2" 2 '$r->{return}{q(faulted-before)}')" 1 "user: the fault took one message"
+report
+is "$(field $REPORTS 3 entries) $(field $REPORTS 3 start-cs)" "2 0xa00" "user: the next SIPI (the fault used up) starts vCPU 3 at 0x0a"
+
+q 'mpvm-fault cpu-index=2 type=any action=delay delay-ms=1000 count=2' 'mpvm-send cpu-index=2 type=init' \
+	'mpvm-send cpu-index=2 type=sipi vector=10' 'mpvm-query-mp-state' sleep=2 'mpvm-query-mp-state' >"$T_DIR/delay"
+is "$(jget "$T_DIR/delay" 4 '$r->{return}{vcpus}[2]{q(mp-state)} =~ /^(HALTED|RUNNABLE)$/ ? "up" : "waiting"')" up \
+	"user: right after the delayed INIT vCPU 2 still runs"
+report
+is "$(field $REPORTS 2 entries) $(field $REPORTS 2 start-cs)" "2 0xa00" "user: 1 s later the INIT and SIPI arrived: vCPU 2 restarted at 0x0a"
+
+q 'mpvm-fault cpu-index=1 type=sipi action=duplicate delay-ms=200 seed=7' 'mpvm-send cpu-index=1 type=init' \
+	'mpvm-send cpu-index=1 type=sipi vector=10' sleep=1 >/dev/null
+report
+is "$(field $REPORTS 1 entries)" 2 "user: a duplicated SIPI starts vCPU 1 once (the copy finds it running)"
+
+# Bad fault requests.
+q 'mpvm-fault cpu-index=9 type=sipi action=drop' 'mpvm-fault cpu-index=1 type=nmi action=drop' \
+	'mpvm-fault cpu-index=1 type=sipi action=lose' 'mpvm-fault cpu-index=1 type=sipi action=delay' \
+	'mpvm-fault cpu-index=1 type=sipi action=drop delay-ms=5' 'mpvm-fault cpu-index=1 type=sipi action=drop count=-1' \
+	'mpvm-fault cpu-index=1 type=init action=delay delay-ms=5 seed=0' >"$T_DIR/badfault"
+desc() { jget "$T_DIR/badfault" "$1" '$r->{error}{desc} // "no error"'; }
+like <(desc 1) "'cpu-index' is out of range: 9" "user: mpvm-fault: cpu-index out of range"
+like <(desc 2) "'type' must be init, sipi or any, not 'nmi'" "user: mpvm-fault: type nmi refused"
+like <(desc 3) "'action' must be drop, delay or duplicate, not 'lose'" "user: mpvm-fault: unknown action"
+like <(desc 4) "'delay-ms' is missing \(action delay needs it\)" "user: mpvm-fault: delay without delay-ms"
+like <(desc 5) "'delay-ms' is only for actions delay and duplicate" "user: mpvm-fault: drop with delay-ms"
+like <(desc 6) "'count' is out of range: -1" "user: mpvm-fault: negative count"
+like <(desc 7) "'seed' must be a positive integer" "user: mpvm-fault: seed 0"
+q quit >/dev/null
+wait "$VM_PID"
+is "$?" 0 "user: quit ends the watchdog run with status 0"
+unlike "$T_DIR/out" 'FAIL' "user: the guest reported no failure"
 done_testing
