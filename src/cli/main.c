@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/ctl.h"
 #include "core/atomic_file.h"
 #include "core/bios_image.h"
 #include "core/cpu_features.h"
@@ -20,6 +21,7 @@
 static const char usage[] =
 	"usage: mpvm run [options]     run a VM (mpvm run --help lists the options)\n"
 	"       mpvm trace-svg FILE    draw a --trace file (Chrome trace JSON) as SVG on stdout\n"
+	"       mpvm ctl PATH COMMAND [name=value ...]   talk to a VM's --control socket (mpvm ctl --help)\n"
 	"       mpvm --help            this text\n";
 
 /* mpvm trace-svg FILE: a timeline picture of a trace, on stdout. */
@@ -136,6 +138,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 2, argv + 2, start);
 	if (!strcmp(argv[1], "trace-svg"))
 		return cmd_trace_svg(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "ctl"))
+		return cmd_ctl(argc - 2, argv + 2);
 	fprintf(stderr, "mpvm: unknown command '%s'\n%s", argv[1], usage);
 	return MPVM_EXIT_USAGE;
 }
