@@ -79,6 +79,8 @@ static void query_status(struct control *c, struct outcome *o)
 
 	o->ret = json_object_new_object();
 	json_object_object_add(o->ret, "running", json_object_new_boolean(!down && !c->vm_paused));
+	/* QEMU's StatusInfo has it (deprecated in 8.1); mpvm has no single-step mode. */
+	json_object_object_add(o->ret, "singlestep", json_object_new_boolean(false));
 	json_object_object_add(o->ret, "status",
 			       json_object_new_string(down ? "shutdown" : c->vm_paused ? "paused" : "running"));
 }
