@@ -44,7 +44,7 @@ struct bus_cpu {
 	/* The fault on this CPU's INIT and SIPI messages, and those it holds back; under `lock`. */
 	struct ipi_fault fault;
 	struct held held[HELD_MAX];
-	unsigned int nheld;
+	unsigned int nheld;      /* written under `lock` with atomic stores: read without it */
 };
 
 struct apic_bus {
@@ -228,7 +228,8 @@ static bool faulted(struct bus_cpu *c, enum queued what, uint8_t vector)
 	pthread_mutex_lock(&c->lock);
 	a = ipi_fault_apply(&c->fault, what == Q_INIT ? IPI_FAULT_INIT : IPI_FAULT_SIPI, &delay);
 	if ((a == IPI_FAULT_DELAY || a == IPI_FAULT_DUPLICATE) && c->nheld < HELD_MAX) {
-		c->held[c->nheld++] = (struct held){ monotonic_ns() + delay, (uint8_t)what, vector };
+		c->held[c->nheld] = (struct held){ monotonic_ns() + delay, (uint8_t)what, vector };
+		__atomic_store_n(&c->nheld, c->nheld + 1, __ATOMIC_RELEASE);
 		held = true;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -260,7 +261,8 @@ static void release_held(struct bus_cpu *c)
 			c->sipi_pending = true;
 			c->sipi_vector = c->held[first].vector;
 		}
-		c->held[first] = c->held[--c->nheld];
+		c->held[first] = c->held[c->nheld - 1];
+		__atomic_store_n(&c->nheld, c->nheld - 1, __ATOMIC_RELEASE);
 	}
 }
 
@@ -513,6 +515,9 @@ uint64_t apic_bus_next_held_ns(struct apic_bus *b, unsigned int cpu)
 	struct bus_cpu *c = &b->cpu[cpu];
 	uint64_t due = 0;
 
+	/* Before every KVM_RUN in user mode: no lock while nothing is held (the usual case). */
+	if (!__atomic_load_n(&c->nheld, __ATOMIC_ACQUIRE))
+		return 0;
 	pthread_mutex_lock(&c->lock);
 	for (unsigned int i = 0; i < c->nheld; i++)
 		if (!due || c->held[i].due_ns < due)
