@@ -219,8 +219,10 @@ static void queue(struct bus_cpu *c, enum queued what, uint8_t vector)
  * fault took the message (dropped, or held back to be delivered later by
  * release_held()); a duplicate is held back and also delivered now.
  */
-static bool faulted(struct bus_cpu *c, enum queued what, uint8_t vector)
+static bool faulted(struct bus_cpu *c, const struct icr *icr)
 {
+	enum queued what = icr->delivery == ICR_INIT ? Q_INIT : Q_SIPI;
+	uint8_t vector = icr->vector;
 	enum ipi_fault_action a;
 	uint64_t delay;
 	bool held = false;
@@ -233,6 +235,8 @@ static bool faulted(struct bus_cpu *c, enum queued what, uint8_t vector)
 		held = true;
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (a != IPI_FAULT_PASS && c->bus->ops.faulted)
+		c->bus->ops.faulted(c->bus->opaque, c->index, icr, a == IPI_FAULT_DROP || held ? a : IPI_FAULT_PASS, delay);
 	if (held) /* the owner sets its sleep or timer for the new due time */
 		apic_bus_kick(c->bus, c->index);
 	return a == IPI_FAULT_DROP || (a == IPI_FAULT_DELAY && held);
@@ -269,7 +273,11 @@ static void release_held(struct bus_cpu *c)
 static void deliver_one(struct apic_bus *b, unsigned int cpu, const struct icr *icr, uint32_t sender)
 {
 	struct bus_cpu *t = &b->cpu[cpu];
+	bool init_or_sipi = (icr->delivery == ICR_INIT && !icr->init_deassert) || icr->delivery == ICR_STARTUP;
 
+	/* A fault may take an INIT or SIPI (dropped, or held back: it is delivered later, untraced). */
+	if (init_or_sipi && faulted(t, icr))
+		return;
 	if (b->ops.delivered)
 		b->ops.delivered(b->opaque, sender, cpu, icr);
 	switch (icr->delivery) {
@@ -281,12 +289,11 @@ static void deliver_one(struct apic_bus *b, unsigned int cpu, const struct icr *
 		queue(t, Q_NMI, 0);
 		break;
 	case ICR_INIT:
-		if (!icr->init_deassert && !faulted(t, Q_INIT, 0)) /* de-assert: no effect since the Pentium 4 (§10.6.1) */
+		if (!icr->init_deassert) /* de-assert: no effect since the Pentium 4 (§10.6.1) */
 			queue(t, Q_INIT, 0);
 		break;
 	case ICR_STARTUP:
-		if (!faulted(t, Q_SIPI, icr->vector))
-			queue(t, Q_SIPI, icr->vector);
+		queue(t, Q_SIPI, icr->vector);
 		break;
 	case ICR_SMI:
 		b->ops.log(b->opaque, sender, "SMI IPI: mpvm has no SMM; ignored");

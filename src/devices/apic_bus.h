@@ -59,6 +59,13 @@ struct apic_bus_ops {
 	 * APIC_DEST_NO_SENDER) reached CPU `cpu` (--trace). May be NULL.
 	 */
 	void (*delivered)(void *opaque, uint32_t sender, unsigned int cpu, const struct icr *icr);
+	/*
+	 * The sending thread: a fault (apic_bus_set_fault()) took the INIT or
+	 * SIPI `icr` to `cpu`: dropped, or held for delay_ns (a duplicate was
+	 * also delivered now). May be NULL.
+	 */
+	void (*faulted)(void *opaque, unsigned int cpu, const struct icr *icr, enum ipi_fault_action action,
+			uint64_t delay_ns);
 };
 
 /*

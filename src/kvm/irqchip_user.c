@@ -204,7 +204,31 @@ static void bus_delivered(void *opaque, uint32_t sender, unsigned int cpu, const
 		  icr->init_deassert ? TRACE_IPI_INIT_DEASSERT : kind[icr->delivery], icr->vector, vm_now_ns(vm));
 }
 
+/* --trace: what mpvm-fault did to an INIT or SIPI, an instant on the target's track. */
+static void bus_faulted(void *opaque, unsigned int cpu, const struct icr *icr, enum ipi_fault_action action,
+			uint64_t delay_ns)
+{
+	struct vm *vm = opaque;
+	const char *what = icr->delivery == ICR_INIT ? "INIT" : "SIPI";
+	unsigned long long us = (unsigned long long)(delay_ns / 1000);
+	char detail[96];
+
+	if (!vm->trace)
+		return;
+	if (action == IPI_FAULT_DROP)
+		snprintf(detail, sizeof(detail), "%s vector 0x%02x dropped", what, icr->vector);
+	else if (action == IPI_FAULT_DELAY)
+		snprintf(detail, sizeof(detail), "%s vector 0x%02x delayed %llu us", what, icr->vector, us);
+	else if (action == IPI_FAULT_DUPLICATE)
+		snprintf(detail, sizeof(detail), "%s vector 0x%02x delivered, again in %llu us", what, icr->vector, us);
+	else
+		snprintf(detail, sizeof(detail), "%s vector 0x%02x delivered now: 8 messages held already", what,
+			 icr->vector);
+	trace_instant(vm->trace, (int)cpu, "mpvm-fault", vm_now_ns(vm), detail);
+}
+
 static const struct apic_bus_ops user_bus_ops = {
+	.faulted = bus_faulted,
 	.delivered = bus_delivered,
 	.load_reset = bus_load_reset,
 	.load_sipi = bus_load_sipi,
