@@ -7,7 +7,10 @@
 # the states; a paused vCPU 2 stops ticking while the others go on, and
 # ticks again once resumed; INIT then SIPI to vCPU 3 restarts it at the
 # vector (trampoline entry count 2); an NMI reaches only its target;
-# stop and cont pause and resume the whole VM.
+# stop and cont pause and resume the whole VM; --ap-watchdog sees vCPU 3
+# wait for its SIPI. Then, in user mode only: mpvm-fault drops, delays and
+# duplicates INIT and SIPI messages, and the watchdog reports the AP whose
+# SIPI was dropped (VCPU_STUCK).
 #
 # MPVM_ARGS: more options for each mpvm run.
 MPVM=${MPVM:-${BUILD:-build}/mpvm}
@@ -29,7 +32,7 @@ start_vm() {
 	mkfifo "$T_DIR/in"
 	exec 4<>"$T_DIR/in"
 	timeout --kill-after=5 120 "$MPVM" run --cpus 4 --irqchip "$1" --cmdline scenario=heartbeat \
-		--control "$SOCK" ${MPVM_ARGS:-} <&4 >"$T_DIR/out" 2>"$T_DIR/err" &
+		--control "$SOCK" --ap-watchdog "$WATCHDOG_MS" ${MPVM_ARGS:-} <&4 >"$T_DIR/out" 2>"$T_DIR/err" &
 	VM_PID=$!
 	REPORTS=0
 	for _ in $(seq 1200); do grep -q 'keys on COM1' "$T_DIR/out" && break; sleep 0.05; done
@@ -57,6 +60,8 @@ grew() {
 		 for (0 .. 3) { next if $_ == $ARGV[2]; exit 1 unless defined $b[$_] && $b[$_] > ($a[$_] // 1e18) } exit 0' "$1" "$2" "${3:--1}"
 }
 
+# The INIT to vCPU 3 below waits more than 0.8 s for its SIPI: the watchdog must see it in every mode.
+WATCHDOG_MS=500
 for mode in kernel split user; do
 	start_vm "$mode"
 	like "$T_DIR/out" '4/4 CPUs online, each ticking' "$mode: the heartbeat guest is up on 4 vCPUs"
@@ -110,6 +115,9 @@ for mode in kernel split user; do
 	is "$(field $c 3 entries) $(field $c 3 start-cs)" "2 0xa00" "$mode: vCPU 3 entered the trampoline a second time, at vector 0x0a (CS 0xa00)"
 	is "$(field $c 1 entries) $(field $c 2 entries)" "1 1" "$mode: vCPUs 1 and 2 entered it once"
 	ok "$([ "$(field $c 3 beats)" -gt "$(field $b 3 beats)" ]; echo $?)" "$mode: vCPU 3 ticks again after its restart"
+	like "$T_DIR/err" '^mpvm: --ap-watchdog: vCPU 3 \(APIC ID 3\) is still INIT_RECEIVED [0-9]+ ms after its INIT$' \
+		"$mode: --ap-watchdog 500 saw vCPU 3 wait for its SIPI"
+	is "$(count "$T_DIR/err" 'ap-watchdog: vCPU [012] ')" 0 "$mode: and no other vCPU"
 
 	# stop: the whole VM pauses (a key pressed now is not answered); cont: it goes on and answers.
 	q stop query-status >"$T_DIR/stop"
@@ -142,7 +150,7 @@ done
 # --ap-watchdog and mpvm-fault (user mode, where mpvm delivers INIT and SIPI): vCPU 3's SIPI is
 # dropped, so after its INIT it waits: VCPU_STUCK. A delayed INIT and SIPI to vCPU 2 arrive late,
 # a duplicated SIPI to vCPU 1 arrives twice (the second ignored: vCPU 1 runs by then).
-MPVM_ARGS="${MPVM_ARGS:-} --ap-watchdog 300"
+WATCHDOG_MS=300
 start_vm user
 # One session: the event comes 300 ms after the INIT, perhaps before a second client would connect.
 "$QMP" --timeout 20 --wait VCPU_STUCK "$SOCK" 'mpvm-fault cpu-index=3 type=sipi action=drop' \
