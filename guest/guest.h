@@ -20,6 +20,7 @@
 
 #define IPI_VECTOR      0x40
 #define SPIN_VECTOR     0x41 /* scenario=nmi-storm: the AP spins in the handler, interrupts on */
+#define HEARTBEAT_VECTOR 0x42 /* scenario=heartbeat: each CPU's local APIC timer */
 #define SPURIOUS_VECTOR 0xff
 
 /*
@@ -100,6 +101,8 @@ uint64_t tsc_to_us(uint64_t tsc);
 void delay_us(uint64_t us);
 void lapic_enable(void);
 uint32_t lapic_id(void);
+uint32_t lapic_read(uint32_t reg);
+void lapic_write(uint32_t reg, uint32_t v);
 void lapic_eoi(void);
 bool lapic_send_ipi(uint32_t dest, uint32_t icr_low);
 
@@ -156,6 +159,13 @@ enum hostile { HOSTILE_NONE, HOSTILE_MP, HOSTILE_IPI, HOSTILE_APIC, HOSTILE_IO }
 void hostile_run(enum hostile which);
 bool hostile_interrupt(uint64_t vector, uint64_t *rip); /* true: handled (idt.c) */
 uint32_t smp_checkins(unsigned i); /* smp.c: times CPU index i ran ap_main */
+
+/* heartbeat.c: scenario=heartbeat (for --control) */
+extern volatile bool heartbeat_on;
+void heartbeat_prepare(void);
+void heartbeat_start_cpu(void);
+bool heartbeat_interrupt(uint64_t vector); /* true: handled (idt.c) */
+__attribute__((noreturn)) void heartbeat_run(void);
 
 /* flood.c: scenario=console-flood bytes=N */
 bool flood_parse_bytes(const char *s, size_t len, uint64_t *out);

@@ -83,7 +83,7 @@ void interrupt_handler(struct int_frame *f)
 		return;
 	}
 
-	if (hostile_interrupt(f->vector, &f->rip))
+	if (hostile_interrupt(f->vector, &f->rip) || heartbeat_interrupt(f->vector))
 		return;
 
 	/* A fault while reporting a fault: say the least and stop. */

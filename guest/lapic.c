@@ -60,14 +60,14 @@ void delay_us(uint64_t us)
 
 /* ---- local APIC --------------------------------------------------------- */
 
-static uint32_t lapic_read(uint32_t reg)
+uint32_t lapic_read(uint32_t reg)
 {
 	if (x2apic_mode)
 		return (uint32_t)rdmsr(X2APIC_MSR(reg));
 	return mmio_read32(lapic_base + reg);
 }
 
-static void lapic_write(uint32_t reg, uint32_t v)
+void lapic_write(uint32_t reg, uint32_t v)
 {
 	if (x2apic_mode)
 		wrmsr(X2APIC_MSR(reg), v);

@@ -18,7 +18,7 @@ enum scenario {
 	SC_DEFAULT, SC_SECOND_SIPI, SC_REINIT, SC_PARTIAL, SC_BROADCAST,
 	SC_HANG, SC_TRIPLE_FAULT, SC_BAD_PORT, SC_BAD_MMIO, SC_BAD_FETCH, SC_IPI_BENCH,
 	SC_APIC_DISABLE, SC_CPUID, SC_APIC_BASE_GP, SC_NMI_STORM,
-	SC_HOSTILE_MP, SC_HOSTILE_IPI, SC_HOSTILE_APIC, SC_HOSTILE_IO, SC_CONSOLE_FLOOD, SC_COUNT
+	SC_HOSTILE_MP, SC_HOSTILE_IPI, SC_HOSTILE_APIC, SC_HOSTILE_IO, SC_CONSOLE_FLOOD, SC_HEARTBEAT, SC_COUNT
 };
 static const char *const scenario_names[SC_COUNT] = {
 	[SC_DEFAULT] = "default", [SC_SECOND_SIPI] = "second-sipi", [SC_REINIT] = "reinit",
@@ -29,7 +29,7 @@ static const char *const scenario_names[SC_COUNT] = {
 	[SC_NMI_STORM] = "nmi-storm",
 	[SC_HOSTILE_MP] = "hostile-mp", [SC_HOSTILE_IPI] = "hostile-ipi",
 	[SC_HOSTILE_APIC] = "hostile-apic", [SC_HOSTILE_IO] = "hostile-io",
-	[SC_CONSOLE_FLOOD] = "console-flood",
+	[SC_CONSOLE_FLOOD] = "console-flood", [SC_HEARTBEAT] = "heartbeat",
 };
 static const enum fault scenario_fault[SC_COUNT] = {
 	[SC_TRIPLE_FAULT] = FAULT_TRIPLE, [SC_BAD_PORT] = FAULT_BAD_PORT,
@@ -66,7 +66,7 @@ __attribute__((noreturn)) static void usage_error(const char *what, const char *
 	}
 	gprintf(" (keys: scenario=default|second-sipi|reinit|partial|broadcast|hang|"
 		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable|cpuid|apic-base-gp|nmi-storm|"
-		"hostile-mp|hostile-ipi|hostile-apic|hostile-io|console-flood, start=K, where=bsp|ap, "
+		"hostile-mp|hostile-ipi|hostile-apic|hostile-io|console-flood|heartbeat, start=K, where=bsp|ap, "
 		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS, hold=start|init|sipi|online, rounds=N, "
 		"wait=hlt|spin, bytes=N[K|M|G])\n");
 	gprintf("mpvm-guest:   scenario=ipi-bench rounds=N wait=hlt|spin: IPI round trip and HLT "
@@ -499,6 +499,8 @@ void bsp_main(const struct mpvm_boot_info *bi)
 	if (guest_hold && o.scenario != SC_DEFAULT && o.scenario != SC_PARTIAL)
 		usage_error("hold= needs scenario=default or partial", NULL, 0);
 	smp_hold(HOLD_START);
+	if (o.scenario == SC_HEARTBEAT)
+		heartbeat_prepare();
 	switch (o.scenario) {
 	case SC_PARTIAL: {
 		unsigned k = o.start < 0 ? naps / 2 : (unsigned)o.start;
@@ -519,6 +521,8 @@ void bsp_main(const struct mpvm_boot_info *bi)
 	}
 	if (scenario_hostile[o.scenario])
 		hostile_run(scenario_hostile[o.scenario]);
+	if (o.scenario == SC_HEARTBEAT)
+		heartbeat_run();
 
 	if (o.scenario == SC_SECOND_SIPI)
 		smp_second_sipi();

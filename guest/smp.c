@@ -73,6 +73,8 @@ void ap_main(uint32_t id, uint32_t cpuid_id, uint32_t start_cs)
 	__atomic_fetch_add(&p->checkins, 1, __ATOMIC_RELEASE);
 	if (ap_fault)
 		do_fault((enum fault)ap_fault);
+	if (heartbeat_on)
+		heartbeat_start_cpu();
 
 	/* Parked: each IPI wakes us, the handler runs, and we halt again. */
 	for (;;)

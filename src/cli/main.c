@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli/mp_diff_cmd.h"
+#include "cli/ctl.h"
 #include "core/atomic_file.h"
 #include "core/bios_image.h"
 #include "core/cpu_features.h"
@@ -24,6 +25,7 @@ static const char usage[] =
 	"usage: mpvm run [options]     run a VM (mpvm run --help lists the options)\n"
 	"       mpvm trace-svg FILE    draw a --trace file (Chrome trace JSON) as SVG on stdout\n"
 	"       mpvm mp-diff A B       where two runs' (traces', reports') MP states and IPIs differ\n"
+	"       mpvm ctl PATH COMMAND [name=value ...]   talk to a VM's --control socket (mpvm ctl --help)\n"
 	"       mpvm --help            this text\n";
 
 /* mpvm trace-svg FILE: a timeline picture of a trace, on stdout. */
@@ -162,6 +164,8 @@ int main(int argc, char **argv)
 		return cmd_trace_svg(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "mp-diff"))
 		return cmd_mp_diff(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "ctl"))
+		return cmd_ctl(argc - 2, argv + 2);
 	fprintf(stderr, "mpvm: unknown command '%s'\n%s", argv[1], usage);
 	return MPVM_EXIT_USAGE;
 }

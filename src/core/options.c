@@ -310,6 +310,17 @@ static int set_control(const struct run_option *opt, const char *val,
 	return 0;
 }
 
+static int set_ap_watchdog(const struct run_option *opt, const char *val,
+			   struct mpvm_options *o, char *err, size_t errlen)
+{
+	unsigned long n;
+
+	if (parse_uint(val, 1, 3600000, &n))
+		return errmsg(err, errlen, "--ap-watchdog '%s': must be whole milliseconds from 1 to 3600000", val);
+	o->ap_watchdog_ms = (unsigned int)n;
+	return 0;
+}
+
 #define FIELD(member) offsetof(struct mpvm_options, member)
 
 /*
@@ -387,6 +398,9 @@ const struct run_option options_run_table[] = {
 	  .set2 = set_snapshot_on_path,
 	  .help = "once the guest's console prints a line holding TEXT, write a snapshot of the "
 		  "VM to PATH and end the run (status 0)" },
+	{ .name = "--ap-watchdog", .value = OPT_VALUE, .arg = "MS", .set = set_ap_watchdog,
+	  .help = "with --control: the event VCPU_STUCK when a vCPU is still waiting for its SIPI "
+		  "(INIT_RECEIVED or SIPI_RECEIVED) MS milliseconds after its INIT" },
 	{ .name = "--report", .value = OPT_VALUE, .arg = "FILE", .set = set_file,
 	  .field = FIELD(report_path),
 	  .help = "write the per-vCPU MP-state report as JSON to FILE" },
@@ -499,6 +513,8 @@ static int options_check_combinations(const struct mpvm_options *o, char *err, s
 		return errmsg(err, errlen, "--legacy-pc needs --kernel; a --bios image sets up the PC itself");
 	if (o->initrd && !o->kernel)
 		return errmsg(err, errlen, "--initrd needs --kernel (the built-in guest takes no module)");
+	if (o->ap_watchdog_ms && !o->control_path)
+		return errmsg(err, errlen, "--ap-watchdog needs --control (its VCPU_STUCK events go to the control socket)");
 	if (o->no_acpi && o->no_mptable)
 		return errmsg(err, errlen, "--no-acpi and --no-mptable together leave the guest no way to find its CPUs");
 	if (o->snapshot_on && o->stop_on)

@@ -80,6 +80,7 @@ struct mpvm_options {
 	/* The arguments that shape the machine, as typed: a snapshot keeps them (options_shape_args()). */
 	int shape_argc;
 	const char *shape_argv[OPT_SHAPE_ARGS_MAX];
+	unsigned int ap_watchdog_ms; /* --ap-watchdog MS: VCPU_STUCK on the control socket; 0: off */
 	bool help;
 };
 

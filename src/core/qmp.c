@@ -31,6 +31,12 @@ const struct qmp_command qmp_commands[QMP_CMD_COUNT] = {
 					  { "vector", QMP_ARG_INT, false } } },
 	[QMP_CMD_SNAPSHOT] = { .name = "mpvm-snapshot", .args = { { "path", QMP_ARG_STRING, true },
 					      { "quit", QMP_ARG_BOOL, false } } },
+	[QMP_CMD_FAULT] = { .name = "mpvm-fault", .args = { { "cpu-index", QMP_ARG_INT, true },
+					   { "type", QMP_ARG_STRING, true },
+					   { "action", QMP_ARG_STRING, true },
+					   { "count", QMP_ARG_INT, false },
+					   { "delay-ms", QMP_ARG_INT, false },
+					   { "seed", QMP_ARG_INT, false } } },
 };
 
 const struct qmp_command *qmp_command_find(const char *name)

@@ -47,6 +47,7 @@ enum qmp_cmd {
 	QMP_CMD_VCPU_RESUME,
 	QMP_CMD_SEND,
 	QMP_CMD_SNAPSHOT,
+	QMP_CMD_FAULT,
 	QMP_CMD_COUNT,
 };
 
@@ -63,7 +64,7 @@ struct qmp_arg {
 	bool required;
 };
 
-#define QMP_MAX_ARGS 4
+#define QMP_MAX_ARGS 8
 
 struct qmp_command {
 	const char *name;

@@ -10,7 +10,17 @@
 #include "core/clock.h"
 #include "core/errmsg.h"
 #include "core/icr.h"
+#include "core/ipi_fault.h"
 #include "devices/lapic.h"
+
+/* INIT and SIPI messages held back by a fault (mpvm-fault delay, duplicate) per CPU; past it, sent at once. */
+#define HELD_MAX 8
+
+struct held {
+	uint64_t due_ns;  /* CLOCK_MONOTONIC */
+	uint8_t what;     /* enum queued */
+	uint8_t vector;
+};
 
 struct bus_cpu {
 	struct apic_bus *bus;
@@ -32,6 +42,11 @@ struct bus_cpu {
 	enum mp_state state;
 	bool halt_if;            /* RFLAGS.IF when it executed HLT */
 	uint64_t sipis_dropped;
+
+	/* The fault on this CPU's INIT and SIPI messages, and those it holds back; under `lock`. */
+	struct ipi_fault fault;
+	struct held held[HELD_MAX];
+	unsigned int nheld;      /* written under `lock` with atomic stores: read without it */
 };
 
 struct apic_bus {
@@ -201,10 +216,70 @@ static void queue(struct bus_cpu *c, enum queued what, uint8_t vector)
 	apic_bus_kick(c->bus, c->index);
 }
 
+/*
+ * An INIT or SIPI on its way to `c`: applies the CPU's fault. True if the
+ * fault took the message (dropped, or held back to be delivered later by
+ * release_held()); a duplicate is held back and also delivered now.
+ */
+static bool faulted(struct bus_cpu *c, const struct icr *icr)
+{
+	enum queued what = icr->delivery == ICR_INIT ? Q_INIT : Q_SIPI;
+	uint8_t vector = icr->vector;
+	enum ipi_fault_action a;
+	uint64_t delay;
+	bool held = false;
+
+	pthread_mutex_lock(&c->lock);
+	a = ipi_fault_apply(&c->fault, what == Q_INIT ? IPI_FAULT_INIT : IPI_FAULT_SIPI, &delay);
+	if ((a == IPI_FAULT_DELAY || a == IPI_FAULT_DUPLICATE) && c->nheld < HELD_MAX) {
+		c->held[c->nheld] = (struct held){ monotonic_ns() + delay, (uint8_t)what, vector };
+		__atomic_store_n(&c->nheld, c->nheld + 1, __ATOMIC_RELEASE);
+		held = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (a != IPI_FAULT_PASS && c->bus->ops.faulted)
+		c->bus->ops.faulted(c->bus->opaque, c->index, icr, a == IPI_FAULT_DROP || held ? a : IPI_FAULT_PASS, delay);
+	if (held) /* the owner sets its sleep or timer for the new due time */
+		apic_bus_kick(c->bus, c->index);
+	return a == IPI_FAULT_DROP || (a == IPI_FAULT_DELAY && held);
+}
+
+/* The owner, with c->lock held: the held-back messages now due go into the queue, earliest first. */
+static void release_held(struct bus_cpu *c)
+{
+	uint64_t now;
+
+	if (!c->nheld)
+		return;
+	now = monotonic_ns();
+	for (;;) {
+		unsigned int first = HELD_MAX;
+
+		for (unsigned int i = 0; i < c->nheld; i++)
+			if (c->held[i].due_ns <= now && (first == HELD_MAX || c->held[i].due_ns < c->held[first].due_ns))
+				first = i;
+		if (first == HELD_MAX)
+			return;
+		if (c->held[first].what == Q_INIT) {
+			c->init_pending = true;
+			c->sipi_pending = false;
+		} else {
+			c->sipi_pending = true;
+			c->sipi_vector = c->held[first].vector;
+		}
+		c->held[first] = c->held[c->nheld - 1];
+		__atomic_store_n(&c->nheld, c->nheld - 1, __ATOMIC_RELEASE);
+	}
+}
+
 static void deliver_one(struct apic_bus *b, unsigned int cpu, const struct icr *icr, uint32_t sender)
 {
 	struct bus_cpu *t = &b->cpu[cpu];
+	bool init_or_sipi = (icr->delivery == ICR_INIT && !icr->init_deassert) || icr->delivery == ICR_STARTUP;
 
+	/* A fault may take an INIT or SIPI (dropped, or held back: it is delivered later, untraced). */
+	if (init_or_sipi && faulted(t, icr))
+		return;
 	if (b->ops.delivered)
 		b->ops.delivered(b->opaque, sender, cpu, icr);
 	switch (icr->delivery) {
@@ -335,6 +410,7 @@ bool apic_bus_runnable(struct apic_bus *b, unsigned int cpu)
 	bool runnable;
 
 	pthread_mutex_lock(&c->lock);
+	release_held(c);
 	if (c->init_pending) {
 		c->init_pending = false;
 		step(c, MP_EV_INIT, 0, false);
@@ -468,4 +544,41 @@ int apic_bus_load(struct apic_bus *b, unsigned int cpu, const struct apic_bus_cp
 	pthread_mutex_unlock(&c->lock);
 	map_refresh(b, cpu);
 	return 0;
+}
+
+void apic_bus_set_fault(struct apic_bus *b, unsigned int cpu, enum ipi_fault_action action, unsigned int kinds,
+			uint32_t count, uint64_t delay_ns, bool seeded, uint64_t seed)
+{
+	struct bus_cpu *c = &b->cpu[cpu];
+
+	pthread_mutex_lock(&c->lock);
+	ipi_fault_set(&c->fault, action, kinds, count, delay_ns, seeded, seed);
+	pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t apic_bus_faults_applied(struct apic_bus *b, unsigned int cpu)
+{
+	struct bus_cpu *c = &b->cpu[cpu];
+	uint64_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->fault.applied;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+uint64_t apic_bus_next_held_ns(struct apic_bus *b, unsigned int cpu)
+{
+	struct bus_cpu *c = &b->cpu[cpu];
+	uint64_t due = 0;
+
+	/* Before every KVM_RUN in user mode: no lock while nothing is held (the usual case). */
+	if (!__atomic_load_n(&c->nheld, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	for (unsigned int i = 0; i < c->nheld; i++)
+		if (!due || c->held[i].due_ns < due)
+			due = c->held[i].due_ns;
+	pthread_mutex_unlock(&c->lock);
+	return due;
 }

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/ipi_fault.h"
 #include "core/mp_machine.h"
 #include "core/mpstate.h"
 #include "devices/lapic.h"
@@ -60,6 +61,13 @@ struct apic_bus_ops {
 	 * APIC_DEST_NO_SENDER) reached CPU `cpu` (--trace). May be NULL.
 	 */
 	void (*delivered)(void *opaque, uint32_t sender, unsigned int cpu, const struct icr *icr);
+	/*
+	 * The sending thread: a fault (apic_bus_set_fault()) took the INIT or
+	 * SIPI `icr` to `cpu`: dropped, or held for delay_ns (a duplicate was
+	 * also delivered now). May be NULL.
+	 */
+	void (*faulted)(void *opaque, unsigned int cpu, const struct icr *icr, enum ipi_fault_action action,
+			uint64_t delay_ns);
 };
 
 /*
@@ -132,5 +140,19 @@ void apic_bus_save(struct apic_bus *b, unsigned int cpu, struct apic_bus_cpu_sta
  */
 int apic_bus_load(struct apic_bus *b, unsigned int cpu, const struct apic_bus_cpu_state *s, char *err,
 		  size_t errlen);
+
+/*
+ * Any thread: a fault on the next `count` INIT and/or SIPI messages (kinds:
+ * IPI_FAULT_INIT, IPI_FAULT_SIPI) that reach `cpu` (core/ipi_fault.h);
+ * count 0 clears it. A delayed or duplicated message is held by the bus
+ * (at most 8 per CPU; past that a delayed one goes at once) and queued
+ * when the owner first looks after its due time (apic_bus_runnable()).
+ */
+void apic_bus_set_fault(struct apic_bus *b, unsigned int cpu, enum ipi_fault_action action, unsigned int kinds,
+			uint32_t count, uint64_t delay_ns, bool seeded, uint64_t seed);
+/* Any thread: how many messages to `cpu` a fault has taken so far. */
+uint64_t apic_bus_faults_applied(struct apic_bus *b, unsigned int cpu);
+/* Any thread: when the earliest held-back message to `cpu` is due (CLOCK_MONOTONIC ns); 0: none. */
+uint64_t apic_bus_next_held_ns(struct apic_bus *b, unsigned int cpu);
 
 #endif

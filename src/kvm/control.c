@@ -37,7 +37,7 @@ uint64_t control_wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void wake_thread(struct control *c)
+void control_wake(struct control *c)
 {
 	uint64_t one = 1;
 
@@ -225,6 +225,7 @@ void control_mp_changed(struct control *c, unsigned int cpu_index, uint32_t from
 
 	atomic_store(&cpu->state, to);
 	atomic_store(&cpu->since_ns, t_ns);
+	control_watchdog_observe(c, cpu, to, t_ns);
 	if (!atomic_load(&c->want_events))
 		return;
 	pthread_mutex_lock(&c->ev_lock);
@@ -238,7 +239,7 @@ void control_mp_changed(struct control *c, unsigned int cpu_index, uint32_t from
 	}
 	pthread_mutex_unlock(&c->ev_lock);
 	if (was_empty)
-		wake_thread(c);
+		control_wake(c);
 }
 
 static void drain_events(struct control *c)
@@ -333,7 +334,7 @@ static void serve(struct control *c)
 			who[n] = cl;
 			p[n++] = (struct pollfd){ .fd = cl->fd, .events = POLLIN | (cl->out_len ? POLLOUT : 0) };
 		}
-		if (poll(p, n, -1) < 0) {
+		if (poll(p, n, control_watchdog_timeout_ms(c)) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "mpvm: --control: poll: %s\n", strerror(errno));
@@ -355,6 +356,7 @@ static void serve(struct control *c)
 		}
 		if (p[1].revents & POLLIN)
 			accept_client(c);
+		control_watchdog_check(c);
 		update_want_events(c);
 	}
 }
@@ -488,7 +490,7 @@ void control_stop(struct vm *vm)
 	if (!c)
 		return;
 	atomic_store(&c->stopping, true);
-	wake_thread(c);
+	control_wake(c);
 	pthread_join(c->thread, NULL);
 	/* No vCPU thread runs any more: nothing calls control_mp_changed(). */
 	unlink(vm->opts->control_path);

@@ -80,6 +80,8 @@ static void query_status(struct control *c, struct outcome *o)
 
 	o->ret = json_object_new_object();
 	json_object_object_add(o->ret, "running", json_object_new_boolean(!down && !c->vm_paused));
+	/* QEMU's StatusInfo has it (deprecated in 8.1); mpvm has no single-step mode. */
+	json_object_object_add(o->ret, "singlestep", json_object_new_boolean(false));
 	json_object_object_add(o->ret, "status",
 			       json_object_new_string(down ? "shutdown" : c->vm_paused ? "paused" : "running"));
 }
@@ -391,6 +393,7 @@ char *control_run(struct control *c, struct qmp_call *call)
 	case QMP_CMD_VCPU_RESUME: vcpu_pause_resume(c, call, false, &o); break;
 	case QMP_CMD_SEND: mpvm_send(c, call, &o); break;
 	case QMP_CMD_SNAPSHOT: mpvm_snapshot(c, call, &o); break;
+	case QMP_CMD_FAULT: control_fault(c, call, &o.ret, o.err, sizeof(o.err)); break;
 	case QMP_CMD_COUNT: break;
 	}
 	if (o.err[0]) {

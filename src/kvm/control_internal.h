@@ -34,6 +34,9 @@ struct control_cpu {
 	atomic_uint state;      /* enum mp_state */
 	atomic_uint_fast64_t since_ns; /* VM time it entered that state, as seen */
 	bool paused;            /* control thread: paused by stop or mpvm-vcpu-pause */
+	/* --ap-watchdog: VM time + 1 of the INIT it waits to leave (0: none); written by the observer. */
+	atomic_uint_fast64_t init_ns;
+	uint64_t stuck_reported; /* control thread: the init_ns it reported VCPU_STUCK for */
 };
 
 struct control_client {
@@ -64,6 +67,20 @@ struct control {
 
 /* control_cmds.c: runs a checked call; the reply (malloc'd line), never NULL but out of memory. */
 char *control_run(struct control *c, struct qmp_call *call);
+
+/* control_fault.c: mpvm-fault; *ret, or an error message in err. */
+void control_fault(struct control *c, const struct qmp_call *call, struct json_object **ret, char *err,
+		   size_t errlen);
+
+/* control_watchdog.c (--ap-watchdog): an observed MP-state change (any thread). */
+void control_watchdog_observe(struct control *c, struct control_cpu *cpu, uint32_t to, uint64_t t_ns);
+/* The control thread: poll()'s timeout until the next AP could be stuck (-1: none), ... */
+int control_watchdog_timeout_ms(struct control *c);
+/* ... and the VCPU_STUCK events due now. */
+void control_watchdog_check(struct control *c);
+
+/* control.c: wakes the control thread (any thread). */
+void control_wake(struct control *c);
 
 /* control.c: an event to every client that has negotiated; `data` is taken. */
 void control_broadcast(struct control *c, const char *name, struct json_object *data);

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/ipi_fault.h"
 #include "core/mpstate.h"
 #include "core/options.h"
 
@@ -84,6 +85,14 @@ struct irqchip_ops {
 	 * APIC took it.
 	 */
 	int (*send_ipi)(struct vcpu *v, enum irqchip_ipi type, uint8_t vector);
+	/*
+	 * Any thread: drop, delay or duplicate the next `count` INIT and/or
+	 * SIPI messages to `v` (core/ipi_fault.h; count 0 clears), returning
+	 * how many messages to `v` faults took before. Optional: NULL where
+	 * KVM's local APICs deliver the guest's IPIs, out of mpvm's reach.
+	 */
+	uint64_t (*set_ipi_fault)(struct vcpu *v, enum ipi_fault_action action, unsigned int kinds,
+				  uint32_t count, uint64_t delay_ns, bool seeded, uint64_t seed);
 
 	/*
 	 * Snapshot hooks: the chip's state into / out of a byte buffer

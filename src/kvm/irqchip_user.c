@@ -131,6 +131,16 @@ static int user_send_ipi(struct vcpu *v, enum irqchip_ipi type, uint8_t vector)
 		.dest = v->apic_id, .x2apic = v->apic_id > 0xfe }, APIC_DEST_NO_SENDER) > 0 ? 0 : -1;
 }
 
+static uint64_t user_set_ipi_fault(struct vcpu *v, enum ipi_fault_action action, unsigned int kinds,
+				   uint32_t count, uint64_t delay_ns, bool seeded, uint64_t seed)
+{
+	struct apic_bus *bus = chip_of(v->vm)->bus;
+	uint64_t before = apic_bus_faults_applied(bus, v->id);
+
+	apic_bus_set_fault(bus, v->id, action, kinds, count, delay_ns, seeded, seed);
+	return before;
+}
+
 /* Interrupts KVM_RUN; the bus has already woken the thread if it slept on it. */
 static void bus_kick(void *opaque, unsigned int cpu)
 {
@@ -194,7 +204,31 @@ static void bus_delivered(void *opaque, uint32_t sender, unsigned int cpu, const
 		  icr->init_deassert ? TRACE_IPI_INIT_DEASSERT : kind[icr->delivery], icr->vector, vm_now_ns(vm));
 }
 
+/* --trace: what mpvm-fault did to an INIT or SIPI, an instant on the target's track. */
+static void bus_faulted(void *opaque, unsigned int cpu, const struct icr *icr, enum ipi_fault_action action,
+			uint64_t delay_ns)
+{
+	struct vm *vm = opaque;
+	const char *what = icr->delivery == ICR_INIT ? "INIT" : "SIPI";
+	unsigned long long us = (unsigned long long)(delay_ns / 1000);
+	char detail[96];
+
+	if (!vm->trace)
+		return;
+	if (action == IPI_FAULT_DROP)
+		snprintf(detail, sizeof(detail), "%s vector 0x%02x dropped", what, icr->vector);
+	else if (action == IPI_FAULT_DELAY)
+		snprintf(detail, sizeof(detail), "%s vector 0x%02x delayed %llu us", what, icr->vector, us);
+	else if (action == IPI_FAULT_DUPLICATE)
+		snprintf(detail, sizeof(detail), "%s vector 0x%02x delivered, again in %llu us", what, icr->vector, us);
+	else
+		snprintf(detail, sizeof(detail), "%s vector 0x%02x delivered now: 8 messages held already", what,
+			 icr->vector);
+	trace_instant(vm->trace, (int)cpu, "mpvm-fault", vm_now_ns(vm), detail);
+}
+
 static const struct apic_bus_ops user_bus_ops = {
+	.faulted = bus_faulted,
 	.delivered = bus_delivered,
 	.load_reset = bus_load_reset,
 	.load_sipi = bus_load_sipi,
@@ -402,12 +436,23 @@ static bool user_vcpu_runnable(struct vcpu *v)
 	return apic_bus_runnable(chip_of(v->vm)->bus, v->id);
 }
 
-/* Until an event or the local APIC timer's next expiry. */
+/*
+ * When the thread must look next without an event (CLOCK_MONOTONIC ns, 0:
+ * never): the local APIC timer's next expiry, or an INIT or SIPI that
+ * mpvm-fault held back coming due.
+ */
+static uint64_t next_wakeup(struct vcpu *v)
+{
+	uint64_t next = lapic_timer_next_ns(lapic_of(v)), held = apic_bus_next_held_ns(chip_of(v->vm)->bus, v->id);
+
+	next = next ? v->vm->t0_ns + next : 0;
+	return held && (!next || held < next) ? held : next;
+}
+
+/* Until an event or next_wakeup(). */
 static void user_vcpu_sleep(struct vcpu *v)
 {
-	uint64_t next = lapic_timer_next_ns(lapic_of(v));
-
-	apic_bus_sleep(chip_of(v->vm)->bus, v->id, next ? v->vm->t0_ns + next : 0);
+	apic_bus_sleep(chip_of(v->vm)->bus, v->id, next_wakeup(v));
 }
 
 /*
@@ -431,11 +476,11 @@ static bool nmi_still_pending(struct vcpu *v)
 	return false;
 }
 
-/* Arms the POSIX timer for the local APIC timer's next expiry (or disarms it). */
-static void arm_timer(struct vcpu *v, uint64_t next_ns)
+/* Arms the POSIX timer for next_wakeup() (or disarms it). */
+static void arm_timer(struct vcpu *v)
 {
 	struct user_vcpu *u = v->chip;
-	uint64_t abs = next_ns ? v->vm->t0_ns + next_ns : 0;
+	uint64_t abs = next_wakeup(v);
 	struct itimerspec its = { .it_value = ns_to_timespec(abs) };
 
 	if (abs == u->timer_armed_ns)
@@ -486,7 +531,7 @@ static void user_vcpu_before_run(struct vcpu *v)
 		}
 	}
 	run->cr8 = lapic_get_tpr(l) >> 4;
-	arm_timer(v, lapic_timer_next_ns(l));
+	arm_timer(v);
 }
 
 /* ---- exits ------------------------------------------------------------------ */
@@ -678,6 +723,7 @@ const struct irqchip_ops irqchip_user_ops = {
 	.mp_state = user_mp_state,
 	.wake = user_wake,
 	.send_ipi = user_send_ipi,
+	.set_ipi_fault = user_set_ipi_fault,
 	.save = user_save,
 	.load = user_load,
 };

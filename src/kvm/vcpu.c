@@ -668,6 +668,8 @@ static enum vcpu_thread_state state_run(struct vcpu *v)
 		chip->vcpu_sleep(v);
 		return VCPU_STATE_WAIT_RUNNABLE;
 	}
+	/* In KVM_RUN it runs (KVM's own waits in there count as running): say so before, not after. */
+	enter_state(v, VCPU_STATE_RUNNING);
 	return run_once(v);
 }
 
@@ -694,6 +696,7 @@ static enum vcpu_thread_state state_paused(struct vcpu *v)
 	} else {
 		next = VCPU_STATE_WAIT_RUNNABLE; /* resume */
 		trace_instant(v->vm->trace, (int)v->id, "resumed", vm_now_ns(v->vm), NULL);
+		enter_state(v, next); /* before the answer: whoever resumed it no longer sees it paused */
 		answer(v);
 	}
 	pthread_mutex_unlock(&v->cmd_lock);

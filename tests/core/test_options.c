@@ -303,6 +303,7 @@ static const struct {
 	{ { "--control", "/tmp/mpvm.qmp" } },
 	{ { "--restore", "vm.snap" } },
 	{ { "--snapshot-on", "hold init", "vm.snap" } },
+	{ { "--ap-watchdog", "300", "--control", "/tmp/mpvm.qmp" } },
 	{ { "--report", "r.json" } },
 	{ { "--trace", "t.json" } },
 	{ { "--timeout", "5" } },
@@ -470,6 +471,22 @@ static void control_path(void **state)
 	assert_int_equal(PARSE(&o, err, "--control", path), 0);
 }
 
+/* --ap-watchdog MS: milliseconds, and only with a socket for its events. */
+static void ap_watchdog(void **state)
+{
+	struct mpvm_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "--ap-watchdog", "250", "--control", "/run/vm.qmp"), 0);
+	assert_int_equal(o.ap_watchdog_ms, 250);
+	assert_int_equal(PARSE(&o, err, "--ap-watchdog", "250"), -1);
+	assert_non_null(strstr(err, "--ap-watchdog needs --control"));
+	assert_int_equal(PARSE(&o, err, "--ap-watchdog", "0", "--control", "/run/vm.qmp"), -1);
+	assert_non_null(strstr(err, "--ap-watchdog '0': must be whole milliseconds from 1 to 3600000"));
+	assert_int_equal(PARSE(&o, err, "--ap-watchdog", "1s", "--control", "/run/vm.qmp"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +504,7 @@ int main(void)
 		cmocka_unit_test(shaping_and_restore),
 		cmocka_unit_test(unknown_names),
 		cmocka_unit_test(control_path),
+		cmocka_unit_test(ap_watchdog),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);

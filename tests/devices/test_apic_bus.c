@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/apic_dest.h"
+#include "core/clock.h"
 #include "core/icr.h"
 #include "devices/apic_bus.h"
 #include "devices/lapic.h"
@@ -156,6 +157,67 @@ static void start_ap(struct apic_bus *b, unsigned int cpu, uint8_t vector)
 	assert_int_equal(apic_bus_mp_state(b, cpu), MP_STATE_INIT_RECEIVED);
 	assert_int_equal(apic_bus_deliver(b, &sipi, 0), 1);
 	assert_true(runnable(b, cpu));
+}
+
+/* mpvm-fault: a dropped SIPI leaves the AP waiting; the next one starts it. */
+static void fault_drops_sipi(void **state)
+{
+	struct fixture *f = *state;
+	struct icr init = ipi(ICR_INIT, 0, ICR_DEST_FIELD, 2), sipi = ipi(ICR_STARTUP, 0x10, ICR_DEST_FIELD, 2);
+
+	apic_bus_set_fault(f->bus, 2, IPI_FAULT_DROP, IPI_FAULT_SIPI, 1, 0, false, 0);
+	apic_bus_deliver(f->bus, &init, 0);
+	assert_false(runnable(f->bus, 2));
+	apic_bus_deliver(f->bus, &sipi, 0);
+	assert_false(runnable(f->bus, 2));
+	assert_int_equal(apic_bus_mp_state(f->bus, 2), MP_STATE_INIT_RECEIVED);
+	assert_int_equal(apic_bus_faults_applied(f->bus, 2), 1);
+	apic_bus_deliver(f->bus, &sipi, 0);
+	assert_true(runnable(f->bus, 2));
+	assert_int_equal(f->rec.sipis[2], 1);
+	/* Other CPUs are untouched by CPU 2's fault. */
+	start_ap(f->bus, 1, 0x10);
+}
+
+/* A delayed INIT is held until due (the owner's next look after it), then taken. */
+static void fault_delays_init(void **state)
+{
+	struct fixture *f = *state;
+	struct icr init = ipi(ICR_INIT, 0, ICR_DEST_FIELD, 3);
+	uint64_t due;
+
+	start_ap(f->bus, 3, 0x10);
+	apic_bus_set_fault(f->bus, 3, IPI_FAULT_DELAY, IPI_FAULT_INIT | IPI_FAULT_SIPI, 1, 50000000, false, 0);
+	apic_bus_deliver(f->bus, &init, 0);
+	due = apic_bus_next_held_ns(f->bus, 3);
+	assert_true(due > monotonic_ns());
+	assert_true(runnable(f->bus, 3)); /* not yet */
+	apic_bus_sleep(f->bus, 3, due);   /* the owner sleeps until it is due */
+	while (monotonic_ns() < due)
+		apic_bus_sleep(f->bus, 3, due);
+	assert_false(runnable(f->bus, 3));
+	assert_int_equal(apic_bus_mp_state(f->bus, 3), MP_STATE_INIT_RECEIVED);
+	assert_int_equal(apic_bus_next_held_ns(f->bus, 3), 0);
+}
+
+/* A duplicated SIPI: taken now; the copy, later, finds the AP running and is ignored. */
+static void fault_duplicates_sipi(void **state)
+{
+	struct fixture *f = *state;
+	struct icr init = ipi(ICR_INIT, 0, ICR_DEST_FIELD, 1), sipi = ipi(ICR_STARTUP, 0x20, ICR_DEST_FIELD, 1);
+	uint64_t due;
+
+	apic_bus_set_fault(f->bus, 1, IPI_FAULT_DUPLICATE, IPI_FAULT_SIPI, 1, 1000000, true, 9);
+	apic_bus_deliver(f->bus, &init, 0);
+	apic_bus_deliver(f->bus, &sipi, 0);
+	assert_true(runnable(f->bus, 1));
+	due = apic_bus_next_held_ns(f->bus, 1);
+	assert_true(due != 0);
+	while (monotonic_ns() < due)
+		apic_bus_sleep(f->bus, 1, due);
+	assert_true(runnable(f->bus, 1));
+	assert_int_equal(f->rec.sipis[1], 1);
+	assert_int_equal(apic_bus_sipis_dropped(f->bus, 1), 1);
 }
 
 static void initial_states(void **state)
@@ -618,6 +680,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(initial_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(save_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(fault_drops_sipi, setup, teardown),
+		cmocka_unit_test_setup_teardown(fault_delays_init, setup, teardown),
+		cmocka_unit_test_setup_teardown(fault_duplicates_sipi, setup, teardown),
 		cmocka_unit_test_setup_teardown(init_sipi_starts_ap, setup, teardown),
 		cmocka_unit_test_setup_teardown(second_sipi_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(two_sipis_before_the_ap_looks, setup, teardown),

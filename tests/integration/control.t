@@ -104,9 +104,9 @@ for mode in kernel split user; do
 	# stop and cont, with their events.
 	q --events stop query-status cont query-status >"$T_DIR/stop"
 	like "$T_DIR/stop" '"event":"STOP"' "$mode: stop sends STOP"
-	like "$T_DIR/stop" '"running":false,"status":"paused"' "$mode: query-status after stop: paused"
+	like "$T_DIR/stop" '"running":false,"singlestep":false,"status":"paused"' "$mode: query-status after stop: paused"
 	like "$T_DIR/stop" '"event":"RESUME"' "$mode: cont sends RESUME"
-	is "$(grep -c '"running":true,"status":"running"' "$T_DIR/stop")" 1 "$mode: query-status after cont: running"
+	is "$(grep -c '"running":true,"singlestep":false,"status":"running"' "$T_DIR/stop")" 1 "$mode: query-status after cont: running"
 	like "$T_DIR/stop" '"timestamp":\{"microseconds":[0-9]+,"seconds":[0-9]+\}' "$mode: events carry QMP's timestamp"
 
 	# INIT then SIPI to vCPU 1: it restarts (MP_STATE_CHANGE events; user mode sees every step).
