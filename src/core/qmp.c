@@ -29,6 +29,8 @@ const struct qmp_command qmp_commands[QMP_CMD_COUNT] = {
 					  { "apic-id", QMP_ARG_INT, false },
 					  { "type", QMP_ARG_STRING, true },
 					  { "vector", QMP_ARG_INT, false } } },
+	[QMP_CMD_CPU_ADD] = { .name = "mpvm-cpu-add", .args = { { "cpu-index", QMP_ARG_INT, true } } },
+	[QMP_CMD_CPU_DEL] = { .name = "mpvm-cpu-del", .args = { { "cpu-index", QMP_ARG_INT, true } } },
 };
 
 const struct qmp_command *qmp_command_find(const char *name)

@@ -241,6 +241,29 @@ void control_mp_changed(struct control *c, unsigned int cpu_index, uint32_t from
 		wake_thread(c);
 }
 
+void control_post_event(struct control *c, const char *name, struct json_object *data)
+{
+	bool was_empty = false;
+
+	if (!c || !atomic_load(&c->want_events)) {
+		json_object_put(data);
+		return;
+	}
+	pthread_mutex_lock(&c->ev_lock);
+	if (c->ev_len == CONTROL_EVENT_RING) {
+		c->ev_dropped++;
+		json_object_put(data);
+	} else {
+		was_empty = c->ev_len == 0;
+		c->ev[(c->ev_head + c->ev_len++) % CONTROL_EVENT_RING] = (struct control_event){
+			.name = name, .data = data, .wall_ns = control_wall_ns(),
+		};
+	}
+	pthread_mutex_unlock(&c->ev_lock);
+	if (was_empty)
+		wake_thread(c);
+}
+
 static void drain_events(struct control *c)
 {
 	for (;;) {
@@ -256,6 +279,10 @@ static void drain_events(struct control *c)
 		c->ev_head = (c->ev_head + 1) % CONTROL_EVENT_RING;
 		c->ev_len--;
 		pthread_mutex_unlock(&c->ev_lock);
+		if (e.name) {
+			broadcast_at(c, e.name, e.data, e.wall_ns);
+			continue;
+		}
 		d = json_object_new_object();
 		if (!d)
 			continue;
@@ -422,6 +449,8 @@ static void control_free(struct control *c)
 		close(c->listen_fd);
 	if (c->event_fd >= 0)
 		close(c->event_fd);
+	for (; c->ev_len; c->ev_len--, c->ev_head = (c->ev_head + 1) % CONTROL_EVENT_RING)
+		json_object_put(c->ev[c->ev_head].data); /* events posted after the last drain */
 	pthread_mutex_destroy(&c->ev_lock);
 	free(c->cpus);
 	free(c);

@@ -16,6 +16,7 @@
 #include "core/icr.h"
 #include "core/topology.h"
 #include "kvm/control_internal.h"
+#include "kvm/hotplug.h"
 #include "kvm/irqchip.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
@@ -110,10 +111,14 @@ static void query_cpus_fast(struct control *c, struct outcome *o)
 	o->ret = json_object_new_array();
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		struct json_object *e = json_object_new_object(), *props = json_object_new_object();
+		struct json_object *e, *props;
 		unsigned int socket, core, thread;
 		char qom[64];
 
+		if (!atomic_load(&v->present))
+			continue; /* as QEMU: the CPUs plugged in (mpvm-cpu-add) */
+		e = json_object_new_object();
+		props = json_object_new_object();
 		/* Where --cpus N,sockets=,cores=,threads= puts it (core/topology.c), as QEMU's props. */
 		topology_locate(&vm->opts->topology, i, &socket, &core, &thread);
 		json_object_object_add(props, "core-id", jint(core));
@@ -371,6 +376,14 @@ char *control_run(struct control *c, struct qmp_call *call)
 	case QMP_CMD_VCPU_PAUSE: vcpu_pause_resume(c, call, true, &o); break;
 	case QMP_CMD_VCPU_RESUME: vcpu_pause_resume(c, call, false, &o); break;
 	case QMP_CMD_SEND: mpvm_send(c, call, &o); break;
+	case QMP_CMD_CPU_ADD:
+	case QMP_CMD_CPU_DEL: {
+		struct vcpu *v = cpu_arg(c, call, &o);
+
+		if (v && (call->cmd == QMP_CMD_CPU_ADD ? hotplug_cpu_add : hotplug_cpu_del)(c->vm, v->id, o.err, sizeof(o.err)) == 0)
+			o.ret = json_object_new_object();
+		break;
+	}
 	case QMP_CMD_COUNT: break;
 	}
 	if (o.err[0]) {

@@ -1,6 +1,7 @@
 #include "kvm/vcpu.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "core/trace.h"
 #include "devices/serial.h"
 #include "kvm/control.h"
+#include "kvm/hotplug.h"
 #include "kvm/irqchip.h"
 #include "kvm/sandbox.h"
 #include "kvm/vm.h"
@@ -176,6 +178,15 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 	v->bsp = id == vm->opts->boot_cpu;
 	v->mp.on_change = mp_changed;
 	v->mp.on_change_ctx = v;
+	atomic_init(&v->present, id < vm->opts->cpus);
+	return atomic_load(&v->present) ? vcpu_create_kvm(v) : 0;
+}
+
+int vcpu_create_kvm(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	unsigned int id = v->id;
+
 	/*
 	 * KVM's vCPU id is the APIC ID: KVM's local APIC (kernel and split
 	 * mode) takes its ID from it, and topology gaps must show there too.
@@ -184,6 +195,18 @@ int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 	if (v->fd < 0) {
 		fprintf(stderr, "mpvm: KVM_CREATE_VCPU %u (vCPU %u): %s\n", v->apic_id, id, strerror(errno));
 		return -1;
+	}
+	/* A vCPU made later (CPU hotplug) must not get a descriptor below vCPU 0's,
+	 * where the shared vCPU filter allows no vCPU ioctls (sandbox.c). */
+	if (id && v->fd < vm->vcpus[0].fd) {
+		int fd = fcntl(v->fd, F_DUPFD_CLOEXEC, vm->vcpus[0].fd);
+
+		close(v->fd);
+		v->fd = fd;
+		if (fd < 0) {
+			fprintf(stderr, "mpvm: vCPU %u: F_DUPFD: %s\n", id, strerror(errno));
+			return -1;
+		}
 	}
 	v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
@@ -469,6 +492,7 @@ static const char *const state_names[VCPU_STATE_COUNT] = {
 	[VCPU_STATE_RUNNING] = "running",
 	[VCPU_STATE_PAUSED] = "paused",
 	[VCPU_STATE_EXITED] = "exited",
+	[VCPU_STATE_ABSENT] = "absent",
 };
 
 const char *vcpu_state_name(enum vcpu_thread_state s)
@@ -573,13 +597,22 @@ static enum vcpu_thread_state state_start_gate(struct vcpu *v)
 	pthread_setname_np(pthread_self(), name);
 	atomic_store(&v->tid, (int)gettid()); /* query-cpus-fast's thread-id */
 	vm_wait_started(vm);
+	if (!atomic_load(&v->present))
+		return VCPU_STATE_ABSENT; /* confined once it is added (kvm/hotplug.c) */
+	return vcpu_confine(v) ? VCPU_STATE_EXITED : VCPU_STATE_WAIT_RUNNABLE;
+}
+
+int vcpu_confine(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
 	/* The filter last: after the set-up that opens things, before the first guest instruction. */
 	if ((vm->irqchip->vcpu_thread_start && vm->irqchip->vcpu_thread_start(v)) ||
 	    sandbox_enter(SANDBOX_VCPU, vm->opts->seccomp, vm->vm_fd, vm->vcpus[0].fd)) {
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
-		return VCPU_STATE_EXITED;
+		return -1;
 	}
-	return VCPU_STATE_WAIT_RUNNABLE;
+	return 0;
 }
 
 /* One KVM_RUN and its exit. */
@@ -634,6 +667,8 @@ static enum vcpu_thread_state state_run(struct vcpu *v)
 	const struct irqchip_ops *chip = v->vm->irqchip;
 	enum vcpu_thread_state cur = (enum vcpu_thread_state)atomic_load(&v->state), next;
 
+	if (!atomic_load(&v->present))
+		return VCPU_STATE_ABSENT; /* ejected by the guest (kvm/hotplug.c) */
 	/* A kick from here on must interrupt the next KVM_RUN. */
 	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 	next = look_at_commands(v, cur);
@@ -678,6 +713,7 @@ static enum vcpu_thread_state (*const state_fn[VCPU_STATE_COUNT])(struct vcpu *v
 	[VCPU_STATE_WAIT_RUNNABLE] = state_run,
 	[VCPU_STATE_RUNNING] = state_run,
 	[VCPU_STATE_PAUSED] = state_paused,
+	[VCPU_STATE_ABSENT] = hotplug_state_absent,
 };
 
 /* A run cut short by --timeout: say where each running vCPU was. */
@@ -704,7 +740,7 @@ static void *vcpu_thread(void *arg)
 		s = state_fn[s](v);
 		enter_state(v, s);
 	}
-	if (v->vm->irqchip->vcpu_after_run)
+	if (v->run && v->vm->irqchip->vcpu_after_run)
 		v->vm->irqchip->vcpu_after_run(v, false); /* the last look at the MP state */
 	report_timeout(v);
 	pthread_mutex_lock(&v->cmd_lock);
@@ -739,11 +775,11 @@ void vcpu_interrupt_run(struct vcpu *v)
 
 void vcpu_kick(struct vcpu *v)
 {
-	if (!v->run || !v->thread_started)
+	if (!v->thread_started)
 		return;
-	if (v->vm->irqchip->wake)
+	if (v->run && v->vm->irqchip->wake)
 		v->vm->irqchip->wake(v);
-	pthread_mutex_lock(&v->cmd_lock); /* a paused thread waits there */
+	pthread_mutex_lock(&v->cmd_lock); /* a paused or absent thread waits there */
 	pthread_cond_broadcast(&v->cmd_cond);
 	pthread_mutex_unlock(&v->cmd_lock);
 	vcpu_interrupt_run(v);

@@ -18,7 +18,10 @@
  *   RUNNING        in or around KVM_RUN, handling exits;
  *   PAUSED         told to pause: out of KVM_RUN, registers quiet,
  *                  waiting for resume or stop;
- *   EXITED         its run loop is over (the VM stopped, or a command).
+ *   EXITED         its run loop is over (the VM stopped, or a command);
+ *   ABSENT         a possible vCPU that is not plugged in (CPU hotplug,
+ *                  kvm/hotplug.c): not added yet (its KVM vCPU is made
+ *                  when it is), or ejected by the guest; it waits there.
  *
  * Other threads talk to it by message only (vcpu_command(): pause, resume,
  * stop, answered once done) or by a kick that makes it look
@@ -45,8 +48,9 @@ enum vcpu_thread_state {
 	VCPU_STATE_RUNNING,
 	VCPU_STATE_PAUSED,
 	VCPU_STATE_EXITED,
+	VCPU_STATE_ABSENT,
 };
-#define VCPU_STATE_COUNT 5
+#define VCPU_STATE_COUNT 6
 /* Exit reasons counted one by one (KVM_EXIT_* are below 48 today); above: one "other" slot. */
 #define VCPU_EXIT_REASONS 49
 
@@ -62,7 +66,8 @@ struct vcpu {
 	unsigned int id;
 	uint32_t apic_id;
 	bool bsp;
-	int fd;
+	atomic_bool present;        /* plugged in (always, without CPU hotplug): kvm/hotplug.c */
+	int fd;                     /* -1 until its KVM vCPU exists */
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;        /* main thread only: created and not yet joined */
@@ -96,8 +101,15 @@ struct vcpu {
 /* KVM_EXIT_IO -> "KVM_EXIT_IO"; "unknown exit reason" for one mpvm does not know. */
 const char *vcpu_exit_reason_name(uint32_t reason);
 
-/* Creates the KVM vCPU, maps kvm_run, sets its CPUID, MSRs and irqchip state. -1 after printing why. */
+/*
+ * Creates the KVM vCPU, maps kvm_run, sets its CPUID, MSRs and irqchip
+ * state. -1 after printing why. A possible vCPU beyond the ones present at
+ * start (CPU hotplug) only gets its struct: vcpu_create_kvm() later.
+ */
 int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id);
+int vcpu_create_kvm(struct vcpu *v);
+/* The thread's own set-up and its seccomp filter, before its first KVM_RUN. -1: the VM stops. */
+int vcpu_confine(struct vcpu *v);
 int vcpu_start(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);

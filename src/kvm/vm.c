@@ -20,6 +20,7 @@
 #include "kvm/boot.h"
 #include "kvm/console.h"
 #include "kvm/control.h"
+#include "kvm/hotplug.h"
 #include "kvm/irqchip.h"
 #include "kvm/machine.h"
 #include "kvm/reaper.h"
@@ -230,7 +231,8 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 	char err[256];
 	int tsc, max_id;
 
-	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .reaper_fd = -1, .reaper_middle = -1, .ncpus = opts->cpus,
+	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .reaper_fd = -1, .reaper_middle = -1,
+			   .ncpus = opts->topology.maxcpus > opts->cpus ? opts->topology.maxcpus : opts->cpus,
 			   .irqchip = irqchip_ops_for(opts->irqchip) };
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->threads_lock, NULL);
@@ -321,7 +323,7 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 	}
 	if (opts->kernel ? boot_kernel(vm) : opts->bios ? boot_bios(vm) : boot_builtin_guest(vm))
 		return -1;
-	return machine_create(vm);
+	return machine_create(vm) || (vm->ncpus > opts->cpus && hotplug_create(vm)) ? -1 : 0;
 }
 
 void vm_setup_signals(void)
@@ -528,6 +530,7 @@ void vm_destroy(struct vm *vm)
 	}
 	if (vm->irqchip && vm->irqchip->destroy)
 		vm->irqchip->destroy(vm);
+	hotplug_destroy(vm);
 	machine_destroy(vm);
 	free(vm->cpuid);
 	if (vm->mem)

@@ -65,7 +65,7 @@ struct vm {
 	uint64_t bios_size;
 	uint32_t tsc_khz;
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
-	unsigned int ncpus;
+	unsigned int ncpus;        /* possible vCPUs: maxcpus (opts->cpus of them present at start) */
 	struct vcpu *vcpus;
 	struct bus pio, mmio;      /* every device's ranges (machine.c) */
 	struct machine *machine;   /* the devices (machine.c) */
@@ -76,6 +76,7 @@ struct vm {
 	struct platform *platform; /* IOAPIC, PIC, PIT when they are mpvm's (split, user), else NULL */
 	struct trace *trace;       /* --trace: the Chrome trace being written (core/trace.c), else NULL */
 	struct control *control;   /* --control: the QMP socket's server (control.c), else NULL */
+	struct hotplug *hotplug;   /* maxcpus above --cpus: CPU hotplug (hotplug.c), else NULL */
 	uint8_t ioapic_id;
 
 	/*
