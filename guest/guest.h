@@ -146,6 +146,13 @@ unsigned smp_online(void);
 void smp_final_check(void);
 uint64_t smp_ram_needed(void);
 void smp_ap_ipi(void);
+int smp_add_cpu(uint32_t apic_id);
+int64_t smp_bring_up(unsigned i);
+void smp_park(unsigned i);
+bool smp_ping(unsigned i);
+
+/* hotplug.c: scenario=hotplug */
+__attribute__((noreturn)) void hotplug_run(unsigned events);
 
 /* bench.c: scenario=ipi-bench */
 #define BENCH_MAX_ROUNDS 10000
