@@ -146,6 +146,7 @@ unsigned smp_online(void);
 void smp_final_check(void);
 uint64_t smp_ram_needed(void);
 void smp_ap_ipi(void);
+extern bool ap_io_on_ipi;
 int smp_add_cpu(uint32_t apic_id);
 int64_t smp_bring_up(unsigned i);
 void smp_park(unsigned i);

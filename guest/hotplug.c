@@ -144,6 +144,7 @@ void hotplug_run(unsigned events)
 	gprintf("mpvm-guest: hotplug: %u possible CPUs, %u present; waiting for %u events (GPE %u)\n",
 		possible, present, events, ACPI_GPE_CPU_HOTPLUG);
 	outw(GPE0_EN, GPE_CPU);
+	ap_io_on_ipi = true;
 	while (done < events) {
 		while (!(inw(GPE0_STS) & GPE_CPU))
 			delay_us(1000);

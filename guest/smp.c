@@ -79,9 +79,19 @@ void ap_main(uint32_t id, uint32_t cpuid_id, uint32_t start_cs)
 		__asm__ volatile("sti; hlt" : : : "memory");
 }
 
+/*
+ * scenario=hotplug: an AP's IPI handler also reads a port, an exit from
+ * guest code, so that mpvm records the AP RUNNABLE with KVM's local APICs
+ * too (where it sees MP states only when a vCPU comes back from KVM_RUN).
+ */
+bool ap_io_on_ipi;
+
 void smp_ap_ipi(void)
 {
 	uint32_t id = lapic_id();
+
+	if (ap_io_on_ipi)
+		(void)inb(0x80); /* the POST port: reads ignore it */
 	if (id < MAX_APIC_ID && apic_index[id])
 		__atomic_fetch_add(&pc[apic_index[id] - 1].acks, 1, __ATOMIC_RELEASE);
 }

@@ -28,6 +28,8 @@ struct hotplug {
 	bool *answered;  /* ...and the thread has answered: */
 	int *result;     /* 0, or -1: its KVM vCPU could not be made (said on stderr) */
 	bool *ejected;   /* ejected by the guest, DEVICE_DELETED not yet sent */
+	bool *made;      /* the vCPU thread's own: its KVM vCPU is made and confined */
+	bool *broken;    /* ...or making it failed */
 };
 
 static void device_id(unsigned int cpu, char *id, size_t idlen, char *path, size_t pathlen)
@@ -94,9 +96,11 @@ int hotplug_create(struct vm *vm)
 		h->answered = calloc(vm->ncpus, sizeof(*h->answered));
 		h->result = calloc(vm->ncpus, sizeof(*h->result));
 		h->ejected = calloc(vm->ncpus, sizeof(*h->ejected));
+		h->made = calloc(vm->ncpus, sizeof(*h->made));
+		h->broken = calloc(vm->ncpus, sizeof(*h->broken));
 	}
 	vm->hotplug = h;
-	if (!h || !ids || !h->want || !h->answered || !h->result || !h->ejected) {
+	if (!h || !ids || !h->want || !h->answered || !h->result || !h->ejected || !h->made || !h->broken) {
 		free(ids);
 		fprintf(stderr, "mpvm: out of memory for CPU hotplug\n");
 		return -1;
@@ -129,6 +133,8 @@ void hotplug_destroy(struct vm *vm)
 	free(h->answered);
 	free(h->result);
 	free(h->ejected);
+	free(h->made);
+	free(h->broken);
 	free(h);
 	vm->hotplug = NULL;
 }
@@ -171,7 +177,7 @@ int hotplug_cpu_add(struct vm *vm, unsigned int cpu, char *err, size_t errlen)
 	h->want[cpu] = false;
 	pthread_mutex_unlock(&v->cmd_lock);
 	if (r)
-		return errmsg(err, errlen, "vCPU %u could not be created (see mpvm's stderr)", cpu);
+		return errmsg(err, errlen, "vCPU %u could not be created (mpvm's stderr says why); it stays absent", cpu);
 	return cpu_hotplug_add(&h->regs, cpu, err, errlen);
 }
 
@@ -200,18 +206,18 @@ int hotplug_cpu_del(struct vm *vm, unsigned int cpu, char *err, size_t errlen)
  * as online, so KVM's APIC-ID map, rebuilt at that reset, leaves it out:
  * an interrupt or INIT to its APIC ID then reaches nobody. Writing its
  * local APIC state back (KVM_SET_LAPIC, as QEMU does for every vCPU it
- * creates) rebuilds the map with it. Without KVM's local APICs
- * (--irqchip user) there is no map: KVM_GET_LAPIC fails with ENXIO.
+ * creates) rebuilds the map with it. With --irqchip user there is no
+ * local APIC in KVM, and no map.
  */
 static int kvm_lapic_into_map(struct vcpu *v)
 {
 	struct kvm_lapic_state s;
 
-	if (ioctl(v->fd, KVM_GET_LAPIC, &s) < 0)
-		return errno == ENXIO ? 0 : -1;
-	if (ioctl(v->fd, KVM_SET_LAPIC, &s) == 0)
+	if (v->vm->opts->irqchip == IRQCHIP_USER)
 		return 0;
-	fprintf(stderr, "mpvm: vCPU %u: KVM_SET_LAPIC: %s\n", v->id, strerror(errno));
+	if (ioctl(v->fd, KVM_GET_LAPIC, &s) == 0 && ioctl(v->fd, KVM_SET_LAPIC, &s) == 0)
+		return 0;
+	fprintf(stderr, "mpvm: vCPU %u: KVM_GET_LAPIC/KVM_SET_LAPIC: %s\n", v->id, strerror(errno));
 	return -1;
 }
 
@@ -269,9 +275,15 @@ enum vcpu_thread_state hotplug_state_absent(struct vcpu *v)
 	}
 	pthread_mutex_unlock(&v->cmd_lock);
 
-	/* First time in: the KVM vCPU, and this thread's filter, as at start. */
-	if (!v->run) {
+	/* First time in: the KVM vCPU, and this thread's filter, as at start.
+	 * A vCPU whose making failed half-way stays absent for good: its
+	 * half-made KVM vCPU is not run, nor made again. */
+	if (h->broken[v->id]) {
+		r = -1;
+	} else if (!h->made[v->id]) {
 		r = vcpu_create_kvm(v) || kvm_lapic_into_map(v);
+		h->broken[v->id] = r != 0;
+		h->made[v->id] = r == 0;
 		if (!r && vcpu_confine(v))
 			return VCPU_STATE_EXITED; /* the VM stops (vcpu_confine() said why) */
 	}
