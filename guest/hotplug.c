@@ -10,15 +10,16 @@
  */
 #include "guest.h"
 #include "cpu.h"
-#include "core/acpi.h"
-#include "core/acpi_cpu_hotplug.h"
 
-#define HP(off) ((uint16_t)(ACPI_CPU_HOTPLUG_BASE + (off)))
-#define GPE0_STS ((uint16_t)ACPI_GPE0_BLK)
-#define GPE0_EN  ((uint16_t)(ACPI_GPE0_BLK + ACPI_GPE0_BLK_LEN / 2))
-#define GPE_CPU  (1u << ACPI_GPE_CPU_HOTPLUG)
+#define HP(off) ((uint16_t)(MPVM_CPU_HOTPLUG_PORT + (off)))
+#define GPE0_STS ((uint16_t)MPVM_GPE0_PORT)
+#define GPE0_EN  ((uint16_t)(MPVM_GPE0_PORT + 2))
+#define GPE_CPU  (1u << MPVM_GPE_CPU_HOTPLUG)
 
-/* ACPI 6.3 §6.3.5 _OST status codes */
+/* ACPI 6.3 §5.6.6 Notify values, §6.3.5 _OST source events and status codes */
+#define NOTIFY_DEVICE_CHECK   1
+#define NOTIFY_EJECT_REQUEST  3
+#define OST_EJECT_EVENT       0x103
 #define OST_SUCCESS           0
 #define OST_EJECT_IN_PROGRESS 0x84
 
@@ -76,14 +77,14 @@ static void cpu_inserted(uint32_t sel, uint32_t apic_id)
 		FAIL("hotplug: CPU %u (APIC ID %u) is up but took no fixed IPI\n", sel, apic_id);
 	gprintf("mpvm-guest: hotplug: CPU %u (APIC ID %u) added and online, bring-up %ld us\n",
 		sel, apic_id, us);
-	ost(sel, ACPI_NOTIFY_DEVICE_CHECK, OST_SUCCESS);
+	ost(sel, NOTIFY_DEVICE_CHECK, OST_SUCCESS);
 }
 
 static void cpu_removed(uint32_t sel, uint32_t apic_id)
 {
 	int i = smp_add_cpu(apic_id); /* known already, from the table or an insert */
 
-	ost(sel, ACPI_NOTIFY_EJECT_REQUEST, OST_EJECT_IN_PROGRESS);
+	ost(sel, NOTIFY_EJECT_REQUEST, OST_EJECT_IN_PROGRESS);
 	if (i >= 0)
 		smp_park((unsigned)i);
 	delay_us(10000);
@@ -93,7 +94,7 @@ static void cpu_removed(uint32_t sel, uint32_t apic_id)
 	if (inb(HP(CPUHP_OFF_STS)) & CPUHP_STS_ENABLED)
 		FAIL("hotplug: CPU %u still present after its eject\n", sel);
 	gprintf("mpvm-guest: hotplug: CPU %u (APIC ID %u) parked (INIT) and ejected\n", sel, apic_id);
-	ost(sel, ACPI_OST_EJECT_EVENT, OST_SUCCESS);
+	ost(sel, OST_EJECT_EVENT, OST_SUCCESS);
 }
 
 /* CSCN: every CPU with an event, until command 0 finds none. Returns the events taken. */
@@ -131,7 +132,7 @@ void hotplug_run(unsigned events)
 	outl(HP(CPUHP_OFF_SEL), 0);
 	outb(HP(CPUHP_OFF_CMD), CPUHP_CMD_NEXT_EVENT);
 	if (inl(HP(0)) != 0) {
-		gprintf("mpvm-guest: hotplug: no CPU hotplug interface at 0x%x\n", ACPI_CPU_HOTPLUG_BASE);
+		gprintf("mpvm-guest: hotplug: no CPU hotplug interface at 0x%x\n", MPVM_CPU_HOTPLUG_PORT);
 		guest_exit(1);
 	}
 	for (;;) {
@@ -142,7 +143,7 @@ void hotplug_run(unsigned events)
 	}
 	outl(HP(CPUHP_OFF_SEL), 0);
 	gprintf("mpvm-guest: hotplug: %u possible CPUs, %u present; waiting for %u events (GPE %u)\n",
-		possible, present, events, ACPI_GPE_CPU_HOTPLUG);
+		possible, present, events, MPVM_GPE_CPU_HOTPLUG);
 	outw(GPE0_EN, GPE_CPU);
 	ap_io_on_ipi = true;
 	while (done < events) {

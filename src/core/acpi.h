@@ -25,13 +25,15 @@
 #define MPVM_CORE_ACPI_H
 
 #include "core/firmware.h"
+#include "core/guest_abi.h"
 
 #define ACPI_PM_BASE      0x600 /* PM1a_EVT_BLK 0x600 (4 bytes), PM1a_CNT_BLK 0x604 (2), PM_TMR_BLK 0x608 (4) */
 #define ACPI_PM1_EVT_BLK  (ACPI_PM_BASE + 0)
 #define ACPI_PM1_CNT_BLK  (ACPI_PM_BASE + 4)
 #define ACPI_PM_TMR_BLK   (ACPI_PM_BASE + 8)
-#define ACPI_GPE0_BLK     (ACPI_PM_BASE + 12)
+#define ACPI_GPE0_BLK     MPVM_GPE0_PORT /* ACPI_PM_BASE + 12 */
 #define ACPI_GPE0_BLK_LEN 4    /* 2 bytes of status, 2 of enable: GPEs 0-15 */
+_Static_assert(ACPI_GPE0_BLK == ACPI_PM_BASE + 12, "GPE0 follows the PM timer");
 #define ACPI_SCI_IRQ      9
 #define ACPI_S5_SLP_TYP   5    /* SLP_TYP value the DSDT's \_S5 gives */
 #define ACPI_RESET_PORT   0xcf9

@@ -33,27 +33,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ACPI_CPU_HOTPLUG_BASE 0x0cd8
-#define ACPI_CPU_HOTPLUG_LEN  12
+#include "core/guest_abi.h" /* the registers: the built-in guest drives them too */
 
-#define CPUHP_OFF_SEL   0x0   /* selector (write), command data 2 (read) */
-#define CPUHP_OFF_STS   0x4   /* status (read), control (write) */
-#define CPUHP_OFF_CMD   0x5
-#define CPUHP_OFF_DATA  0x8
-
-#define CPUHP_STS_ENABLED  (1u << 0)
-#define CPUHP_STS_INSERT   (1u << 1)
-#define CPUHP_STS_REMOVE   (1u << 2)
-#define CPUHP_CTL_EJECT    (1u << 3)  /* write only */
-#define CPUHP_STS_FW_EJECT (1u << 4)
-
-#define CPUHP_CMD_NEXT_EVENT 0
-#define CPUHP_CMD_OST_EVENT  1
-#define CPUHP_CMD_OST_STATUS 2
-#define CPUHP_CMD_ARCH_ID    3
+#define ACPI_CPU_HOTPLUG_BASE MPVM_CPU_HOTPLUG_PORT
+#define ACPI_CPU_HOTPLUG_LEN  MPVM_CPU_HOTPLUG_LEN
 
 /* GPE0 bit for CPU hotplug events (QEMU's GPE.2); the DSDT's \_GPE._E02. */
-#define ACPI_GPE_CPU_HOTPLUG 2
+#define ACPI_GPE_CPU_HOTPLUG MPVM_GPE_CPU_HOTPLUG
 
 /* ACPI 6.3 §6.3.5 _OST source events and §5.6.6 Notify values used here. */
 #define ACPI_NOTIFY_DEVICE_CHECK   1

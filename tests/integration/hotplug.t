@@ -14,6 +14,9 @@ need_kvm
 
 q() { "$QMP" --timeout 60 "$@"; }
 
+# wait_line FILE REGEX: up to 60 s for the guest's console to print it (events can come first).
+wait_line() { for _ in $(seq 600); do grep -Eq -- "$2" "$1" && return; sleep 0.1; done; }
+
 # seq_has FILE PERL-LIST: the words of PERL-LIST appear in order in vCPU 2's MP-state history.
 seq_has() {
 	report_field "$1" 'my @h = map { $_->{state} } @{$r->{vcpus}[2]{mp_states}}; my @w = ('"$2"');
@@ -42,6 +45,7 @@ for mode in kernel split user; do
 	q --events --wait ACPI_DEVICE_OST "$SOCK" 'mpvm-cpu-add cpu-index=2' >"$T_DIR/add1"
 	like "$T_DIR/add1" '"info":\{"device":"cpu2","slot":"2","slot-type":"CPU","source":1,"status":0\}' \
 		"$mode: add: the guest's _OST reports the device check done"
+	wait_line "$T_DIR/out" "added and online"
 	like "$T_DIR/out" "^mpvm-guest: hotplug: CPU 2 \(APIC ID 2\) added and online, bring-up [0-9]+ us" \
 		"$mode: add: the guest brought vCPU 2 up, with its bring-up time"
 	is "$(q "$SOCK" query-cpus-fast | grep -o '"cpu-index"' | wc -l)" 3 "$mode: add: query-cpus-fast lists 3 vCPUs"
@@ -50,6 +54,7 @@ for mode in kernel split user; do
 	like "$T_DIR/del" '"source":3,"status":132' "$mode: del: _OST eject request in progress (0x84)"
 	like "$T_DIR/del" '"data":\{"device":"cpu2","path":"/machine/unattached/device\[2\]"\},"event":"DEVICE_DELETED"' \
 		"$mode: del: DEVICE_DELETED once the vCPU is parked"
+	wait_line "$T_DIR/out" "parked \(INIT\) and ejected"
 	like "$T_DIR/out" "^mpvm-guest: hotplug: CPU 2 \(APIC ID 2\) parked \(INIT\) and ejected" "$mode: del: the guest parked and ejected it"
 	q "$SOCK" mpvm-query-mp-state >"$T_DIR/mp"
 	like "$T_DIR/mp" '"cpu-index":2,[^}]*"thread-state":"absent"' "$mode: del: its thread is absent"
