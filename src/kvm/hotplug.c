@@ -18,6 +18,7 @@
 #include "devices/cpu_hotplug.h"
 #include "kvm/control.h"
 #include "kvm/hotplug.h"
+#include "kvm/irqchip.h"
 #include "kvm/machine.h"
 #include "kvm/vm.h"
 
@@ -58,6 +59,8 @@ static void regs_ejected(void *opaque, unsigned int cpu)
 	vm->hotplug->ejected[cpu] = true;
 	atomic_store(&v->present, false);
 	pthread_mutex_unlock(&v->cmd_lock);
+	if (vm->irqchip->vcpu_present)
+		vm->irqchip->vcpu_present(v, false);
 	trace_instant(vm->trace, (int)cpu, "ejected (_EJ0)", vm_now_ns(vm), NULL);
 	vcpu_kick(v);
 }
@@ -287,6 +290,8 @@ enum vcpu_thread_state hotplug_state_absent(struct vcpu *v)
 		if (!r && vcpu_confine(v))
 			return VCPU_STATE_EXITED; /* the VM stops (vcpu_confine() said why) */
 	}
+	if (!r && vm->irqchip->vcpu_present)
+		vm->irqchip->vcpu_present(v, true);
 	pthread_mutex_lock(&v->cmd_lock);
 	h->result[v->id] = r;
 	h->answered[v->id] = true;

@@ -84,6 +84,12 @@ struct irqchip_ops {
 	 * APIC took it.
 	 */
 	int (*send_ipi)(struct vcpu *v, enum irqchip_ipi type, uint8_t vector);
+	/*
+	 * CPU hotplug (hotplug.c), any thread: vCPU `v` is plugged in or out;
+	 * an absent one takes no interrupt message. Optional: KVM has no
+	 * vCPU to deliver to before it is made, and an ejected one no longer runs.
+	 */
+	void (*vcpu_present)(struct vcpu *v, bool present);
 
 	/*
 	 * Snapshot hooks: the chip's state into / out of a byte buffer

@@ -214,9 +214,10 @@ int vcpu_create_kvm(struct vcpu *v)
 		fprintf(stderr, "mpvm: vCPU %u: mmap of kvm_run: %s\n", id, strerror(errno));
 		return -1;
 	}
-	if (set_cpuid(v) || set_mtrr_default(v))
+	if (set_cpuid(v) || set_mtrr_default(v) || vm->irqchip->vcpu_init(v))
 		return -1;
-	return vm->irqchip->vcpu_init(v);
+	atomic_store(&v->made, true); /* after fd and run: a kick may use them now */
+	return 0;
 }
 
 /* ---- guest faults: what happened, where, and the registers --------------- */
@@ -766,7 +767,7 @@ int vcpu_start(struct vcpu *v)
 
 void vcpu_interrupt_run(struct vcpu *v)
 {
-	if (!v->run || !v->thread_started)
+	if (!atomic_load(&v->made) || !v->thread_started)
 		return;
 	/* Seen by KVM_RUN on entry; the signal covers a vCPU already inside. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
@@ -777,7 +778,7 @@ void vcpu_kick(struct vcpu *v)
 {
 	if (!v->thread_started)
 		return;
-	if (v->run && v->vm->irqchip->wake)
+	if (atomic_load(&v->made) && v->vm->irqchip->wake)
 		v->vm->irqchip->wake(v);
 	pthread_mutex_lock(&v->cmd_lock); /* a paused or absent thread waits there */
 	pthread_cond_broadcast(&v->cmd_cond);

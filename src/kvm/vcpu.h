@@ -68,6 +68,7 @@ struct vcpu {
 	bool bsp;
 	atomic_bool present;        /* plugged in (always, without CPU hotplug): kvm/hotplug.c */
 	int fd;                     /* -1 until its KVM vCPU exists */
+	atomic_bool made;           /* fd and run are set up: other threads may kick it (hotplug makes it late) */
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;        /* main thread only: created and not yet joined */
