@@ -48,7 +48,14 @@ for mode in kernel split user; do
 	wait_line "$T_DIR/out" "added and online"
 	like "$T_DIR/out" "^mpvm-guest: hotplug: CPU 2 \(APIC ID 2\) added and online, bring-up [0-9]+ us" \
 		"$mode: add: the guest brought vCPU 2 up, with its bring-up time"
-	is "$(q "$SOCK" query-cpus-fast | grep -o '"cpu-index"' | wc -l)" 3 "$mode: add: query-cpus-fast lists 3 vCPUs"
+	q "$SOCK" query-cpus-fast >"$T_DIR/cpus"
+	is "$(grep -o '"cpu-index"' "$T_DIR/cpus" | wc -l)" 3 "$mode: add: query-cpus-fast lists 3 vCPUs"
+	tid=$(perl -MJSON::PP -ne 'for (@{decode_json($_)->{return}}) { print $_->{"thread-id"} if $_->{"cpu-index"} == 2 }' "$T_DIR/cpus")
+	if [[ " ${MPVM_ARGS:-} " == *" --seccomp off "* ]]; then
+		ok 0 "$mode: add: (no seccomp check with --seccomp off)"
+	else
+		like "/proc/$tid/status" '^Seccomp:[[:space:]]+2' "$mode: add: the added vCPU's thread runs under its seccomp filter"
+	fi
 
 	q --events --wait DEVICE_DELETED "$SOCK" 'mpvm-cpu-del cpu-index=2' >"$T_DIR/del"
 	like "$T_DIR/del" '"source":3,"status":132' "$mode: del: _OST eject request in progress (0x84)"
@@ -73,6 +80,14 @@ for mode in kernel split user; do
 	is "$(report_field "$T_DIR/r.json" '($r->{vcpus}[3]{present} ? "yes" : "no") . " " . $r->{vcpus}[3]{thread}{state_at_stop}')" \
 		"no absent" "$mode: --report: vCPU 3, never added, is absent"
 	like "$T_DIR/err" "^mpvm:    3        3  AP    absent" "$mode: the summary says vCPU 3 is absent"
+done
+
+# Possible CPUs are not there until added: a broadcast INIT-SIPI at boot starts only the present ones.
+for mode in kernel split user; do
+	run_mpvm 120 run --cpus 2,maxcpus=4 --irqchip "$mode" --cmdline scenario=broadcast
+	is "$STATUS" 0 "$mode: broadcast start with 2 absent CPUs: status 0"
+	like "$OUT" '^2/2 CPUs online$' "$mode: broadcast start: 2/2 CPUs online"
+	is "$(count "$ERR" '^mpvm: +[23] +[23] +AP +absent')" 2 "$mode: broadcast start: vCPUs 2 and 3 stay absent"
 done
 
 # No hotplug without maxcpus: a clear error.
