@@ -492,7 +492,9 @@ int control_start(struct vm *vm)
 
 		cpu->ctl = c;
 		cpu->id = i;
-		atomic_init(&cpu->state, mp_history_last(h, vm->irqchip->mp_state(v)));
+		/* a vCPU not made yet (CPU hotplug) has no MP state in KVM to read */
+		atomic_init(&cpu->state, atomic_load(&v->made) ? mp_history_last(h, vm->irqchip->mp_state(v))
+							       : MP_STATE_UNINITIALIZED);
 		atomic_init(&cpu->since_ns, h->len ? h->obs[h->len - 1].t_ns : 0);
 	}
 	sandbox_allow_event_fd(c->event_fd);

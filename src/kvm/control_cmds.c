@@ -190,7 +190,7 @@ static int send_one(struct vcpu *v, enum irqchip_ipi type, uint8_t vector)
 static void inject_nmi(struct control *c, struct outcome *o)
 {
 	for (unsigned int i = 0; i < c->vm->ncpus; i++)
-		if (send_one(&c->vm->vcpus[i], IRQCHIP_IPI_NMI, 0)) {
+		if (atomic_load(&c->vm->vcpus[i].present) && send_one(&c->vm->vcpus[i], IRQCHIP_IPI_NMI, 0)) {
 			fail(o, "NMI to vCPU %u: %s", i, strerror(errno));
 			return;
 		}
@@ -227,6 +227,10 @@ static void mpvm_send(struct control *c, const struct qmp_call *call, struct out
 
 	if (!v)
 		return;
+	if (!atomic_load(&v->present)) {
+		fail(o, "vCPU %u is not present (CPU hotplug: mpvm-cpu-add first)", v->id);
+		return;
+	}
 	for (int i = 0; i < 3; i++)
 		if (!strcmp(type, types[i]))
 			t = i;
@@ -288,7 +292,9 @@ static void query_mp_state(struct control *c, const struct qmp_call *call, struc
 		struct vcpu *v = &vm->vcpus[i];
 		struct control_cpu *cpu = &c->cpus[i];
 		struct json_object *e = json_object_new_object();
-		unsigned int mp = vm->irqchip->mp_state(v), sipi = atomic_load(&v->last_sipi);
+		unsigned int sipi = atomic_load(&v->last_sipi);
+		/* a vCPU not made yet (CPU hotplug) has no MP state in KVM to read */
+		unsigned int mp = atomic_load(&v->made) ? vm->irqchip->mp_state(v) : MP_STATE_UNINITIALIZED;
 
 		json_object_object_add(e, "cpu-index", jint(i));
 		json_object_object_add(e, "apic-id", jint(v->apic_id));
@@ -300,6 +306,8 @@ static void query_mp_state(struct control *c, const struct qmp_call *call, struc
 		json_object_object_add(e, "thread-state", json_object_new_string(
 					       vcpu_state_name((enum vcpu_thread_state)atomic_load(&v->state))));
 		json_object_object_add(e, "paused", json_object_new_boolean(cpu->paused));
+		if (!atomic_load(&v->present))
+			json_object_object_add(e, "present", json_object_new_boolean(false)); /* CPU hotplug */
 		json_object_object_add(e, "exits", jint((int64_t)__atomic_load_n(&v->exits, __ATOMIC_RELAXED)));
 		if (sipi & VCPU_SIPI_SEEN)
 			json_object_object_add(e, "last-sipi-vector", jint(sipi & 0xff));
