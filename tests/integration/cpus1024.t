@@ -6,13 +6,14 @@
 # spec's 10 ms wait each, would take over 10 s of guest time alone), each
 # AP takes a fixed IPI twice, and mpvm reports 1024 vCPUs. About 18 s per
 # mode on a 2-core KVM-PVM host; MPVM_1024_MODES narrows the modes (e.g.
-# "kernel" for the sanitizer builds). Also the errors for more CPUs or
+# "kernel" for AddressSanitizer, where it took 97 s; empty: none, for
+# ThreadSanitizer, where 1024 threads took 79 s and 1.2 GB). Also the errors for more CPUs or
 # APIC IDs than the host's KVM takes.
 MPVM=${MPVM:-${BUILD:-build}/mpvm}
 . "$(dirname "$0")/lib.sh"
 need_kvm
 
-for mode in ${MPVM_1024_MODES:-kernel split user}; do
+for mode in ${MPVM_1024_MODES-kernel split user}; do
 	run_mpvm 900 run --cpus 1024 --irqchip "$mode" --memory 512M --timeout 600 \
 		--cmdline scenario=broadcast --report "$T_DIR/r.json"
 	name="--cpus 1024 --irqchip $mode"
