@@ -20,6 +20,7 @@
 
 #define IPI_VECTOR      0x40
 #define SPIN_VECTOR     0x41 /* scenario=nmi-storm: the AP spins in the handler, interrupts on */
+#define SCI_VECTOR      0x50 /* scenario=hotplug sci=1: the ACPI SCI, I/O APIC pin 9 */
 #define SPURIOUS_VECTOR 0xff
 
 /*
@@ -153,7 +154,8 @@ void smp_park(unsigned i);
 bool smp_ping(unsigned i);
 
 /* hotplug.c: scenario=hotplug */
-__attribute__((noreturn)) void hotplug_run(unsigned events);
+__attribute__((noreturn)) void hotplug_run(unsigned events, bool sci);
+void hotplug_sci(void);
 
 /* bench.c: scenario=ipi-bench */
 #define BENCH_MAX_ROUNDS 10000

@@ -1,9 +1,11 @@
 /*
- * scenario=hotplug events=N: the guest side of ACPI CPU hotplug, for a
- * guest without an AML interpreter. It does by hand what the DSDT's
+ * scenario=hotplug events=N [sci=1]: the guest side of ACPI CPU hotplug,
+ * for a guest without an AML interpreter. It does by hand what the DSDT's
  * methods do (core/acpi_cpu_hotplug.c, QEMU's interface): it enables GPE 2
- * and polls GPE0_STS for it (interrupts stay off; the SCI is the same bit),
- * then scans the register block: command 0 selects the next CPU with an
+ * and polls GPE0_STS for it, or with sci=1 routes the SCI (ISA IRQ 9 = I/O
+ * APIC pin 9, level, active high, as the MADT's override says) to the BSP
+ * and sleeps in HLT until it comes, as an OS takes it; then it scans the
+ * register block: command 0 selects the next CPU with an
  * event; an insert is a CPU to bring up (INIT-SIPI-SIPI, as at boot), a
  * remove is a CPU to offline: park it with INIT, eject it (_EJ0) and say
  * so (_OST). It reports each bring-up time and ends after N events.
@@ -22,6 +24,18 @@
 #define OST_EJECT_EVENT       0x103
 #define OST_SUCCESS           0
 #define OST_EJECT_IN_PROGRESS 0x84
+
+#define SCI_PIN     9
+#define IOAPIC_ADDR 0xfec00000u
+
+static volatile uint32_t scis;      /* SCIs taken */
+static volatile bool gpe_seen;      /* the handler found GPE 2 and cleared it */
+
+static void ioapic_write(uint32_t reg, uint32_t v)
+{
+	*(volatile uint32_t *)(uintptr_t)IOAPIC_ADDR = reg;
+	*(volatile uint32_t *)(uintptr_t)(IOAPIC_ADDR + 0x10) = v;
+}
 
 static uint32_t inl(uint16_t port)
 {
@@ -124,7 +138,55 @@ static unsigned scan(void)
 	}
 }
 
-void hotplug_run(unsigned events)
+/*
+ * The SCI's handler (idt.c): the line is level-triggered, so the source,
+ * GPE0_STS, is cleared before the EOI, or the interrupt would come back at
+ * once (ACPI 6.3 §5.6.4: OSPM clears the status bit of an edge GPE, _Exx,
+ * before it runs the method).
+ */
+void hotplug_sci(void)
+{
+	uint16_t sts = inw((uint16_t)MPVM_GPE0_PORT);
+
+	if (sts & GPE_CPU) {
+		outw((uint16_t)MPVM_GPE0_PORT, GPE_CPU);
+		gpe_seen = true;
+	}
+	scis++;
+	lapic_eoi();
+}
+
+/*
+ * I/O APIC redirection entry for pin 9 (IOREDTBL at 0x10 + 2 * pin): level,
+ * active high, to the BSP. The 8259 PICs are masked first, as an OS in APIC
+ * mode does: IRQ 9 reaches the slave PIC too, and KVM's BSP takes the PIC's
+ * INTR through LINT0 (ExtINT at reset) with the PIC's reset vector base 0.
+ */
+static void route_sci(void)
+{
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+	ioapic_write(0x10 + 2 * SCI_PIN + 1, lapic_id() << 24);
+	ioapic_write(0x10 + 2 * SCI_PIN, SCI_VECTOR | 1u << 15);
+}
+
+/* Until GPE 2 is seen: polled, or asleep until the SCI. */
+static void wait_gpe(bool sci)
+{
+	if (!sci) {
+		while (!(inw(GPE0_STS) & GPE_CPU))
+			delay_us(1000);
+		outw(GPE0_STS, GPE_CPU); /* clear it before the scan: a later event sets it again */
+		return;
+	}
+	__asm__ volatile("cli" : : : "memory");
+	while (!gpe_seen)
+		__asm__ volatile("sti; hlt; cli" : : : "memory"); /* the SCI ends the HLT */
+	gpe_seen = false;
+	__asm__ volatile("sti" : : : "memory");
+}
+
+void hotplug_run(unsigned events, bool sci)
 {
 	unsigned done = 0, possible = 0, present = 0;
 
@@ -142,16 +204,18 @@ void hotplug_run(unsigned events)
 			break;
 	}
 	outl(HP(CPUHP_OFF_SEL), 0);
-	gprintf("mpvm-guest: hotplug: %u possible CPUs, %u present; waiting for %u events (GPE %u)\n",
-		possible, present, events, MPVM_GPE_CPU_HOTPLUG);
+	if (sci)
+		route_sci();
+	gprintf("mpvm-guest: hotplug: %u possible CPUs, %u present; waiting for %u events (GPE %u, %s)\n",
+		possible, present, events, MPVM_GPE_CPU_HOTPLUG, sci ? "SCI on IRQ 9" : "polled");
 	outw(GPE0_EN, GPE_CPU);
 	ap_io_on_ipi = true;
 	while (done < events) {
-		while (!(inw(GPE0_STS) & GPE_CPU))
-			delay_us(1000);
-		outw(GPE0_STS, GPE_CPU); /* clear it before the scan: a later event sets it again */
+		wait_gpe(sci);
 		done += scan();
 	}
+	if (sci)
+		gprintf("mpvm-guest: hotplug: %u SCIs taken\n", scis);
 	gprintf("mpvm-guest: hotplug: %u events taken\n", done);
 	guest_exit(failures ? 1 : 0);
 }

@@ -54,6 +54,7 @@ struct options {
 	bool spin;        /* scenario=ipi-bench wait=spin: the BSP spins for replies */
 	uint64_t bytes;   /* scenario=console-flood: bytes to write (flood.c) */
 	unsigned events;  /* scenario=hotplug: CPU hotplug events to take (hotplug.c) */
+	bool sci;         /* scenario=hotplug sci=1: take the SCI, not poll GPE0_STS */
 };
 
 __attribute__((noreturn)) static void usage_error(const char *what, const char *tok, size_t len)
@@ -67,7 +68,7 @@ __attribute__((noreturn)) static void usage_error(const char *what, const char *
 	}
 	gprintf(" (keys: scenario=default|second-sipi|reinit|partial|broadcast|hang|"
 		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable|cpuid|apic-base-gp|nmi-storm|"
-		"hostile-mp|hostile-ipi|hostile-apic|hostile-io|console-flood|hotplug, start=K, events=N, where=bsp|ap, "
+		"hostile-mp|hostile-ipi|hostile-apic|hostile-io|console-flood|hotplug, start=K, events=N, sci=0|1, where=bsp|ap, "
 		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS, rounds=N, "
 		"wait=hlt|spin, bytes=N[K|M|G])\n");
 	gprintf("mpvm-guest:   scenario=ipi-bench rounds=N wait=hlt|spin: IPI round trip and HLT "
@@ -98,7 +99,7 @@ static long parse_num(const char *s, size_t len)
 /* Space-separated key=value tokens. Anything unknown is an error. */
 static struct options parse_cmdline(const char *s, size_t len)
 {
-	struct options o = { SC_DEFAULT, -1, TABLES_AUTO, APIC_AUTO, false, 1000, false, 0, 0 };
+	struct options o = { SC_DEFAULT, -1, TABLES_AUTO, APIC_AUTO, false, 1000, false, 0, 0, false };
 	bool have_start = false, have_where = false, have_rounds = false, have_wait = false;
 	bool have_bytes = false;
 	size_t i = 0;
@@ -182,6 +183,10 @@ static struct options parse_cmdline(const char *s, size_t len)
 			if (e <= 0 || o.scenario != SC_HOTPLUG)
 				usage_error("events= needs scenario=hotplug (before it) and a count", v, vl);
 			o.events = (unsigned)e;
+		} else if (token_is(tok, kl, "sci")) {
+			if (o.scenario != SC_HOTPLUG || !(token_is(v, vl, "0") || token_is(v, vl, "1")))
+				usage_error("sci=0|1 needs scenario=hotplug (before it)", v, vl);
+			o.sci = token_is(v, vl, "1");
 		} else if (token_is(tok, kl, "timeout")) {
 			long ms = parse_num(v, vl);
 			if (ms <= 0)
@@ -522,7 +527,7 @@ void bsp_main(const struct mpvm_boot_info *bi)
 	if (o.scenario == SC_IPI_BENCH)
 		bench_ipi(o.rounds, o.spin);
 	if (o.scenario == SC_HOTPLUG)
-		hotplug_run(o.events ? o.events : 1);
+		hotplug_run(o.events ? o.events : 1, o.sci);
 	if (o.scenario == SC_HANG) {
 		gprintf("mpvm-guest: hang: %u/%u CPUs online; the BSP now halts with interrupts off, "
 			"for good\n", 1 + smp_online(), cpus.n);
