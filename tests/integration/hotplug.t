@@ -15,6 +15,14 @@ need_kvm
 
 q() { "$QMP" --timeout 60 "$@"; }
 
+# trace2 FILE: vCPU 2's track in the --trace JSON: its MP-state spans in order, then its instants.
+trace2() {
+	perl -MJSON::PP -e 'local $/; my $e = decode_json(<STDIN>); my (@s, @i);
+		for (@$e) { next unless ($_->{tid} // -1) == 2;
+			push @s, $_->{name} if $_->{ph} eq "X"; push @i, $_->{name} if $_->{ph} eq "i" && ($_->{cat} // "") eq "vm" }
+		print join(",", @s), " / ", join(",", @i)' <"$1"
+}
+
 # wait_line FILE REGEX: up to 60 s for the guest's console to print it (events can come first).
 wait_line() { for _ in $(seq 600); do grep -Eq -- "$2" "$1" && return; sleep 0.1; done; }
 
@@ -30,7 +38,7 @@ for run in kernel:1 split:1 user:1 user:0; do
 	SOCK=$T_DIR/hp-$mode.sock
 	rm -f "$SOCK"
 	timeout --kill-after=5 240 "$MPVM" run --cpus 2,maxcpus=4 --irqchip "$mode" \
-		--cmdline "scenario=hotplug events=3 sci=$sci" --control "$SOCK" --report "$T_DIR/r.json" \
+		--cmdline "scenario=hotplug events=3 sci=$sci" --control "$SOCK" --report "$T_DIR/r.json" --trace "$T_DIR/t.json" \
 		${MPVM_ARGS:-} >"$T_DIR/out" 2>"$T_DIR/err" </dev/null &
 	VM_PID=$!
 	for _ in $(seq 1200); do grep -q 'waiting for 3 events' "$T_DIR/out" 2>/dev/null && break; sleep 0.1; done
@@ -84,6 +92,8 @@ for run in kernel:1 split:1 user:1 user:0; do
 	fi
 	is "$(seq_has "$T_DIR/r.json" 'qw(UNINITIALIZED INIT_RECEIVED RUNNABLE INIT_RECEIVED RUNNABLE)')" ok \
 		"$label: --report: vCPU 2 went UNINITIALIZED, INIT_RECEIVED, RUNNABLE, INIT_RECEIVED (parked), RUNNABLE"
+	like <(trace2 "$T_DIR/t.json") '^UNINITIALIZED,INIT_RECEIVED,(SIPI_RECEIVED,)?RUNNABLE,.*INIT_RECEIVED,.*RUNNABLE.* / added,ejected \(_EJ0\),parked \(absent\),added$' \
+		"$label: --trace: vCPU 2's spans and the added, ejected, parked, added marks"
 	is "$(report_field "$T_DIR/r.json" '$r->{vcpus}[2]{mp_states}[0]{state}')" UNINITIALIZED \
 		"$label: --report: vCPU 2 started UNINITIALIZED"
 	is "$(report_field "$T_DIR/r.json" '($r->{vcpus}[3]{present} ? "yes" : "no") . " " . $r->{vcpus}[3]{thread}{state_at_stop}')" \
