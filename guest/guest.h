@@ -21,6 +21,7 @@
 #define IPI_VECTOR      0x40
 #define SPIN_VECTOR     0x41 /* scenario=nmi-storm: the AP spins in the handler, interrupts on */
 #define HEARTBEAT_VECTOR 0x42 /* scenario=heartbeat: each CPU's local APIC timer */
+#define SCI_VECTOR      0x50 /* scenario=hotplug sci=1: the ACPI SCI, I/O APIC pin 9 */
 #define SPURIOUS_VECTOR 0xff
 
 /*
@@ -149,6 +150,15 @@ unsigned smp_online(void);
 void smp_final_check(void);
 uint64_t smp_ram_needed(void);
 void smp_ap_ipi(void);
+extern bool ap_io_on_ipi;
+int smp_add_cpu(uint32_t apic_id);
+int64_t smp_bring_up(unsigned i);
+void smp_park(unsigned i);
+bool smp_ping(unsigned i);
+
+/* hotplug.c: scenario=hotplug */
+__attribute__((noreturn)) void hotplug_run(unsigned events, bool sci);
+void hotplug_sci(void);
 
 /* bench.c: scenario=ipi-bench */
 #define BENCH_MAX_ROUNDS 10000

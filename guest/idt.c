@@ -70,6 +70,10 @@ void interrupt_handler(struct int_frame *f)
 		ap_spinning = false;
 		return;
 	}
+	if (f->vector == SCI_VECTOR) {
+		hotplug_sci();
+		return;
+	}
 	if (f->vector == SPURIOUS_VECTOR)
 		return; /* no EOI for a spurious interrupt (SDM §10.9) */
 	if (f->vector == 2 && nmis_expected) { /* IRET ends NMI blocking (SDM §6.7.1) */

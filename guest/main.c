@@ -18,7 +18,8 @@ enum scenario {
 	SC_DEFAULT, SC_SECOND_SIPI, SC_REINIT, SC_PARTIAL, SC_BROADCAST,
 	SC_HANG, SC_TRIPLE_FAULT, SC_BAD_PORT, SC_BAD_MMIO, SC_BAD_FETCH, SC_IPI_BENCH,
 	SC_APIC_DISABLE, SC_CPUID, SC_APIC_BASE_GP, SC_NMI_STORM,
-	SC_HOSTILE_MP, SC_HOSTILE_IPI, SC_HOSTILE_APIC, SC_HOSTILE_IO, SC_CONSOLE_FLOOD, SC_HEARTBEAT, SC_COUNT
+	SC_HOSTILE_MP, SC_HOSTILE_IPI, SC_HOSTILE_APIC, SC_HOSTILE_IO, SC_CONSOLE_FLOOD, SC_HEARTBEAT, SC_HOTPLUG,
+	SC_COUNT
 };
 static const char *const scenario_names[SC_COUNT] = {
 	[SC_DEFAULT] = "default", [SC_SECOND_SIPI] = "second-sipi", [SC_REINIT] = "reinit",
@@ -29,7 +30,7 @@ static const char *const scenario_names[SC_COUNT] = {
 	[SC_NMI_STORM] = "nmi-storm",
 	[SC_HOSTILE_MP] = "hostile-mp", [SC_HOSTILE_IPI] = "hostile-ipi",
 	[SC_HOSTILE_APIC] = "hostile-apic", [SC_HOSTILE_IO] = "hostile-io",
-	[SC_CONSOLE_FLOOD] = "console-flood", [SC_HEARTBEAT] = "heartbeat",
+	[SC_CONSOLE_FLOOD] = "console-flood", [SC_HEARTBEAT] = "heartbeat", [SC_HOTPLUG] = "hotplug",
 };
 static const enum fault scenario_fault[SC_COUNT] = {
 	[SC_TRIPLE_FAULT] = FAULT_TRIPLE, [SC_BAD_PORT] = FAULT_BAD_PORT,
@@ -53,6 +54,8 @@ struct options {
 	unsigned rounds;  /* scenario=ipi-bench: measured rounds (bench.c) */
 	bool spin;        /* scenario=ipi-bench wait=spin: the BSP spins for replies */
 	uint64_t bytes;   /* scenario=console-flood: bytes to write (flood.c) */
+	unsigned events;  /* scenario=hotplug: CPU hotplug events to take (hotplug.c) */
+	bool sci;         /* scenario=hotplug sci=1: take the SCI, not poll GPE0_STS */
 };
 
 __attribute__((noreturn)) static void usage_error(const char *what, const char *tok, size_t len)
@@ -66,8 +69,9 @@ __attribute__((noreturn)) static void usage_error(const char *what, const char *
 	}
 	gprintf(" (keys: scenario=default|second-sipi|reinit|partial|broadcast|hang|"
 		"triple-fault|bad-port|bad-mmio|bad-fetch|ipi-bench|apic-disable|cpuid|apic-base-gp|nmi-storm|"
-		"hostile-mp|hostile-ipi|hostile-apic|hostile-io|console-flood|heartbeat, start=K, where=bsp|ap, "
-		"tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS, hold=start|init|sipi|online, rounds=N, "
+		"hostile-mp|hostile-ipi|hostile-apic|hostile-io|console-flood|heartbeat|hotplug, start=K, events=N, "
+		"sci=0|1, where=bsp|ap, tables=auto|acpi|mptable, apic=auto|xapic|x2apic, timeout=MS, "
+		"hold=start|init|sipi|online, rounds=N, "
 		"wait=hlt|spin, bytes=N[K|M|G])\n");
 	gprintf("mpvm-guest:   scenario=ipi-bench rounds=N wait=hlt|spin: IPI round trip and HLT "
 		"wake-up latency, BSP and first AP, N rounds (1-%u, default 1000; HLT wake-up at most "
@@ -97,7 +101,7 @@ static long parse_num(const char *s, size_t len)
 /* Space-separated key=value tokens. Anything unknown is an error. */
 static struct options parse_cmdline(const char *s, size_t len)
 {
-	struct options o = { SC_DEFAULT, -1, TABLES_AUTO, APIC_AUTO, false, 1000, false, 0 };
+	struct options o = { SC_DEFAULT, -1, TABLES_AUTO, APIC_AUTO, false, 1000, false, 0, 0, false };
 	bool have_start = false, have_where = false, have_rounds = false, have_wait = false;
 	bool have_bytes = false;
 	size_t i = 0;
@@ -184,6 +188,15 @@ static struct options parse_cmdline(const char *s, size_t len)
 			if (k == 4)
 				usage_error("unknown hold stage", v, vl);
 			guest_hold = (enum guest_hold)(k + 1);
+		} else if (token_is(tok, kl, "events")) {
+			long e = parse_num(v, vl);
+			if (e <= 0 || o.scenario != SC_HOTPLUG)
+				usage_error("events= needs scenario=hotplug (before it) and a count", v, vl);
+			o.events = (unsigned)e;
+		} else if (token_is(tok, kl, "sci")) {
+			if (o.scenario != SC_HOTPLUG || !(token_is(v, vl, "0") || token_is(v, vl, "1")))
+				usage_error("sci=0|1 needs scenario=hotplug (before it)", v, vl);
+			o.sci = token_is(v, vl, "1");
 		} else if (token_is(tok, kl, "timeout")) {
 			long ms = parse_num(v, vl);
 			if (ms <= 0)
@@ -530,6 +543,8 @@ void bsp_main(const struct mpvm_boot_info *bi)
 		smp_reinit();
 	if (o.scenario == SC_IPI_BENCH)
 		bench_ipi(o.rounds, o.spin);
+	if (o.scenario == SC_HOTPLUG)
+		hotplug_run(o.events ? o.events : 1, o.sci);
 	if (o.scenario == SC_HANG) {
 		gprintf("mpvm-guest: hang: %u/%u CPUs online; the BSP now halts with interrupts off, "
 			"for good\n", 1 + smp_online(), cpus.n);

@@ -81,9 +81,19 @@ void ap_main(uint32_t id, uint32_t cpuid_id, uint32_t start_cs)
 		__asm__ volatile("sti; hlt" : : : "memory");
 }
 
+/*
+ * scenario=hotplug: an AP's IPI handler also reads a port, an exit from
+ * guest code, so that mpvm records the AP RUNNABLE with KVM's local APICs
+ * too (where it sees MP states only when a vCPU comes back from KVM_RUN).
+ */
+bool ap_io_on_ipi;
+
 void smp_ap_ipi(void)
 {
 	uint32_t id = lapic_id();
+
+	if (ap_io_on_ipi)
+		(void)inb(0x80); /* the POST port: reads ignore it */
 	if (id < MAX_APIC_ID && apic_index[id])
 		__atomic_fetch_add(&pc[apic_index[id] - 1].acks, 1, __ATOMIC_RELEASE);
 }
@@ -488,4 +498,67 @@ void smp_final_check(void)
 				       "x2APIC mode first avoids that)"
 				     : "");
 	}
+}
+
+/* ---- CPU hotplug (hotplug.c) ------------------------------------------------ */
+
+/* The CPU index of `apic_id`, appended to the table if it is new; -1: no room. */
+int smp_add_cpu(uint32_t apic_id)
+{
+	unsigned i;
+
+	if (apic_id >= MAX_APIC_ID)
+		return -1;
+	if (apic_index[apic_id])
+		return apic_index[apic_id] - 1;
+	if (cpus.n >= MAX_CPUS)
+		return -1;
+	i = cpus.n++;
+	cpus.apic_id[i] = apic_id;
+	ap_stack_top[apic_id] = (uint64_t)(uintptr_t)(ap_stacks + (i + 1) * STACK_SIZE);
+	apic_index[apic_id] = (uint16_t)(i + 1); /* before any SIPI: the trampoline looks it up */
+	return (int)i;
+}
+
+/* INIT-SIPI-SIPI to CPU i (again, after a park) and its next check-in: the bring-up in us, or -1. */
+int64_t smp_bring_up(unsigned i)
+{
+	uint32_t id = cpus.apic_id[i], before = checkins(i);
+
+	pc[i].started = true;
+	pc[i].expect = before + 1;
+	pc[i].init_tsc = rdtsc();
+	send_init(id, 0);
+	delay_us(10000);
+	send_sipi(id, 0, TRAMP_ADDR);
+	delay_us(200);
+	send_sipi(id, 0, TRAMP_ADDR);
+	if (!wait_checkins(i, before + 1, rdtsc() + us_to_tsc(ap_timeout_ms * 1000)))
+		return -1;
+	check_checkin(i, STARTUP_VECTOR(TRAMP_ADDR));
+	if (entries(i) != before + 1)
+		FAIL("AP APIC ID %u: %u trampoline entries, expected %u\n", id, entries(i), before + 1);
+	return bringup_us(i);
+}
+
+/* Park CPU i as an OS offlines one: INIT, and it waits for a SIPI. */
+void smp_park(unsigned i)
+{
+	send_init(cpus.apic_id[i], 0);
+}
+
+/* A fixed IPI to CPU i: does its handler run? */
+bool smp_ping(unsigned i)
+{
+	uint32_t a = __atomic_load_n(&pc[i].acks, __ATOMIC_ACQUIRE);
+	uint64_t deadline;
+
+	lapic_send_ipi(cpus.apic_id[i], ICR_FIXED | ICR_ASSERT | IPI_VECTOR);
+	deadline = rdtsc() + us_to_tsc(ap_timeout_ms * 1000);
+	while (__atomic_load_n(&pc[i].acks, __ATOMIC_ACQUIRE) == a)
+		if (rdtsc() > deadline)
+			return false;
+		else
+			cpu_relax();
+	return true;
 }

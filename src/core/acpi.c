@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "core/acpi.h"
+#include "core/acpi_cpu_hotplug.h"
+#include "core/aml.h"
 
 #define ACPI_OEM_ID        "MPVM  "   /* 6 bytes */
 #define ACPI_OEM_TABLE_ID  "MPVMVMM "  /* 8 bytes */
@@ -224,6 +226,7 @@ _Static_assert(sizeof(struct madt_x2apic_nmi) == 12, "MADT x2APIC NMI entry is 1
 
 #define MADT_PCAT_COMPAT   (1u << 0)
 #define MADT_CPU_ENABLED   (1u << 0)
+#define MADT_CPU_ONLINE_CAPABLE (1u << 1) /* ACPI 6.3 */
 /* 5.2.12.5 MPS INTI flags: polarity bits 1:0, trigger mode bits 3:2 */
 #define MPS_INTI_HIGH      0x1
 #define MPS_INTI_EDGE      (0x1 << 2)
@@ -240,129 +243,6 @@ static int cpu_needs_x2apic(const struct fw_topology *t, unsigned int i)
 	return t->apic_ids[i] >= 0xff || i >= 0xff;
 }
 
-/* ------------------------------------------------------------------------
- * A small AML encoder (ACPI 6.3 chapter 20, AML Specification), just
- * enough for the DSDT: names, packages, scopes, devices, strings and
- * integers. It counts every byte but only stores those that fit, so one
- * run with cap 0 measures the DSDT.
- */
-struct aml {
-	uint8_t *p;
-	size_t cap;                /* bytes of p that may be written */
-	size_t len;                /* bytes emitted so far */
-};
-
-/* 20.2 Opcodes used here */
-#define AML_ZERO_OP        0x00
-#define AML_ONE_OP         0x01
-#define AML_NAME_OP        0x08
-#define AML_BYTE_PREFIX    0x0a
-#define AML_WORD_PREFIX    0x0b
-#define AML_DWORD_PREFIX   0x0c
-#define AML_STRING_PREFIX  0x0d
-#define AML_SCOPE_OP       0x10
-#define AML_PACKAGE_OP     0x12
-#define AML_EXT_OP_PREFIX  0x5b
-#define AML_DEVICE_OP      0x82  /* after AML_EXT_OP_PREFIX */
-#define AML_ROOT_CHAR      0x5c  /* '\' */
-
-static void aml_bytes(struct aml *a, const void *src, size_t n)
-{
-	if (a->len + n <= a->cap)
-		memcpy(a->p + a->len, src, n);
-	a->len += n;
-}
-
-static void aml_byte(struct aml *a, uint8_t b)
-{
-	aml_bytes(a, &b, 1);
-}
-
-/*
- * 20.2.2 NameString: an optional root prefix '\' and one 4-character
- * NameSeg. Shorter names are padded with '_' as the spec requires.
- */
-static void aml_name(struct aml *a, const char *name)
-{
-	char seg[4] = { '_', '_', '_', '_' };
-	size_t i;
-
-	if (*name == '\\') {
-		aml_byte(a, AML_ROOT_CHAR);
-		name++;
-	}
-	for (i = 0; i < 4 && name[i]; i++)
-		seg[i] = name[i];
-	aml_bytes(a, seg, 4);
-}
-
-/* 20.2.3 Data Objects Encoding: the shortest form of an integer. */
-static void aml_integer(struct aml *a, uint32_t v)
-{
-	if (v == 0) {
-		aml_byte(a, AML_ZERO_OP);
-	} else if (v == 1) {
-		aml_byte(a, AML_ONE_OP);
-	} else if (v <= 0xff) {
-		aml_byte(a, AML_BYTE_PREFIX);
-		aml_byte(a, (uint8_t)v);
-	} else if (v <= 0xffff) {
-		aml_byte(a, AML_WORD_PREFIX);
-		aml_bytes(a, &(uint16_t){ (uint16_t)v }, 2);
-	} else {
-		aml_byte(a, AML_DWORD_PREFIX);
-		aml_bytes(a, &v, 4);
-	}
-}
-
-/* String := StringPrefix AsciiCharList NullChar */
-static void aml_string(struct aml *a, const char *s)
-{
-	aml_byte(a, AML_STRING_PREFIX);
-	aml_bytes(a, s, strlen(s) + 1);
-}
-
-/*
- * 20.2.4 Package Length Encoding. A PkgLength counts itself and what
- * follows it up to the end of the package, so its own size (1-4 bytes)
- * depends on the body: open() just remembers where the body starts,
- * close() slides the finished body up and puts the PkgLength in front.
- */
-static size_t aml_open(struct aml *a)
-{
-	return a->len;
-}
-
-static void aml_close(struct aml *a, size_t start)
-{
-	size_t body = a->len - start, n, total, i;
-	uint8_t enc[4];
-
-	if (body + 1 <= 0x3f)
-		n = 1;
-	else if (body + 2 <= 0xfff)
-		n = 2;
-	else if (body + 3 <= 0xfffff)
-		n = 3;
-	else
-		n = 4; /* 28 bits: far more than any DSDT made here */
-	total = body + n;
-
-	if (n == 1) {
-		enc[0] = (uint8_t)total;
-	} else {
-		/* bits 7:6 = bytes that follow, bits 3:0 = low nibble */
-		enc[0] = (uint8_t)(((n - 1) << 6) | (total & 0xf));
-		for (i = 1; i < n; i++)
-			enc[i] = (uint8_t)(total >> (4 + 8 * (i - 1)));
-	}
-	if (a->len + n <= a->cap) {
-		memmove(a->p + start + n, a->p + start, body);
-		memcpy(a->p + start, enc, n);
-	}
-	a->len += n;
-}
-
 /*
  * The DSDT body (after the table header):
  *
@@ -372,13 +252,16 @@ static void aml_close(struct aml *a, size_t start)
  *       ...one per vCPU, C000..C3FF, _UID = vCPU index = MADT UID
  *   }
  *
+ * or, when CPUs can be hot-plugged (maxcpus above ncpus), Scope (\_SB)
+ * holds QEMU's CPU hotplug container \_SB.CPUS with a device per possible
+ * CPU, and Scope (\_GPE) its GPE handler (acpi_cpu_hotplug.c).
+ *
  * \_S5 (7.4.2, \_Sx System States): SLP_TYPa, SLP_TYPb, two reserved.
  * ACPI0007 processor devices (8.4 Declaring Processors): Processor() is
  * deprecated since ACPI 6.0, and devices work for any UID width.
  */
 static void dsdt_body(struct aml *a, const struct fw_topology *t)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	size_t pkg, scope, dev;
 	unsigned int i;
 
@@ -396,20 +279,22 @@ static void dsdt_body(struct aml *a, const struct fw_topology *t)
 	aml_byte(a, AML_SCOPE_OP);
 	scope = aml_open(a);
 	aml_name(a, "\\_SB_");
+	if (fw_hotplug(t)) {
+		acpi_cpu_hotplug_aml(a, t);
+		aml_close(a, scope);
+		acpi_cpu_hotplug_gpe_aml(a);
+		return;
+	}
 	for (i = 0; i < t->ncpus; i++) {
+		static const char hex[] = "0123456789ABCDEF";
 		char name[5] = { 'C', hex[(i >> 8) & 0xf], hex[(i >> 4) & 0xf],
 				 hex[i & 0xf], 0 };
 
-		aml_byte(a, AML_EXT_OP_PREFIX);
-		aml_byte(a, AML_DEVICE_OP);
+		aml_ext(a, AML_DEVICE_OP);
 		dev = aml_open(a);
 		aml_name(a, name);
-		aml_byte(a, AML_NAME_OP);
-		aml_name(a, "_HID");
-		aml_string(a, "ACPI0007");
-		aml_byte(a, AML_NAME_OP);
-		aml_name(a, "_UID");
-		aml_integer(a, i);
+		aml_name_string(a, "_HID", "ACPI0007");
+		aml_name_int(a, "_UID", i);
 		aml_close(a, dev);
 	}
 	aml_close(a, scope);
@@ -431,7 +316,7 @@ static size_t madt_size(const struct fw_topology *t)
 	int x2 = 0;
 	unsigned int i;
 
-	for (i = 0; i < t->ncpus; i++) {
+	for (i = 0; i < fw_maxcpus(t); i++) {
 		if (cpu_needs_x2apic(t, i)) {
 			len += sizeof(struct madt_x2apic);
 			x2 = 1;
@@ -500,6 +385,11 @@ static void build_fadt(struct acpi_fadt *f, uint64_t facs, uint64_t dsdt)
 	f->x_pm1a_evt_blk = gas_io(ACPI_PM1_EVT_BLK, 4, ACPI_ACCESS_WORD);
 	f->x_pm1a_cnt_blk = gas_io(ACPI_PM1_CNT_BLK, 2, ACPI_ACCESS_WORD);
 	f->x_pm_tmr_blk = gas_io(ACPI_PM_TMR_BLK, 4, ACPI_ACCESS_DWORD);
+	/* 4.8.4.1 General-Purpose Event Register Blocks: GPE0_STS then
+	 * GPE0_EN, each half of GPE0_BLK_LEN; GPE 2 is CPU hotplug. */
+	f->gpe0_blk = ACPI_GPE0_BLK;
+	f->gpe0_blk_len = ACPI_GPE0_BLK_LEN;
+	f->x_gpe0_blk = gas_io(ACPI_GPE0_BLK, ACPI_GPE0_BLK_LEN, ACPI_ACCESS_BYTE);
 
 	/* No C2/C3: latencies above 100/1000 us say "not supported". */
 	f->p_lvl2_lat = 101;
@@ -547,21 +437,34 @@ static void *madt_entry(uint8_t **p, uint8_t type, size_t len)
 	return e;
 }
 
-static void madt_cpu(uint8_t **p, const struct fw_topology *t, unsigned int i)
+size_t acpi_madt_cpu_entry(const struct fw_topology *t, unsigned int i, uint32_t flags,
+			   uint8_t out[16])
 {
 	if (cpu_needs_x2apic(t, i)) {
-		struct madt_x2apic *x = madt_entry(p, MADT_X2APIC, sizeof(*x));
+		struct madt_x2apic x = { .type = MADT_X2APIC, .length = sizeof(x),
+					 .x2apic_id = t->apic_ids[i], .flags = flags, .uid = i };
 
-		x->x2apic_id = t->apic_ids[i];
-		x->flags = MADT_CPU_ENABLED;
-		x->uid = i;
+		memcpy(out, &x, sizeof(x));
+		return sizeof(x);
 	} else {
-		struct madt_lapic *l = madt_entry(p, MADT_LAPIC, sizeof(*l));
+		struct madt_lapic l = { .type = MADT_LAPIC, .length = sizeof(l), .uid = (uint8_t)i,
+					.apic_id = (uint8_t)t->apic_ids[i], .flags = flags };
 
-		l->uid = (uint8_t)i;
-		l->apic_id = (uint8_t)t->apic_ids[i];
-		l->flags = MADT_CPU_ENABLED;
+		memcpy(out, &l, sizeof(l));
+		return sizeof(l);
 	}
+}
+
+/*
+ * A present vCPU is Enabled; a possible one (hot-pluggable, maxcpus) is
+ * Online Capable: ACPI 6.3 §5.2.12.2 Table 5-47 allows that bit only where
+ * Enabled is clear, and only in a MADT of revision 5 or later (this one's).
+ */
+static void madt_cpu(uint8_t **p, const struct fw_topology *t, unsigned int i)
+{
+	uint32_t flags = i < t->ncpus ? MADT_CPU_ENABLED : MADT_CPU_ONLINE_CAPABLE;
+
+	*p += acpi_madt_cpu_entry(t, i, flags, *p);
 }
 
 static void madt_iso(uint8_t **p, uint8_t irq, uint32_t gsi, uint16_t flags)
@@ -589,10 +492,10 @@ static void build_madt(void *at, size_t len, const struct fw_topology *t)
 
 	/* 5.2.12.1: the boot processor's entry comes first. */
 	madt_cpu(&p, t, t->boot_cpu);
-	for (i = 0; i < t->ncpus; i++)
+	for (i = 0; i < fw_maxcpus(t); i++)
 		if (i != t->boot_cpu)
 			madt_cpu(&p, t, i);
-	for (i = 0; i < t->ncpus; i++)
+	for (i = 0; i < fw_maxcpus(t); i++)
 		x2 |= cpu_needs_x2apic(t, i);
 
 	io = madt_entry(&p, MADT_IOAPIC, sizeof(*io));
@@ -659,6 +562,10 @@ long acpi_build(const struct fw_topology *t, void *buf, size_t size, uint64_t gp
 	madt_len = madt_size(t);
 	end = madt + madt_len;
 
+	if ((!buf || size < end) && fw_hotplug(t))
+		return errmsg(err, errlen,
+				"ACPI tables for maxcpus=%u with CPU hotplug need %zu bytes, the area has %zu",
+				t->maxcpus, end, buf ? size : 0);
 	if (!buf || size < end)
 		return errmsg(err, errlen,
 				"ACPI tables for %u vCPUs need %zu bytes, buffer has %zu",

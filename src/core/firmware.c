@@ -23,11 +23,14 @@ int fw_topology_check(const struct fw_topology *t, char *err, size_t errlen)
 	if (t->ncpus < 1 || t->ncpus > FW_MAX_CPUS)
 		return errmsg(err, errlen, "%u vCPUs: must be 1 to %u",
 				t->ncpus, FW_MAX_CPUS);
+	if (t->maxcpus > FW_MAX_CPUS || (t->maxcpus && t->maxcpus < t->ncpus))
+		return errmsg(err, errlen, "maxcpus %u: must be %u to %u",
+				t->maxcpus, t->ncpus, FW_MAX_CPUS);
 	if (t->boot_cpu >= t->ncpus)
 		return errmsg(err, errlen, "boot vCPU %u out of range (%u vCPUs)",
 				t->boot_cpu, t->ncpus);
 	/* Quadratic, but at most half a million compares, once per boot. */
-	for (i = 0; i < t->ncpus; i++) {
+	for (i = 0; i < fw_maxcpus(t); i++) {
 		if (t->apic_ids[i] == 0xffffffffu)
 			return errmsg(err, errlen,
 					"vCPU %u: APIC ID 0xffffffff is the broadcast ID", i);

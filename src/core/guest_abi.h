@@ -73,6 +73,33 @@
  */
 #define MPVM_CPUID_TIMING_LEAF 0x40000010u
 
+/*
+ * CPU hotplug (README, "CPU hotplug"; core/acpi_cpu_hotplug.h): QEMU's
+ * ACPI CPU hotplug register block at its ICH9 address, and GPE 2 of the
+ * FADT's GPE0 block (GPE0_STS at MPVM_GPE0_PORT, GPE0_EN 2 bytes above)
+ * for its events.
+ */
+#define MPVM_CPU_HOTPLUG_PORT 0x0cd8
+#define MPVM_CPU_HOTPLUG_LEN  12
+#define MPVM_GPE0_PORT        0x060c
+#define MPVM_GPE_CPU_HOTPLUG  2
+
+#define CPUHP_OFF_SEL   0x0   /* selector (write), command data 2 (read) */
+#define CPUHP_OFF_STS   0x4   /* status (read), control (write) */
+#define CPUHP_OFF_CMD   0x5
+#define CPUHP_OFF_DATA  0x8
+
+#define CPUHP_STS_ENABLED  (1u << 0)
+#define CPUHP_STS_INSERT   (1u << 1)
+#define CPUHP_STS_REMOVE   (1u << 2)
+#define CPUHP_CTL_EJECT    (1u << 3)  /* write only */
+#define CPUHP_STS_FW_EJECT (1u << 4)
+
+#define CPUHP_CMD_NEXT_EVENT 0
+#define CPUHP_CMD_OST_EVENT  1
+#define CPUHP_CMD_OST_STATUS 2
+#define CPUHP_CMD_ARCH_ID    3
+
 #define MPVM_BOOT_INFO_MAGIC 0x4d56504du /* "MPVM" */
 #define MPVM_BOOT_INFO_VERSION 1u
 

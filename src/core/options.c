@@ -117,9 +117,6 @@ static int set_cpus(const struct run_option *opt, const char *val,
 	} else if (topology_parse(val, OPT_MAX_CPUS, &o->topology, err, errlen)) {
 		return -1;
 	}
-	if (o->topology.maxcpus > o->topology.cpus)
-		return errmsg(err, errlen, "--cpus '%s': maxcpus %u above the %u CPUs present needs CPU "
-			      "hotplug, which mpvm does not have yet", val, o->topology.maxcpus, o->topology.cpus);
 	o->cpus = o->topology.cpus;
 	return 0;
 }
@@ -515,6 +512,9 @@ static int options_check_combinations(const struct mpvm_options *o, char *err, s
 		return errmsg(err, errlen, "--initrd needs --kernel (the built-in guest takes no module)");
 	if (o->ap_watchdog_ms && !o->control_path)
 		return errmsg(err, errlen, "--ap-watchdog needs --control (its VCPU_STUCK events go to the control socket)");
+	if (o->no_acpi && o->topology.maxcpus > o->cpus)
+		return errmsg(err, errlen, "--no-acpi: --cpus maxcpus=%u above %u needs CPU hotplug, which "
+			      "goes through ACPI", o->topology.maxcpus, o->cpus);
 	if (o->no_acpi && o->no_mptable)
 		return errmsg(err, errlen, "--no-acpi and --no-mptable together leave the guest no way to find its CPUs");
 	if (o->snapshot_on && o->stop_on)
@@ -641,5 +641,8 @@ int options_check_host(const struct mpvm_options *o, unsigned int max_vcpus,
 	if (o->cpus > max_vcpus)
 		return errmsg(err, errlen, "--cpus %u: must be from 1 to %u (KVM_CAP_MAX_VCPUS on this host)",
 			    o->cpus, max_vcpus);
+	if (o->topology.maxcpus > max_vcpus)
+		return errmsg(err, errlen, "--cpus maxcpus=%u: must be at most %u (KVM_CAP_MAX_VCPUS on this host)",
+			    o->topology.maxcpus, max_vcpus);
 	return 0;
 }

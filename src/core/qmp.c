@@ -37,6 +37,8 @@ const struct qmp_command qmp_commands[QMP_CMD_COUNT] = {
 					   { "count", QMP_ARG_INT, false },
 					   { "delay-ms", QMP_ARG_INT, false },
 					   { "seed", QMP_ARG_INT, false } } },
+	[QMP_CMD_CPU_ADD] = { .name = "mpvm-cpu-add", .args = { { "cpu-index", QMP_ARG_INT, true } } },
+	[QMP_CMD_CPU_DEL] = { .name = "mpvm-cpu-del", .args = { { "cpu-index", QMP_ARG_INT, true } } },
 };
 
 const struct qmp_command *qmp_command_find(const char *name)

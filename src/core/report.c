@@ -22,8 +22,14 @@ void report_print(FILE *f, const struct vm_report *r)
 	for (unsigned int i = 0; i < r->ncpus; i++) {
 		const struct vcpu_report *v = &r->vcpus[i];
 
+		bool seen = v->history && v->history->len;
+		char st[32];
+
+		/* an ejected vCPU keeps the MP state the guest left it in */
+		snprintf(st, sizeof(st), "%s%s", v->absent && !seen ? "absent" : state_name(v->mp_state),
+			 v->absent && seen ? " (absent)" : "");
 		fprintf(f, "mpvm: %4u  %7u  %-4s  %-14s  %llu\n", v->id, v->apic_id,
-			v->bsp ? "BSP" : "AP", state_name(v->mp_state), (unsigned long long)v->exits);
+			v->bsp ? "BSP" : "AP", st, (unsigned long long)v->exits);
 	}
 	fflush(f);
 }
@@ -82,6 +88,8 @@ char *report_json(const struct vm_report *r)
 		json_object_object_add(o, "apic_id", json_object_new_int64(v->apic_id));
 		json_object_object_add(o, "role", json_object_new_string(v->bsp ? "BSP" : "AP"));
 		json_object_object_add(o, "mp_state", json_object_new_string(state_name(v->mp_state)));
+		if (v->absent)
+			json_object_object_add(o, "present", json_object_new_boolean(false));
 		json_object_object_add(o, "exits", json_object_new_uint64(v->exits));
 		json_object_object_add(o, "mp_states", history_json(v->history));
 		json_object_object_add(o, "mp_states_dropped",

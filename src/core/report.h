@@ -32,6 +32,7 @@ struct vcpu_report {
 	unsigned int id;
 	uint32_t apic_id;
 	bool bsp;
+	bool absent;                    /* CPU hotplug: not plugged in at the stop (never added, or ejected) */
 	uint32_t mp_state;              /* final */
 	uint64_t exits;
 	const struct mp_history *history;

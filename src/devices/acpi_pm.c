@@ -36,6 +36,16 @@
  *                        otherwise dropped, as if the state were not
  *                        there.
  *
+ * GPE0_STS and GPE0_EN (§4.8.4.1, General-Purpose Event Register Blocks):
+ * the FADT's GPE0_BLK, its first half status bits, its second half enable
+ * bits, one of each per GPE (16 here). A device raises a GPE by setting
+ * its status bit (acpi_pm_gpe_raise(): GPE 2 is CPU hotplug); the OS
+ * clears it by writing 1. The SCI is the OR of every enabled status bit
+ * (§4.8.4.1.1), a level on IRQ 9 (the MADT's override says level, active
+ * high), given to ops->set_sci each time it changes. The PM1 status bits
+ * do not take part: TMR_STS is the only one that sets, and no OS enables
+ * TMR_EN (Linux does not; its PM-timer clocksource reads PM_TMR).
+ *
  * PM_TMR (§4.8.3.3, and §4.8.2.1 "Power Management Timer"): a free-running
  * count at 3.579545 MHz that reads the host's monotonic clock, so it
  * never stops, never goes back, and agrees with other vCPUs. The FADT
@@ -64,6 +74,10 @@
 #define OFF_EN  (OFF_STS + 2)
 #define OFF_CNT (ACPI_PM1_CNT_BLK - ACPI_PM_BASE)
 #define OFF_TMR (ACPI_PM_TMR_BLK - ACPI_PM_BASE)
+#define OFF_GPE_STS (ACPI_GPE0_BLK - ACPI_PM_BASE)
+#define OFF_GPE_EN  (OFF_GPE_STS + ACPI_PM_GPE0_LEN / 2)
+
+_Static_assert(OFF_GPE_STS >= OFF_TMR + ACPI_PM_TMR_LEN, "GPE0 after PM_TMR");
 
 _Static_assert(OFF_CNT == OFF_STS + ACPI_PM_EVT_LEN, "PM1_CNT follows the PM1 event block");
 _Static_assert(OFF_TMR >= OFF_CNT + ACPI_PM_CNT_LEN, "PM_TMR after PM1_CNT");
@@ -119,6 +133,10 @@ static uint8_t read_byte(const struct acpi_pm *pm, unsigned int off, uint64_t ti
 		return (uint8_t)((pm->pm1_cnt | ACPI_PM1_SCI_EN) >> shift);
 	if (off >= OFF_TMR && off < OFF_TMR + ACPI_PM_TMR_LEN)
 		return (uint8_t)((ticks & TMR_MASK) >> (8 * (off - OFF_TMR)));
+	if (off >= OFF_GPE_STS && off < OFF_GPE_EN)
+		return (uint8_t)(pm->gpe0_sts >> shift);
+	if (off >= OFF_GPE_EN && off < OFF_GPE_STS + ACPI_PM_GPE0_LEN)
+		return (uint8_t)(pm->gpe0_en >> shift);
 	return 0xff; /* between or past the blocks: no register */
 }
 
@@ -137,8 +155,41 @@ static bool write_byte(struct acpi_pm *pm, unsigned int off, uint8_t b, uint64_t
 	} else if (off < OFF_CNT + ACPI_PM_CNT_LEN) { /* PM1_CNT */
 		pm->pm1_cnt = (uint16_t)((pm->pm1_cnt & ~lane) | (bits & PM1_CNT_BITS));
 		return (bits & ACPI_PM1_SLP_EN) != 0;
+	} else if (off >= OFF_GPE_STS && off < OFF_GPE_EN) { /* GPE0_STS: write 1 to clear */
+		pm->gpe0_sts &= (uint16_t)~bits;
+	} else if (off >= OFF_GPE_EN && off < OFF_GPE_STS + ACPI_PM_GPE0_LEN) {
+		pm->gpe0_en = (uint16_t)((pm->gpe0_en & ~lane) | bits);
 	}
 	return false;                           /* PM_TMR is read-only */
+}
+
+/* With the lock held: the SCI's level if it changed, else -1, for the caller
+ * to pass on once it has let go of the lock. */
+static int sci_update(struct acpi_pm *pm)
+{
+	int level = (pm->gpe0_sts & pm->gpe0_en) != 0;
+
+	if (level == pm->sci)
+		return -1;
+	pm->sci = level;
+	return level;
+}
+
+static void sci_tell(struct acpi_pm *pm, int level)
+{
+	if (level >= 0 && pm->ops->set_sci)
+		pm->ops->set_sci(pm->opaque, level);
+}
+
+void acpi_pm_gpe_raise(struct acpi_pm *pm, unsigned int gpe)
+{
+	int sci;
+
+	pthread_mutex_lock(&pm->lock);
+	pm->gpe0_sts |= (uint16_t)(1u << (gpe & 15));
+	sci = sci_update(pm);
+	pthread_mutex_unlock(&pm->lock);
+	sci_tell(pm, sci);
 }
 
 int acpi_pm_pio(void *opaque, uint16_t port, bool is_write,
@@ -148,6 +199,7 @@ int acpi_pm_pio(void *opaque, uint16_t port, bool is_write,
 	unsigned int off = (unsigned int)port - ACPI_PM_BASE;
 	unsigned int slp_typ = 0;
 	bool slp_en = false;
+	int sci = -1;
 	uint64_t ticks;
 	uint32_t v = 0;
 
@@ -161,7 +213,10 @@ int acpi_pm_pio(void *opaque, uint16_t port, bool is_write,
 	}
 	if (slp_en)
 		slp_typ = (pm->pm1_cnt & ACPI_PM1_SLP_TYP) >> ACPI_PM1_SLP_TYP_SHIFT;
+	if (is_write)
+		sci = sci_update(pm);
 	pthread_mutex_unlock(&pm->lock);
+	sci_tell(pm, sci);
 
 	if (!is_write) {
 		*data = v;

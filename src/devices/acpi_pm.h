@@ -10,6 +10,9 @@
  *   0x602  16     PM1_EN    read/write (no SCI is ever raised: see below)
  *   0x604  16     PM1_CNT   SCI_EN reads 1; SLP_TYP=5 with SLP_EN: power off
  *   0x608  32     PM_TMR    3.579545 MHz, 24 bits, read-only
+ *   0x60c  16     GPE0_STS  write 1 to clear; set by acpi_pm_gpe_raise()
+ *   0x60e  16     GPE0_EN   read/write; the SCI (IRQ 9, level) is asserted
+ *                           while GPE0_STS & GPE0_EN is not zero
  *
  * Every register takes byte, word and dword accesses at any offset within
  * its block (ACPICA uses word accesses for PM1 and dword for the timer;
@@ -34,6 +37,7 @@
 #define ACPI_PM_EVT_LEN 4
 #define ACPI_PM_CNT_LEN 2
 #define ACPI_PM_TMR_LEN 4
+#define ACPI_PM_GPE0_LEN ACPI_GPE0_BLK_LEN
 
 #define ACPI_PM_TIMER_HZ 3579545u
 #define ACPI_PM_TIMER_BITS 24  /* the FADT leaves TMR_VAL_EXT clear */
@@ -73,6 +77,8 @@ struct acpi_pm_ops {
 	int (*poweroff)(void *opaque);
 	/* SLP_EN with any other SLP_TYP, which mpvm ignores; may be NULL. */
 	void (*sleep_ignored)(void *opaque, unsigned int slp_typ);
+	/* The SCI's new level (1 asserted), called on each change; may be NULL. */
+	void (*set_sci)(void *opaque, int level);
 };
 
 struct acpi_pm {
@@ -84,6 +90,8 @@ struct acpi_pm {
 	uint16_t pm1_sts;        /* status bits other than TMR_STS (none ever set) */
 	uint16_t pm1_en;
 	uint16_t pm1_cnt;        /* the stored bits: BM_RLD, SLP_TYP */
+	uint16_t gpe0_sts, gpe0_en;
+	int sci;                 /* the level last given to ops->set_sci */
 };
 
 void acpi_pm_init(struct acpi_pm *pm, const struct acpi_pm_ops *ops, void *opaque);
@@ -93,9 +101,16 @@ void acpi_pm_destroy(struct acpi_pm *pm);
 uint32_t acpi_pm_timer(struct acpi_pm *pm);
 
 /*
- * The port-bus handler for all three blocks (register each of
- * ACPI_PM1_EVT_BLK, ACPI_PM1_CNT_BLK, ACPI_PM_TMR_BLK with it); opaque is
- * the struct acpi_pm.
+ * A hardware event for general-purpose event `gpe` (0-15): sets its
+ * GPE0_STS bit, which asserts the SCI if GPE0_EN enables it (ACPI 6.3
+ * §4.8.4.1). Any thread.
+ */
+void acpi_pm_gpe_raise(struct acpi_pm *pm, unsigned int gpe);
+
+/*
+ * The port-bus handler for all four blocks (register each of
+ * ACPI_PM1_EVT_BLK, ACPI_PM1_CNT_BLK, ACPI_PM_TMR_BLK, ACPI_GPE0_BLK with
+ * it); opaque is the struct acpi_pm.
  */
 int acpi_pm_pio(void *opaque, uint16_t port, bool is_write,
 		uint32_t *data, unsigned int size);

@@ -1,6 +1,7 @@
 #include "devices/apic_bus.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@ struct apic_bus {
 
 	pthread_rwlock_t map_lock;
 	struct apic_cpu *map;    /* each APIC's lapic_dest_info(), kept current */
+	atomic_bool *absent;     /* CPU hotplug: not plugged in, so no message reaches it */
 };
 
 /* ---- the destination map -------------------------------------------------- */
@@ -135,7 +137,8 @@ struct apic_bus *apic_bus_create(unsigned int ncpus, const uint32_t *apic_ids, u
 	pthread_rwlock_init(&b->map_lock, NULL);
 	b->cpu = calloc(ncpus, sizeof(*b->cpu));
 	b->map = calloc(ncpus, sizeof(*b->map));
-	if (!b->cpu || !b->map || ncpus > APIC_DEST_MAX_CPUS) {
+	b->absent = calloc(ncpus, sizeof(*b->absent));
+	if (!b->cpu || !b->map || !b->absent || ncpus > APIC_DEST_MAX_CPUS) {
 		free(b->cpu);
 		b->cpu = NULL;
 		apic_bus_destroy(b);
@@ -176,6 +179,7 @@ void apic_bus_destroy(struct apic_bus *b)
 	}
 	pthread_rwlock_destroy(&b->map_lock);
 	free(b->map);
+	free(b->absent);
 	free(b->cpu);
 	free(b);
 }
@@ -324,10 +328,22 @@ int apic_bus_deliver(struct apic_bus *b, const struct icr *icr, uint32_t sender)
 		b->ops.log(b->opaque, sender, msg);
 	}
 	for (unsigned int w = 0; n > 0 && w < (b->ncpus + 63) / 64; w++) {
-		for (uint64_t bits = set.words[w]; bits; bits &= bits - 1)
-			deliver_one(b, w * 64 + (unsigned int)__builtin_ctzll(bits), icr, sender);
+		for (uint64_t bits = set.words[w]; bits; bits &= bits - 1) {
+			unsigned int cpu = w * 64 + (unsigned int)__builtin_ctzll(bits);
+
+			if (atomic_load_explicit(&b->absent[cpu], memory_order_relaxed))
+				n--; /* a CPU not plugged in is not on the bus */
+			else
+				deliver_one(b, cpu, icr, sender);
+		}
 	}
 	return n < 0 ? 0 : n;
+}
+
+void apic_bus_set_present(struct apic_bus *b, unsigned int cpu, bool present)
+{
+	if (cpu < b->ncpus)
+		atomic_store(&b->absent[cpu], !present);
 }
 
 void apic_bus_wake(struct apic_bus *b, unsigned int cpu)

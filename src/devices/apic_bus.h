@@ -119,6 +119,12 @@ bool apic_bus_takes_extint(struct apic_bus *b, unsigned int cpu);
 
 /* Any thread: the CPU's MP state and the SIPIs it ignored. */
 enum mp_state apic_bus_mp_state(struct apic_bus *b, unsigned int cpu);
+/*
+ * CPU hotplug: a CPU not present (not added yet, or ejected) takes no
+ * message, as a socket with no processor in it; every CPU is present
+ * after apic_bus_create(). Any thread.
+ */
+void apic_bus_set_present(struct apic_bus *b, unsigned int cpu, bool present);
 uint64_t apic_bus_sipis_dropped(struct apic_bus *b, unsigned int cpu);
 
 /*

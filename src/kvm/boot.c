@@ -77,7 +77,8 @@ static int write_tables_at(struct vm *vm, uint64_t acpi_addr, uint64_t mp_addr)
 {
 	const struct mpvm_options *o = vm->opts;
 	uint32_t *ids = calloc(vm->ncpus, sizeof(*ids));
-	struct fw_topology t = { .ncpus = vm->ncpus, .boot_cpu = o->boot_cpu };
+	/* vCPUs 0 .. --cpus-1 present, up to maxcpus possible (CPU hotplug: kvm/hotplug.c) */
+	struct fw_topology t = { .ncpus = o->cpus, .maxcpus = vm->ncpus, .boot_cpu = o->boot_cpu };
 	char err[256];
 	int ret = -1;
 

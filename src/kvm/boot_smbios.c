@@ -26,13 +26,13 @@ static struct smbios_shape shape_of(const struct vm *vm)
 	const struct cpu_topology *t = &vm->opts->topology;
 	struct smbios_shape s = {
 		.sockets = t->sockets, .cores = t->cores, .threads = t->threads,
-		.present = vm->ncpus, .max_cpus = t->maxcpus,
+		.present = vm->opts->cpus, .max_cpus = t->maxcpus,
 		.low_ram = vm->low_size, .high_ram = vm->high_size,
 	};
 
-	if (!t->sockets || t->maxcpus < vm->ncpus) /* options not from the parser: --cpus N */
-		s = (struct smbios_shape){ .sockets = 1, .cores = vm->ncpus, .threads = 1,
-					   .present = vm->ncpus, .max_cpus = vm->ncpus,
+	if (!t->sockets || t->maxcpus < vm->opts->cpus) /* options not from the parser: --cpus N */
+		s = (struct smbios_shape){ .sockets = 1, .cores = vm->opts->cpus, .threads = 1,
+					   .present = vm->opts->cpus, .max_cpus = vm->opts->cpus,
 					   .low_ram = vm->low_size, .high_ram = vm->high_size };
 	for (uint32_t i = 0; i < vm->cpuid->nent; i++) {
 		if (vm->cpuid->entries[i].function == 1) {

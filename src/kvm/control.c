@@ -242,6 +242,29 @@ void control_mp_changed(struct control *c, unsigned int cpu_index, uint32_t from
 		control_wake(c);
 }
 
+void control_post_event(struct control *c, const char *name, struct json_object *data)
+{
+	bool was_empty = false;
+
+	if (!c || !atomic_load(&c->want_events)) {
+		json_object_put(data);
+		return;
+	}
+	pthread_mutex_lock(&c->ev_lock);
+	if (c->ev_len == CONTROL_EVENT_RING) {
+		c->ev_dropped++;
+		json_object_put(data);
+	} else {
+		was_empty = c->ev_len == 0;
+		c->ev[(c->ev_head + c->ev_len++) % CONTROL_EVENT_RING] = (struct control_event){
+			.name = name, .data = data, .wall_ns = control_wall_ns(),
+		};
+	}
+	pthread_mutex_unlock(&c->ev_lock);
+	if (was_empty)
+		control_wake(c);
+}
+
 static void drain_events(struct control *c)
 {
 	for (;;) {
@@ -257,6 +280,10 @@ static void drain_events(struct control *c)
 		c->ev_head = (c->ev_head + 1) % CONTROL_EVENT_RING;
 		c->ev_len--;
 		pthread_mutex_unlock(&c->ev_lock);
+		if (e.name) {
+			broadcast_at(c, e.name, e.data, e.wall_ns);
+			continue;
+		}
 		d = json_object_new_object();
 		if (!d)
 			continue;
@@ -425,6 +452,8 @@ static void control_free(struct control *c)
 		close(c->listen_fd);
 	if (c->event_fd >= 0)
 		close(c->event_fd);
+	for (; c->ev_len; c->ev_len--, c->ev_head = (c->ev_head + 1) % CONTROL_EVENT_RING)
+		json_object_put(c->ev[c->ev_head].data); /* events posted after the last drain */
 	pthread_mutex_destroy(&c->ev_lock);
 	free(c->cpus);
 	free(c);
@@ -466,7 +495,9 @@ int control_start(struct vm *vm)
 
 		cpu->ctl = c;
 		cpu->id = i;
-		atomic_init(&cpu->state, mp_history_last(h, vm->irqchip->mp_state(v)));
+		/* a vCPU not made yet (CPU hotplug) has no MP state in KVM to read */
+		atomic_init(&cpu->state, atomic_load(&v->made) ? mp_history_last(h, vm->irqchip->mp_state(v))
+							       : MP_STATE_UNINITIALIZED);
 		atomic_init(&cpu->since_ns, h->len ? h->obs[h->len - 1].t_ns : 0);
 	}
 	sandbox_allow_event_fd(c->event_fd);

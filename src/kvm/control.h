@@ -49,4 +49,12 @@ void control_stop(struct vm *vm);
  */
 void control_mp_changed(struct control *c, unsigned int cpu, uint32_t from, uint32_t to, uint64_t t_ns);
 
+/*
+ * Any other event from any thread (CPU hotplug's ACPI_DEVICE_OST and
+ * DEVICE_DELETED: kvm/hotplug.c), in order with the MP-state changes;
+ * `data` is taken. Does nothing with c NULL.
+ */
+struct json_object;
+void control_post_event(struct control *c, const char *name, struct json_object *data);
+
 #endif

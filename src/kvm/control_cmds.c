@@ -16,6 +16,7 @@
 #include "core/icr.h"
 #include "core/topology.h"
 #include "kvm/control_internal.h"
+#include "kvm/hotplug.h"
 #include "kvm/irqchip.h"
 #include "kvm/snapshot.h"
 #include "kvm/vcpu.h"
@@ -113,10 +114,14 @@ static void query_cpus_fast(struct control *c, struct outcome *o)
 	o->ret = json_object_new_array();
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		struct json_object *e = json_object_new_object(), *props = json_object_new_object();
+		struct json_object *e, *props;
 		unsigned int socket, core, thread;
 		char qom[64];
 
+		if (!atomic_load(&v->present))
+			continue; /* as QEMU: the CPUs plugged in (mpvm-cpu-add) */
+		e = json_object_new_object();
+		props = json_object_new_object();
 		/* Where --cpus N,sockets=,cores=,threads= puts it (core/topology.c), as QEMU's props. */
 		topology_locate(&vm->opts->topology, i, &socket, &core, &thread);
 		json_object_object_add(props, "core-id", jint(core));
@@ -188,7 +193,7 @@ static int send_one(struct vcpu *v, enum irqchip_ipi type, uint8_t vector)
 static void inject_nmi(struct control *c, struct outcome *o)
 {
 	for (unsigned int i = 0; i < c->vm->ncpus; i++)
-		if (send_one(&c->vm->vcpus[i], IRQCHIP_IPI_NMI, 0)) {
+		if (atomic_load(&c->vm->vcpus[i].present) && send_one(&c->vm->vcpus[i], IRQCHIP_IPI_NMI, 0)) {
 			fail(o, "NMI to vCPU %u: %s", i, strerror(errno));
 			return;
 		}
@@ -225,6 +230,10 @@ static void mpvm_send(struct control *c, const struct qmp_call *call, struct out
 
 	if (!v)
 		return;
+	if (!atomic_load(&v->present)) {
+		fail(o, "vCPU %u is not present (CPU hotplug: mpvm-cpu-add first)", v->id);
+		return;
+	}
 	for (int i = 0; i < 3; i++)
 		if (!strcmp(type, types[i]))
 			t = i;
@@ -286,7 +295,9 @@ static void query_mp_state(struct control *c, const struct qmp_call *call, struc
 		struct vcpu *v = &vm->vcpus[i];
 		struct control_cpu *cpu = &c->cpus[i];
 		struct json_object *e = json_object_new_object();
-		unsigned int mp = vm->irqchip->mp_state(v), sipi = atomic_load(&v->last_sipi);
+		unsigned int sipi = atomic_load(&v->last_sipi);
+		/* a vCPU not made yet (CPU hotplug) has no MP state in KVM to read */
+		unsigned int mp = atomic_load(&v->made) ? vm->irqchip->mp_state(v) : MP_STATE_UNINITIALIZED;
 
 		json_object_object_add(e, "cpu-index", jint(i));
 		json_object_object_add(e, "apic-id", jint(v->apic_id));
@@ -298,6 +309,8 @@ static void query_mp_state(struct control *c, const struct qmp_call *call, struc
 		json_object_object_add(e, "thread-state", json_object_new_string(
 					       vcpu_state_name((enum vcpu_thread_state)atomic_load(&v->state))));
 		json_object_object_add(e, "paused", json_object_new_boolean(cpu->paused));
+		if (!atomic_load(&v->present))
+			json_object_object_add(e, "present", json_object_new_boolean(false)); /* CPU hotplug */
 		json_object_object_add(e, "exits", jint((int64_t)__atomic_load_n(&v->exits, __ATOMIC_RELAXED)));
 		if (sipi & VCPU_SIPI_SEEN)
 			json_object_object_add(e, "last-sipi-vector", jint(sipi & 0xff));
@@ -394,6 +407,14 @@ char *control_run(struct control *c, struct qmp_call *call)
 	case QMP_CMD_SEND: mpvm_send(c, call, &o); break;
 	case QMP_CMD_SNAPSHOT: mpvm_snapshot(c, call, &o); break;
 	case QMP_CMD_FAULT: control_fault(c, call, &o.ret, o.err, sizeof(o.err)); break;
+	case QMP_CMD_CPU_ADD:
+	case QMP_CMD_CPU_DEL: {
+		struct vcpu *v = cpu_arg(c, call, &o);
+
+		if (v && (call->cmd == QMP_CMD_CPU_ADD ? hotplug_cpu_add : hotplug_cpu_del)(c->vm, v->id, o.err, sizeof(o.err)) == 0)
+			o.ret = json_object_new_object();
+		break;
+	}
 	case QMP_CMD_COUNT: break;
 	}
 	if (o.err[0]) {

@@ -22,6 +22,8 @@ struct json_object;
 #define CONTROL_EVENT_RING 1024
 
 struct control_event {
+	const char *name; /* control_post_event(): this event with data; NULL: MP_STATE_CHANGE */
+	struct json_object *data;
 	uint32_t cpu, from, to;
 	uint64_t t_ns;    /* VM time, as the MP-state history has it */
 	uint64_t wall_ns; /* CLOCK_REALTIME: QMP's timestamp */

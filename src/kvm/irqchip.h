@@ -93,6 +93,12 @@ struct irqchip_ops {
 	 */
 	uint64_t (*set_ipi_fault)(struct vcpu *v, enum ipi_fault_action action, unsigned int kinds,
 				  uint32_t count, uint64_t delay_ns, bool seeded, uint64_t seed);
+	/*
+	 * CPU hotplug (hotplug.c), any thread: vCPU `v` is plugged in or out;
+	 * an absent one takes no interrupt message. Optional: KVM has no
+	 * vCPU to deliver to before it is made, and an ejected one no longer runs.
+	 */
+	void (*vcpu_present)(struct vcpu *v, bool present);
 
 	/*
 	 * Snapshot hooks: the chip's state into / out of a byte buffer

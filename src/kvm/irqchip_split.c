@@ -131,7 +131,10 @@ static void eoi_watchdog_look(struct vm *vm, uint64_t now)
 			memcpy(c->eoi_vector, vector, sizeof(vector));
 			memcpy(c->eoi_sent, sent, sizeof(sent));
 			memset(c->eoi_held, 0, sizeof(c->eoi_held));
-			c->eoi_missing = vm->ncpus;
+			/* vCPUs not plugged in (CPU hotplug) never report: not waited for */
+			c->eoi_missing = 0;
+			for (unsigned int i = 0; i < vm->ncpus; i++)
+				c->eoi_missing += atomic_load(&vm->vcpus[i].present);
 			__atomic_store_n(&c->eoi_round, round, __ATOMIC_RELEASE); /* before the kicks */
 			kick = true;
 			if (c->eoi_period_ns < EOI_LOOK_MAX_NS)

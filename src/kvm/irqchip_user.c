@@ -119,6 +119,11 @@ static void bus_load_sipi(void *opaque, unsigned int cpu, const struct mp_sipi_r
 		vcpu_guest_fault(v, "SIPI: cannot load the start state: %s", strerror(errno));
 }
 
+static void user_vcpu_present(struct vcpu *v, bool present)
+{
+	apic_bus_set_present(chip_of(v->vm)->bus, v->id, present);
+}
+
 /* The control socket's mpvm-send: a message from no local APIC, physical destination. */
 static int user_send_ipi(struct vcpu *v, enum irqchip_ipi type, uint8_t vector)
 {
@@ -327,6 +332,8 @@ static int user_create(struct vm *vm)
 		fprintf(stderr, "mpvm: out of memory for %u local APICs\n", vm->ncpus);
 		return -1;
 	}
+	for (unsigned int i = vm->opts->cpus; i < vm->ncpus; i++)
+		apic_bus_set_present(c->bus, i, false); /* possible, not present: CPU hotplug */
 	if (enable_msr_exits(vm))
 		return -1;
 	c->platform = vm->platform = platform_create(vm, &user_wiring);
@@ -724,6 +731,7 @@ const struct irqchip_ops irqchip_user_ops = {
 	.wake = user_wake,
 	.send_ipi = user_send_ipi,
 	.set_ipi_fault = user_set_ipi_fault,
+	.vcpu_present = user_vcpu_present,
 	.save = user_save,
 	.load = user_load,
 };

@@ -416,6 +416,12 @@ void kvm_trace_finish(struct kvm_trace *kt, struct vm *vm, uint64_t end_ns)
 		kv[i] = (struct ktrace_vcpu){ .apic_id = v->apic_id, .bsp = v->bsp,
 					      .first = (enum mp_state)first.state, .first_ns = first.t_ns };
 		mp_history_observe(&sc.hist[i], first.state, first.t_ns);
+		/*
+		 * A vCPU made while KVM's tracepoints were on (CPU hotplug) has
+		 * no span open yet (vcpu.c leaves spans to this replay then).
+		 */
+		if (mp_history_count(&v->mp))
+			trace_mp_state(vm->trace, i, (enum mp_state)first.state, first.t_ns);
 	}
 	if (ktrace_merge(kt->ev, kt->nev, kv, vm->ncpus, &sink, &st)) {
 		fprintf(stderr, "mpvm: --trace: out of memory for KVM's tracepoints\n");
@@ -435,6 +441,8 @@ void kvm_trace_finish(struct kvm_trace *kt, struct vm *vm, uint64_t end_ns)
 			late++;
 			sink_state(&sc, i, (enum mp_state)end.state, end.t_ns > end_ns ? end.t_ns : end_ns);
 		}
+		if (!n)
+			continue; /* never made (a CPU hotplug slot never added): it has no MP state */
 		mp_history_free(&v->mp);
 		v->mp = sc.hist[i];
 		sc.hist[i] = (struct mp_history){ 0 };

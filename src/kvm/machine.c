@@ -236,11 +236,29 @@ static void kbc_set_irq(void *opaque, unsigned int irq, bool level)
 	}
 }
 
+/* The SCI: the OR of the enabled GPEs (acpi_pm.c), a level on ISA IRQ 9. */
+static void pm_set_sci(void *opaque, int level)
+{
+	struct vm *vm = opaque;
+
+	if (vm_set_gsi(vm, ACPI_SCI_IRQ, level)) {
+		fprintf(stderr, "mpvm: KVM_IRQ_LINE (ACPI SCI, IRQ %u): %s\n", ACPI_SCI_IRQ, strerror(errno));
+		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
+	}
+}
+
 static const struct acpi_pm_ops pm_ops = {
 	.now_ns = pm_now_ns,
 	.poweroff = guest_poweroff,
 	.sleep_ignored = guest_sleep_ignored,
+	.set_sci = pm_set_sci,
 };
+
+void machine_gpe_raise(struct vm *vm, unsigned int gpe)
+{
+	if (vm->machine)
+		acpi_pm_gpe_raise(&vm->machine->pm, gpe);
+}
 static const struct rtc_ops rtc_ops = { .wall_ns = rtc_wall_ns };
 static const struct i8042_ops kbc_ops = { .reset = guest_reset, .set_irq = kbc_set_irq };
 
@@ -275,7 +293,7 @@ static void cmos_memory(struct rtc *rtc, const struct vm *vm)
 	rtc_set_cmos(rtc, 0x5b, (uint8_t)high);
 	rtc_set_cmos(rtc, 0x5c, (uint8_t)(high >> 8));
 	rtc_set_cmos(rtc, 0x5d, (uint8_t)(high >> 16));
-	rtc_set_cmos(rtc, 0x5f, (uint8_t)(vm->ncpus - 1));
+	rtc_set_cmos(rtc, 0x5f, (uint8_t)(vm->opts->cpus - 1));
 }
 
 /* ---- the table ------------------------------------------------------------------ */
@@ -318,6 +336,7 @@ static const struct machine_range machine_ranges[] = {
 	{ DEV_ACPI_PM, "ACPI PM1a event block", ACPI_PM1_EVT_BLK, ACPI_PM_EVT_LEN, .pio = acpi_pm_pio },
 	{ DEV_ACPI_PM, "ACPI PM1a control block", ACPI_PM1_CNT_BLK, ACPI_PM_CNT_LEN, .pio = acpi_pm_pio },
 	{ DEV_ACPI_PM, "ACPI PM timer", ACPI_PM_TMR_BLK, ACPI_PM_TMR_LEN, .pio = acpi_pm_pio },
+	{ DEV_ACPI_PM, "ACPI GPE0 block", ACPI_GPE0_BLK, ACPI_PM_GPE0_LEN, .pio = acpi_pm_pio },
 	{ DEV_RTC, "CMOS RTC", RTC_PORT, RTC_PORTS, .pio = rtc_pio },
 	{ DEV_KBC, "8042 data", I8042_DATA_PORT, 1, .pio = i8042_pio },
 	{ DEV_KBC, "8042 status/command", I8042_CMD_PORT, 1, .pio = i8042_pio },
@@ -417,7 +436,7 @@ static int create_devices(struct vm *vm, struct machine *m)
 	if (create_com1(vm, m))
 		return -1;
 	m->dev[DEV_EXIT] = vm;
-	m->fw_cfg = fw_cfg_create(vm->ncpus, vm->mem_size);
+	m->fw_cfg = fw_cfg_create(vm->opts->cpus, vm->mem_size);
 	if (!m->fw_cfg) {
 		fprintf(stderr, "mpvm: out of memory for fw_cfg\n");
 		return -1;

@@ -27,6 +27,8 @@ struct vm;
  * the boot code (which places a --bios image). -1 after printing why.
  */
 int machine_create(struct vm *vm);
+/* Sets GPE `gpe`'s status bit in the ACPI PM device (the SCI follows). Any thread. */
+void machine_gpe_raise(struct vm *vm, unsigned int gpe);
 void machine_destroy(struct vm *vm);
 
 /*

@@ -1,6 +1,7 @@
 #include "kvm/vcpu.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "core/trace.h"
 #include "devices/serial.h"
 #include "kvm/control.h"
+#include "kvm/hotplug.h"
 #include "kvm/irqchip.h"
 #include "kvm/sandbox.h"
 #include "kvm/snapshot.h"
@@ -179,11 +181,18 @@ void vcpu_prepare(struct vcpu *v, struct vm *vm, unsigned int id)
 	v->bsp = id == vm->opts->boot_cpu;
 	v->mp.on_change = mp_changed;
 	v->mp.on_change_ctx = v;
+	atomic_init(&v->present, id < vm->opts->cpus);
 }
 
 int vcpu_create(struct vcpu *v)
 {
+	return atomic_load(&v->present) ? vcpu_create_kvm(v) : 0;
+}
+
+int vcpu_create_kvm(struct vcpu *v)
+{
 	struct vm *vm = v->vm;
+	unsigned int id = v->id;
 
 	/*
 	 * KVM's vCPU id is the APIC ID: KVM's local APIC (kernel and split
@@ -194,15 +203,28 @@ int vcpu_create(struct vcpu *v)
 		fprintf(stderr, "mpvm: KVM_CREATE_VCPU %u (vCPU %u): %s\n", v->apic_id, v->id, strerror(errno));
 		return -1;
 	}
+	/* A vCPU made later (CPU hotplug) must not get a descriptor below vCPU 0's,
+	 * where the shared vCPU filter allows no vCPU ioctls (sandbox.c). */
+	if (id && v->fd < vm->vcpus[0].fd) {
+		int fd = fcntl(v->fd, F_DUPFD_CLOEXEC, vm->vcpus[0].fd);
+
+		close(v->fd);
+		v->fd = fd;
+		if (fd < 0) {
+			fprintf(stderr, "mpvm: vCPU %u: F_DUPFD: %s\n", id, strerror(errno));
+			return -1;
+		}
+	}
 	v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
 		v->run = NULL;
 		fprintf(stderr, "mpvm: vCPU %u: mmap of kvm_run: %s\n", v->id, strerror(errno));
 		return -1;
 	}
-	if (set_cpuid(v) || set_mtrr_default(v))
+	if (set_cpuid(v) || set_mtrr_default(v) || vm->irqchip->vcpu_init(v))
 		return -1;
-	return vm->irqchip->vcpu_init(v);
+	atomic_store(&v->made, true); /* after fd and run: a kick may use them now */
+	return 0;
 }
 
 /* ---- guest faults: what happened, where, and the registers --------------- */
@@ -478,6 +500,7 @@ static const char *const state_names[VCPU_STATE_COUNT] = {
 	[VCPU_STATE_RUNNING] = "running",
 	[VCPU_STATE_PAUSED] = "paused",
 	[VCPU_STATE_EXITED] = "exited",
+	[VCPU_STATE_ABSENT] = "absent",
 };
 
 const char *vcpu_state_name(enum vcpu_thread_state s)
@@ -585,6 +608,15 @@ static enum vcpu_thread_state state_start_gate(struct vcpu *v)
 	snprintf(name, sizeof(name), "vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
 	atomic_store(&v->tid, (int)gettid()); /* query-cpus-fast's thread-id */
+	if (!atomic_load(&v->present)) {
+		/*
+		 * A possible vCPU not plugged in (kvm/hotplug.c): started by the
+		 * main thread, unconfined, so that when it is added it can make
+		 * its KVM vCPU; it enters the filter then (vcpu_confine()).
+		 */
+		vm_wait_started(vm);
+		return VCPU_STATE_ABSENT;
+	}
 	/* Born under the vCPU filter (vcpus.c): its set-up needs nothing else. */
 	sandbox_inherited(SANDBOX_VCPU, vm->opts->seccomp);
 	if (vm->irqchip->vcpu_thread_start && vm->irqchip->vcpu_thread_start(v)) {
@@ -601,6 +633,19 @@ static enum vcpu_thread_state state_start_gate(struct vcpu *v)
 	if (vm->irqchip->mp_state(v) == MP_STATE_RUNNABLE)
 		vm_wait_started(vm);
 	return VCPU_STATE_WAIT_RUNNABLE;
+}
+
+/* A vCPU added by CPU hotplug, on its own thread: its set-up and its seccomp filter. -1: the VM stops. */
+int vcpu_confine(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	if ((vm->irqchip->vcpu_thread_start && vm->irqchip->vcpu_thread_start(v)) ||
+	    sandbox_enter(SANDBOX_VCPU, vm->opts->seccomp, vm->vm_fd, vm->first_vcpu_fd)) {
+		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
+		return -1;
+	}
+	return 0;
 }
 
 /* One KVM_RUN and its exit. */
@@ -657,6 +702,8 @@ static enum vcpu_thread_state state_run(struct vcpu *v)
 	const struct irqchip_ops *chip = v->vm->irqchip;
 	enum vcpu_thread_state cur = (enum vcpu_thread_state)atomic_load(&v->state), next;
 
+	if (!atomic_load(&v->present))
+		return VCPU_STATE_ABSENT; /* ejected by the guest (kvm/hotplug.c) */
 	/* A kick from here on must interrupt the next KVM_RUN. */
 	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 	next = look_at_commands(v, cur);
@@ -708,6 +755,7 @@ static enum vcpu_thread_state (*const state_fn[VCPU_STATE_COUNT])(struct vcpu *v
 	[VCPU_STATE_WAIT_RUNNABLE] = state_run,
 	[VCPU_STATE_RUNNING] = state_run,
 	[VCPU_STATE_PAUSED] = state_paused,
+	[VCPU_STATE_ABSENT] = hotplug_state_absent,
 };
 
 /* A run cut short by --timeout: say where each running vCPU was. */
@@ -734,7 +782,7 @@ static void *vcpu_thread(void *arg)
 		s = state_fn[s](v);
 		enter_state(v, s);
 	}
-	if (v->vm->irqchip->vcpu_after_run)
+	if (v->run && v->vm->irqchip->vcpu_after_run)
 		v->vm->irqchip->vcpu_after_run(v, false); /* the last look at the MP state */
 	report_timeout(v);
 	pthread_mutex_lock(&v->cmd_lock);
@@ -760,7 +808,7 @@ int vcpu_start(struct vcpu *v)
 
 void vcpu_interrupt_run(struct vcpu *v)
 {
-	if (!v->run || !v->thread_started)
+	if (!atomic_load(&v->made) || !v->thread_started)
 		return;
 	/*
 	 * Seen by KVM_RUN on entry; the signal covers a vCPU already inside.
@@ -779,11 +827,11 @@ void vcpu_interrupt_run(struct vcpu *v)
 
 void vcpu_kick(struct vcpu *v)
 {
-	if (!v->run || !v->thread_started)
+	if (!v->thread_started)
 		return;
-	if (v->vm->irqchip->wake)
+	if (atomic_load(&v->made) && v->vm->irqchip->wake)
 		v->vm->irqchip->wake(v);
-	pthread_mutex_lock(&v->cmd_lock); /* a paused thread waits there */
+	pthread_mutex_lock(&v->cmd_lock); /* a paused or absent thread waits there */
 	pthread_cond_broadcast(&v->cmd_cond);
 	pthread_mutex_unlock(&v->cmd_lock);
 	vcpu_interrupt_run(v);

@@ -18,7 +18,10 @@
  *   RUNNING        in or around KVM_RUN, handling exits;
  *   PAUSED         told to pause: out of KVM_RUN, registers quiet,
  *                  waiting for resume or stop;
- *   EXITED         its run loop is over (the VM stopped, or a command).
+ *   EXITED         its run loop is over (the VM stopped, or a command);
+ *   ABSENT         a possible vCPU that is not plugged in (CPU hotplug,
+ *                  kvm/hotplug.c): not added yet (its KVM vCPU is made
+ *                  when it is), or ejected by the guest; it waits there.
  *
  * Other threads talk to it by message only (vcpu_command(): pause, resume,
  * stop, answered once done) or by a kick that makes it look
@@ -45,8 +48,9 @@ enum vcpu_thread_state {
 	VCPU_STATE_RUNNING,
 	VCPU_STATE_PAUSED,
 	VCPU_STATE_EXITED,
+	VCPU_STATE_ABSENT,
 };
-#define VCPU_STATE_COUNT 5
+#define VCPU_STATE_COUNT 6
 /* Exit reasons counted one by one (KVM_EXIT_* are below 48 today); above: one "other" slot. */
 #define VCPU_EXIT_REASONS 49
 
@@ -63,7 +67,9 @@ struct vcpu {
 	unsigned int id;
 	uint32_t apic_id;
 	bool bsp;
-	int fd;
+	atomic_bool present;        /* plugged in (always, without CPU hotplug): kvm/hotplug.c */
+	int fd;                     /* -1 until its KVM vCPU exists */
+	atomic_bool made;           /* fd and run are set up: other threads may kick it (hotplug makes it late) */
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;        /* main thread only: created and not yet joined */
@@ -104,9 +110,14 @@ void vcpu_prepare(struct vcpu *v, struct vm *vm, unsigned int id);
 /*
  * Creates the KVM vCPU, maps kvm_run, sets its CPUID, MSRs and irqchip
  * state. -1 after printing why. Safe to run for several vCPUs at once
- * (vcpus.c): it touches only its own vCPU and reads the VM.
+ * (vcpus.c): it touches only its own vCPU and reads the VM. A possible
+ * vCPU beyond the ones present at start (CPU hotplug) is left as
+ * prepared: vcpu_create_kvm() makes it when it is added.
  */
 int vcpu_create(struct vcpu *v);
+int vcpu_create_kvm(struct vcpu *v);
+/* A vCPU added by CPU hotplug: the thread's own set-up and its seccomp filter. -1: the VM stops. */
+int vcpu_confine(struct vcpu *v);
 int vcpu_start(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);

@@ -104,7 +104,7 @@ int vm_create_vcpus(struct vm *vm)
 		return -1;
 	/* The vCPU threads' seccomp filter allows vCPU ioctls on descriptors from this one up. */
 	for (unsigned int i = 0; i < vm->ncpus; i++)
-		if (fd < 0 || vm->vcpus[i].fd < fd)
+		if (vm->vcpus[i].fd >= 0 && (fd < 0 || vm->vcpus[i].fd < fd))
 			fd = vm->vcpus[i].fd;
 	vm->first_vcpu_fd = fd;
 	return 0;
@@ -146,6 +146,11 @@ struct vcpus_start {
 	int ret;
 };
 
+static int start_present(struct vcpu *v)
+{
+	return atomic_load(&v->present) ? start_one(v) : 0;
+}
+
 static void *start_all(void *arg)
 {
 	struct vcpus_start *s = arg;
@@ -153,7 +158,7 @@ static void *start_all(void *arg)
 
 	pthread_setname_np(pthread_self(), "vcpu-starter");
 	s->ret = sandbox_enter(SANDBOX_VCPU, vm->opts->seccomp, vm->vm_fd, vm->first_vcpu_fd) ||
-		 vcpus_each(vm, 0, start_one) ? -1 : 0;
+		 vcpus_each(vm, 0, start_present) ? -1 : 0;
 	return NULL;
 }
 
@@ -168,5 +173,13 @@ int vm_start_vcpus(struct vm *vm)
 		return -1;
 	}
 	pthread_join(starter, NULL);
+	/*
+	 * The possible vCPUs not plugged in (CPU hotplug) from this thread,
+	 * unfiltered: when one is added, its thread makes its KVM vCPU and
+	 * only then enters the filter (vcpu_confine(), kvm/hotplug.c).
+	 */
+	for (unsigned int i = 0; !s.ret && i < vm->ncpus; i++)
+		if (!atomic_load(&vm->vcpus[i].present) && start_one(&vm->vcpus[i]))
+			s.ret = -1;
 	return s.ret;
 }

@@ -20,6 +20,7 @@
 #include "kvm/boot.h"
 #include "kvm/console.h"
 #include "kvm/control.h"
+#include "kvm/hotplug.h"
 #include "kvm/irqchip.h"
 #include "kvm/kvm_trace.h"
 #include "kvm/machine.h"
@@ -235,7 +236,8 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 	char err[256];
 	int tsc, max_id;
 
-	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .reaper_fd = -1, .reaper_middle = -1, .ncpus = opts->cpus,
+	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .reaper_fd = -1, .reaper_middle = -1,
+			   .ncpus = opts->topology.maxcpus > opts->cpus ? opts->topology.maxcpus : opts->cpus,
 			   .irqchip = irqchip_ops_for(opts->irqchip) };
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->threads_lock, NULL);
@@ -320,7 +322,7 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 		return -1;
 	if (opts->kernel ? boot_kernel(vm) : opts->bios ? boot_bios(vm) : boot_builtin_guest(vm))
 		return -1;
-	return machine_create(vm) || snapshot_prepare(vm) ? -1 : 0;
+	return machine_create(vm) || (vm->ncpus > opts->cpus && hotplug_create(vm)) || snapshot_prepare(vm) ? -1 : 0;
 }
 
 void vm_setup_signals(void)
@@ -530,6 +532,7 @@ void vm_destroy(struct vm *vm)
 	}
 	if (vm->irqchip && vm->irqchip->destroy)
 		vm->irqchip->destroy(vm);
+	hotplug_destroy(vm);
 	machine_destroy(vm);
 	snapshot_destroy(vm);
 	free(vm->cpuid);

@@ -67,7 +67,7 @@ struct vm {
 	uint64_t bios_size;
 	uint32_t tsc_khz;
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
-	unsigned int ncpus;
+	unsigned int ncpus;        /* possible vCPUs: maxcpus (opts->cpus of them present at start) */
 	struct vcpu *vcpus;
 	int first_vcpu_fd;          /* the lowest vCPU descriptor (vcpus.c) */
 	unsigned int host_cpus;     /* online host CPUs, for vcpus.c's helper threads */
@@ -82,6 +82,7 @@ struct vm {
 	struct kvm_trace *ktrace;  /* --trace in kernel/split mode: KVM's tracepoints (kvm_trace.c), else NULL */
 	struct control *control;   /* --control: the QMP socket's server (control.c), else NULL */
 	struct snapshot *snapshot; /* taking and restoring snapshots (snapshot.c) */
+	struct hotplug *hotplug;   /* maxcpus above --cpus: CPU hotplug (hotplug.c), else NULL */
 	uint8_t ioapic_id;
 
 	/*

@@ -31,7 +31,8 @@ static void vcpu_report_fill(struct vcpu *c, struct vcpu_report *r)
 {
 	*r = (struct vcpu_report){
 		.id = c->id, .apic_id = c->apic_id, .bsp = c->bsp,
-		.mp_state = c->vm->irqchip->mp_state(c),
+		.absent = !atomic_load(&c->present),
+		.mp_state = c->run ? c->vm->irqchip->mp_state(c) : MP_STATE_UNINITIALIZED,
 		.exits = c->exits, .history = &c->mp,
 		.thread_state = vcpu_state_name(c->state_at_stop),
 	};

@@ -110,12 +110,13 @@ static void check_fadt(const struct image *im, struct tables *t)
 	assert_int_equal(rd32(f + 64), 0x604);         /* PM1a_CNT_BLK */
 	assert_int_equal(rd32(f + 68), 0);
 	assert_int_equal(rd32(f + 76), 0x608);         /* PM_TMR_BLK */
-	assert_int_equal(rd32(f + 80), 0);             /* no GPE blocks */
-	assert_int_equal(rd32(f + 84), 0);
+	assert_int_equal(rd32(f + 80), 0x60c);         /* GPE0_BLK */
+	assert_int_equal(rd32(f + 84), 0);             /* no GPE1_BLK */
+	assert_int_equal(f[92], 4);                    /* GPE0_BLK_LEN: 2 status, 2 enable bytes */
+	assert_int_equal(f[93], 0);
 	assert_int_equal(f[88], 4);                    /* PM1_EVT_LEN */
 	assert_int_equal(f[89], 2);                    /* PM1_CNT_LEN */
 	assert_int_equal(f[91], 4);                    /* PM_TMR_LEN */
-	assert_int_equal(f[92], 0);
 	assert_true(rd16(f + 109) & 0x2);              /* IAPC_BOOT_ARCH: 8042 */
 
 	flags = rd32(f + 112);
@@ -133,6 +134,7 @@ static void check_fadt(const struct image *im, struct tables *t)
 	check_gas_io(f + 208, 32, 3, 0x608);           /* X_PM_TMR_BLK */
 	assert_int_equal(rd64(f + 160 + 4), 0);        /* X_PM1b_EVT_BLK */
 	assert_int_equal(rd64(f + 184 + 4), 0);        /* X_PM1b_CNT_BLK */
+	check_gas_io(f + 220, 32, 1, 0x60c);           /* X_GPE0_BLK */
 }
 
 /* 5.2.10 */
@@ -268,8 +270,11 @@ static uint64_t rd_int(struct rd *r)
  *   Name (\_S5, Package () { 5, 5, 0, 0 })
  *   Scope (\_SB) { Device (Cxxx) { Name (_HID, "ACPI0007") Name (_UID, i) } ... }
  */
-static void check_dsdt(const struct image *im, const struct tables *t, unsigned int ncpus)
+static void check_dsdt_hotplug(struct rd *r, const struct fw_topology *topo);
+
+static void check_dsdt(const struct image *im, const struct tables *t, const struct fw_topology *topo)
 {
+	unsigned int ncpus = topo->ncpus;
 	const uint8_t *d = at(im, t->dsdt, t->dsdt_len);
 	struct rd r = { d + 36, d + t->dsdt_len };
 	const uint8_t *pkg_end, *scope_end, *dev_end;
@@ -286,8 +291,12 @@ static void check_dsdt(const struct image *im, const struct tables *t, unsigned 
 
 	rd_expect(&r, "\x10", 1);
 	scope_end = rd_pkg(&r);
-	assert_ptr_equal(scope_end, r.end);   /* the scope ends the table */
 	rd_expect(&r, "\\_SB_", 5);
+	if (topo->maxcpus > topo->ncpus) {
+		check_dsdt_hotplug(&r, topo);
+		return;
+	}
+	assert_ptr_equal(scope_end, r.end);   /* the scope ends the table */
 	for (i = 0; r.p < scope_end; i++) {
 		char name[5];
 
@@ -303,18 +312,89 @@ static void check_dsdt(const struct image *im, const struct tables *t, unsigned 
 	assert_int_equal(i, ncpus);
 }
 
+/*
+ * With CPU hotplug (QEMU's interface, core/acpi_cpu_hotplug.c):
+ *   Scope (\_SB) { Device (CPUS) { _HID "ACPI0010", ..., Device (Cxxx) {...} per
+ *   possible CPU } }  Scope (\_GPE) { Method (_E02) { \_SB.CPUS.CSCN () } }
+ * The methods in between are checked by iasl (test_iasl_hotplug); here each
+ * CPU's device: _HID, _UID, _STA calling CSTA (uid), _MAT (its MADT entry
+ * with Enabled), _EJ0 (all but the boot CPU), _OST.
+ */
+static void check_dsdt_hotplug(struct rd *r, const struct fw_topology *topo)
+{
+	static const uint8_t gpe[] = "\x10\x1c\x5c_GPE\x14\x15_E02\x00\x5c\x2f\x03_SB_CPUSCSCN";
+	const uint8_t *cpus_end, *dev_end, *p, *scope_end;
+	struct rd d;
+	unsigned int i;
+
+	scope_end = r->end - (sizeof(gpe) - 1);
+	assert_memory_equal(scope_end, gpe, sizeof(gpe) - 1);
+	rd_expect(r, "\x5b\x82", 2);
+	cpus_end = rd_pkg(r);
+	assert_ptr_equal(cpus_end, scope_end);
+	rd_expect(r, "CPUS\x08_HID\x0d" "ACPI0010", 18);
+	p = r->p;
+	for (i = 0; i < topo->maxcpus; i++) {
+		char pat[32];
+		const uint8_t *q;
+		uint8_t mat[16];
+		size_t n;
+
+		snprintf(pat, sizeof(pat), "C%03X\x08_HID\x0d" "ACPI0007", i);
+		q = memmem(p, (size_t)(cpus_end - p), pat, 4 + 1 + 4 + 1 + 9);
+		if (!q)
+			fail_msg("DSDT: no Device (C%03X) after the previous one", i);
+		/* DeviceOp, then a PkgLength of 1 or 2 bytes, then the name */
+		d.p = q[-3] == 0x5b && q[-2] == 0x82 ? q - 1 : q - 2;
+		assert_true(d.p[-2] == 0x5b && d.p[-1] == 0x82);
+		d.end = cpus_end;
+		dev_end = rd_pkg(&d);
+		assert_ptr_equal(d.p, q);
+		d.end = dev_end;
+		rd_expect(&d, pat, 4 + 1 + 4 + 1 + 9);
+		rd_expect(&d, "\x08_UID", 5);
+		assert_int_equal(rd_int(&d), i);
+		rd_expect(&d, "\x14", 1);
+		rd_pkg(&d);
+		rd_expect(&d, "_STA\x00\xa4" "CSTA", 10);
+		assert_int_equal(rd_int(&d), i);
+		rd_expect(&d, "\x08_MAT\x11", 6);
+		rd_pkg(&d);
+		n = acpi_madt_cpu_entry(topo, i, 1, mat);
+		assert_int_equal(rd_int(&d), n);
+		rd_expect(&d, mat, n);
+		assert_int_equal(mat[0], topo->apic_ids[i] >= 255 || i >= 255 ? 9 : 0);
+		if (i != topo->boot_cpu) {
+			rd_expect(&d, "\x14", 1);
+			rd_pkg(&d);
+			rd_expect(&d, "_EJ0\x01" "CEJM", 9);
+			assert_int_equal(rd_int(&d), i);
+		}
+		rd_expect(&d, "\x14", 1);
+		rd_pkg(&d);
+		rd_expect(&d, "_OST\x03" "COST", 9);
+		assert_int_equal(rd_int(&d), i);
+		rd_expect(&d, "\x68\x69", 2);
+		assert_ptr_equal(d.p, dev_end);
+		p = dev_end;
+	}
+	assert_ptr_equal(p, cpus_end);    /* the last device ends the container */
+}
+
 /* ---- MADT (5.2.12) ---------------------------------------------------- */
 
 struct madt_cpu {
 	int x2;                    /* Local x2APIC structure (type 9) */
 	uint32_t uid, apic_id;
+	uint32_t flags;
 };
 
 static void check_madt(const struct image *im, const struct tables *t,
 		       const struct fw_topology *topo, uint8_t ioapic_id)
 {
 	const uint8_t *m = at(im, t->madt, t->madt_len);
-	struct madt_cpu *cpus = calloc(topo->ncpus, sizeof(*cpus));
+	unsigned int maxcpus = topo->maxcpus > topo->ncpus ? topo->maxcpus : topo->ncpus;
+	struct madt_cpu *cpus = calloc(maxcpus, sizeof(*cpus));
 	unsigned int ncpu = 0, nio = 0, niso = 0, nnmi = 0, nx2nmi = 0, i, v;
 	int any_x2 = 0, after_cpus = 0;
 	size_t off;
@@ -335,16 +415,14 @@ static void check_madt(const struct image *im, const struct tables *t,
 		switch (e[0]) {
 		case 0: /* 5.2.12.2 Processor Local APIC */
 			assert_false(after_cpus);
-			assert_true(ncpu < topo->ncpus);
-			assert_int_equal(rd32(e + 4), 1);     /* Enabled */
-			cpus[ncpu++] = (struct madt_cpu){ 0, e[2], e[3] };
+			assert_true(ncpu < maxcpus);
+			cpus[ncpu++] = (struct madt_cpu){ 0, e[2], e[3], rd32(e + 4) };
 			break;
 		case 9: /* 5.2.12.12 Processor Local x2APIC */
 			assert_false(after_cpus);
-			assert_true(ncpu < topo->ncpus);
+			assert_true(ncpu < maxcpus);
 			assert_int_equal(rd16(e + 2), 0);
-			assert_int_equal(rd32(e + 8), 1);     /* Enabled */
-			cpus[ncpu++] = (struct madt_cpu){ 1, rd32(e + 12), rd32(e + 4) };
+			cpus[ncpu++] = (struct madt_cpu){ 1, rd32(e + 12), rd32(e + 4), rd32(e + 8) };
 			any_x2 = 1;
 			break;
 		case 1: /* 5.2.12.3 I/O APIC */
@@ -385,7 +463,7 @@ static void check_madt(const struct image *im, const struct tables *t,
 		}
 	}
 	assert_int_equal(off, t->madt_len);
-	assert_int_equal(ncpu, topo->ncpus);
+	assert_int_equal(ncpu, maxcpus);
 	assert_int_equal(nio, 1);
 	assert_int_equal(niso, 2);
 	assert_int_equal(nnmi, 1);
@@ -398,6 +476,9 @@ static void check_madt(const struct image *im, const struct tables *t,
 		assert_int_equal(cpus[i].apic_id, topo->apic_ids[v]);
 		/* x2APIC exactly when the ID or the UID does not fit 8 bits */
 		assert_int_equal(cpus[i].x2, topo->apic_ids[v] >= 255 || v >= 255);
+		/* Present: Enabled (bit 0); possible: Online Capable (bit 1,
+		 * ACPI 6.3 Table 5-47), never both. */
+		assert_int_equal(cpus[i].flags, v < topo->ncpus ? 1 : 2);
 	}
 	free(cpus);
 }
@@ -423,7 +504,7 @@ static long build_and_check(const struct fw_topology *t, uint64_t gpa, uint8_t *
 
 	im = (struct image){ buf, (size_t)n, gpa };
 	walk(&im, &tb);
-	check_dsdt(&im, &tb, t->ncpus);
+	check_dsdt(&im, &tb, t);
 	check_madt(&im, &tb, t, t->ioapic_id);
 	return n;
 }
@@ -545,6 +626,68 @@ static void test_buffer_too_small(void **state)
 	}
 	/* No buffer at all. */
 	assert_int_equal(acpi_build(&tp.t, NULL, 0, GPA, err, sizeof(err)), -1);
+}
+
+/* present of max vCPUs, the rest hot-pluggable; APIC IDs first, first + stride, ... */
+static void make_hotplug(struct topo *tp, unsigned int present, unsigned int max,
+			 unsigned int boot, uint32_t first, uint32_t stride)
+{
+	make_topo(tp, max, boot, first, stride);
+	tp->t.ncpus = present;
+	tp->t.maxcpus = max;
+}
+
+static void test_hotplug_tables(void **state)
+{
+	static uint8_t buf[BUFSZ];
+	struct topo tp;
+
+	make_hotplug(&tp, 1, 2, 0, 0, 1);
+	build_and_check(&tp.t, GPA, buf);
+	make_hotplug(&tp, 8, 16, 3, 0, 1);
+	build_and_check(&tp.t, GPA, buf);
+	/* gaps in the IDs (3 cores per socket), and x2APIC entries from 255 on */
+	make_hotplug(&tp, 4, 300, 0, 0, 2);
+	build_and_check(&tp.t, GPA, buf);
+	/* maxcpus = ncpus is no hotplug: the plain DSDT */
+	make_hotplug(&tp, 8, 8, 0, 0, 1);
+	build_and_check(&tp.t, GPA, buf);
+}
+
+/* The hotplug DSDT takes ~120 bytes per possible CPU: 1024 do not fit the
+ * 64 KiB ACPI area, and the error says which setting is too large. */
+static void test_hotplug_too_large(void **state)
+{
+	static uint8_t buf[BUFSZ];
+	struct topo tp;
+	char err[256] = "";
+	long n;
+
+	make_hotplug(&tp, 2, FW_MAX_CPUS, 0, 0, 1);
+	assert_int_equal(acpi_build(&tp.t, buf, BUFSZ, GPA, err, sizeof(err)), -1);
+	if (!strstr(err, "maxcpus=1024") || !strstr(err, "hotplug"))
+		fail_msg("unexpected error: %s", err);
+	/* ...and about 400 do */
+	make_hotplug(&tp, 2, 400, 0, 0, 1);
+	n = build_and_check(&tp.t, GPA, buf);
+	assert_true(n <= (long)BUFSZ);
+}
+
+static void test_hotplug_bad_maxcpus(void **state)
+{
+	static uint8_t buf[BUFSZ];
+	struct topo tp;
+	char err[256] = "";
+
+	make_hotplug(&tp, 4, 8, 0, 0, 1);
+	tp.t.maxcpus = 3;
+	assert_int_equal(acpi_build(&tp.t, buf, BUFSZ, GPA, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "maxcpus 3"));
+	/* APIC IDs of the possible CPUs must be unique too */
+	make_hotplug(&tp, 4, 8, 0, 0, 1);
+	tp.ids[7] = 2;
+	assert_int_equal(acpi_build(&tp.t, buf, BUFSZ, GPA, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "same APIC ID"));
 }
 
 static void expect_error(const struct fw_topology *t, uint64_t gpa, const char *what)
@@ -675,9 +818,9 @@ static char *read_file(const char *dir, const char *name)
  * Runs `iasl -d files...` in dir with its output in dir/iasl.log. iasl
  * exits 0 even after warnings, so the caller also reads the log.
  */
-static void run_iasl(const char *dir, char *const files[])
+static void run_iasl_with(const char *dir, char *flag, char *const files[])
 {
-	char *argv[16] = { "iasl", "-d" };
+	char *argv[16] = { "iasl", flag };
 	int i, status, fd;
 	pid_t pid;
 
@@ -701,8 +844,13 @@ static void run_iasl(const char *dir, char *const files[])
 
 		print_error("%s\n", log);
 		free(log);
-		fail_msg("iasl -d failed (status 0x%x)", status);
+		fail_msg("iasl %s failed (status 0x%x)", flag, status);
 	}
+}
+
+static void run_iasl(const char *dir, char *const files[])
+{
+	run_iasl_with(dir, "-d", files);
 }
 
 /* Fails if iasl's text says anything is wrong (bad checksum, bad AML...). */
@@ -852,6 +1000,115 @@ static void test_iasl(void **state)
 	iasl_one(d->path, &tp.t);
 }
 
+static uint8_t *read_bin(const char *dir, const char *name, size_t *len)
+{
+	char path[512];
+	uint8_t *p;
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "rb");
+	if (!f)
+		fail_msg("iasl produced no %s", path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	p = malloc((size_t)n);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return p;
+}
+
+/*
+ * The hotplug DSDT: iasl disassembles it cleanly into QEMU's interface
+ * (the names and methods an OS looks for), then compiles its own
+ * disassembly back, without errors, into the same AML byte for byte (the
+ * header aside: iasl writes its own creator and checksum).
+ */
+static void iasl_hotplug_one(const char *dir, const struct fw_topology *t)
+{
+	static uint8_t buf[BUFSZ];
+	static char *const dis[] = { "dsdt.dat", "apic.dat", NULL };
+	static char *const comp[] = { "dsdt.dsl", NULL };
+	static const char *const want[] = {
+		"Device (CPUS)", "Name (_HID, \"ACPI0010\"", "Name (_CID, EisaId (\"PNP0A05\")",
+		"Mutex (CPLK, 0x00)", "OperationRegion (PRST, SystemIO, 0x0CD8, 0x0C)",
+		"Field (PRST, ByteAcc, NoLock, WriteAsZeros)", "Field (PRST, DWordAcc, NoLock, Preserve)",
+		"CPEN,   1", "CINS,   1", "CRMV,   1", "CEJ0,   1", "CEJF,   1", "CCMD,   8",
+		"CSEL,   32", "CDAT,   32",
+		"Method (CSTA, 1, Serialized)", "Method (CEJM, 1, Serialized)",
+		"Method (COST, 3, Serialized)", "Method (CTFY, 2, NotSerialized)",
+		"Method (CSCN, 0, Serialized)", "Acquire (CPLK, 0xFFFF)", "Release (CPLK)",
+		"Notify (C001, Arg1)", "CTFY (CDAT, One)", "CTFY (CDAT, 0x03)",
+		"Scope (\\_GPE)", "Method (_E02, 0, NotSerialized)", "\\_SB.CPUS.CSCN ()",
+		"Method (_STA, 0, NotSerialized)", "Return (CSTA (One))", "Name (_MAT, Buffer (",
+		"CEJM (One)", "Method (_OST, 3, NotSerialized)", "COST (One, Arg0, Arg1)",
+	};
+	struct image im;
+	struct tables tb = { 0 };
+	uint8_t *aml;
+	size_t len, i;
+	char *dsl, *boot_dev, *next;
+	long n;
+
+	tmpdir_empty(dir);
+	n = build_and_check(t, GPA, buf);
+	im = (struct image){ buf, (size_t)n, GPA };
+	walk(&im, &tb);
+	write_file(dir, "dsdt.dat", at(&im, tb.dsdt, tb.dsdt_len), tb.dsdt_len);
+	write_file(dir, "apic.dat", at(&im, tb.madt, tb.madt_len), tb.madt_len);
+	run_iasl(dir, dis);
+	check_clean(dir, "iasl.log");
+	check_clean(dir, "dsdt.dsl");
+	check_clean(dir, "apic.dsl");
+
+	dsl = read_file(dir, "dsdt.dsl");
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strstr(dsl, want[i]))
+			fail_msg("dsdt.dsl: no \"%s\"", want[i]);
+	/* no _EJ0 in the boot CPU's device */
+	{
+		char dev[32];
+
+		snprintf(dev, sizeof(dev), "Device (C%03X)", t->boot_cpu);
+		boot_dev = strstr(dsl, dev);
+		assert_non_null(boot_dev);
+		next = strstr(boot_dev + 1, "Device (C");
+		if (next)
+			*next = 0;
+		assert_null(strstr(boot_dev, "_EJ0"));
+	}
+	free(dsl);
+	dsl = read_file(dir, "apic.dsl");
+	assert_non_null(strstr(dsl, "Online Capable"));
+	free(dsl);
+
+	run_iasl_with(dir, "-oa", comp);  /* compile, no optimizations: dsdt.aml */
+	dsl = read_file(dir, "iasl.log");
+	if (!strstr(dsl, "Compilation successful. 0 Errors, 0 Warnings, 0 Remarks"))
+		fail_msg("iasl -oa dsdt.dsl:\n%s", dsl);
+	free(dsl);
+	aml = read_bin(dir, "dsdt.aml", &len);
+	assert_int_equal(len, tb.dsdt_len);
+	assert_memory_equal(aml + 36, at(&im, tb.dsdt + 36, len - 36), len - 36);
+	free(aml);
+}
+
+static void test_iasl_hotplug(void **state)
+{
+	const struct tmpdir *d = *state;
+	struct topo tp;
+
+	make_hotplug(&tp, 2, 4, 0, 0, 1);
+	iasl_hotplug_one(d->path, &tp.t);
+	make_hotplug(&tp, 8, 300, 5, 0, 1);
+	iasl_hotplug_one(d->path, &tp.t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -868,7 +1125,11 @@ int main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_buffer_too_small),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_hotplug_tables),
+		cmocka_unit_test(test_hotplug_too_large),
+		cmocka_unit_test(test_hotplug_bad_maxcpus),
 		cmocka_unit_test_setup_teardown(test_iasl, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_iasl_hotplug, tmpdir_setup, tmpdir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,7 @@ struct fake {
 	int poweroffs;
 	int ignored;
 	unsigned int ignored_typ;
+	int sci, sci_calls;
 };
 
 static uint64_t fake_now(void *opaque)
@@ -40,8 +41,17 @@ static void fake_ignored(void *opaque, unsigned int typ)
 	f->ignored_typ = typ;
 }
 
+static void fake_sci(void *opaque, int level)
+{
+	struct fake *f = opaque;
+
+	f->sci = level;
+	f->sci_calls++;
+}
+
 static const struct acpi_pm_ops ops = {
 	.now_ns = fake_now, .poweroff = fake_poweroff, .sleep_ignored = fake_ignored,
+	.set_sci = fake_sci,
 };
 
 static uint32_t in(struct acpi_pm *pm, uint16_t port, unsigned int size)
@@ -61,6 +71,8 @@ static int out(struct acpi_pm *pm, uint16_t port, uint32_t v, unsigned int size)
 #define EN  (ACPI_PM1_EVT_BLK + 2)
 #define CNT ACPI_PM1_CNT_BLK
 #define TMR ACPI_PM_TMR_BLK
+#define GPE_STS ACPI_GPE0_BLK
+#define GPE_EN  (ACPI_GPE0_BLK + 2)
 
 /* ns for n timer ticks, rounded up so that exactly n have passed. */
 static uint64_t ticks_ns(uint64_t n)
@@ -259,8 +271,48 @@ static void outside_the_blocks(void **state)
 	assert_int_equal(in(&pm, CNT, 4), 0xffff0000u | ACPI_PM1_SCI_EN);
 	assert_int_equal(out(&pm, CNT, 0xffff0000u, 4), 0);
 	assert_int_equal(in(&pm, CNT, 2), ACPI_PM1_SCI_EN);
-	/* A dword at the timer's last byte: the three bytes past it float. */
-	assert_int_equal(in(&pm, TMR + 3, 4), 0xffffff00u);
+	/* A dword at the timer's last byte reaches GPE0_STS, right after it;
+	 * one at the GPE0 block's last byte: the three bytes past it float. */
+	assert_int_equal(in(&pm, TMR + 3, 4), 0);
+	assert_int_equal(in(&pm, ACPI_GPE0_BLK + 3, 4), 0xffffff00u);
+	acpi_pm_destroy(&pm);
+}
+
+/* §4.8.4.1: a raised GPE sets its status bit; the SCI is asserted while an
+ * enabled one is set, and each change of level is reported once. */
+static void gpe_and_sci(void **state)
+{
+	struct fake f = { 0 };
+	struct acpi_pm pm;
+
+	(void)state;
+	acpi_pm_init(&pm, &ops, &f);
+	assert_int_equal(in(&pm, GPE_STS, 4), 0);
+	acpi_pm_gpe_raise(&pm, 2);                       /* not enabled: no SCI */
+	assert_int_equal(in(&pm, GPE_STS, 2), 0x4);
+	assert_int_equal(f.sci_calls, 0);
+	assert_int_equal(out(&pm, GPE_EN, 0x4, 2), 0);   /* enabling asserts it */
+	assert_int_equal(f.sci, 1);
+	assert_int_equal(f.sci_calls, 1);
+	assert_int_equal(in(&pm, GPE_STS, 4), 0x00040004u);
+	acpi_pm_gpe_raise(&pm, 2);                       /* already asserted */
+	acpi_pm_gpe_raise(&pm, 5);                       /* set, not enabled */
+	assert_int_equal(f.sci_calls, 1);
+	assert_int_equal(in(&pm, GPE_STS, 1), 0x24);
+	assert_int_equal(out(&pm, GPE_STS, 0x0, 2), 0);  /* writing 0 clears nothing */
+	assert_int_equal(in(&pm, GPE_STS, 2), 0x24);
+	assert_int_equal(out(&pm, GPE_STS, 0x4, 1), 0);  /* write 1 to clear: deasserted */
+	assert_int_equal(f.sci, 0);
+	assert_int_equal(f.sci_calls, 2);
+	assert_int_equal(in(&pm, GPE_STS, 2), 0x20);
+	/* GPE 13 in the high byte, through a byte access at GPE0_EN + 1 */
+	acpi_pm_gpe_raise(&pm, 13);
+	assert_int_equal(out(&pm, GPE_EN + 1, 0x20, 1), 0);
+	assert_int_equal(in(&pm, GPE_EN, 2), 0x2004);
+	assert_int_equal(f.sci, 1);
+	assert_int_equal(out(&pm, GPE_EN, 0, 2), 0);     /* disabling deasserts */
+	assert_int_equal(f.sci, 0);
+	assert_int_equal(f.sci_calls, 4);
 	acpi_pm_destroy(&pm);
 }
 
@@ -334,6 +386,7 @@ int main(void)
 		cmocka_unit_test(outside_the_blocks),
 		cmocka_unit_test(save_load),
 		cmocka_unit_test(load_refuses),
+		cmocka_unit_test(gpe_and_sci),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -334,6 +334,28 @@ static void broadcast_init_then_one_sipi(void **state)
 	assert_int_equal(f->rec.resets[0] + f->rec.sipis[0], 0);
 }
 
+/* CPU hotplug: a CPU not plugged in takes no message, broadcast or not, until it is. */
+static void absent_cpu_takes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct icr init = ipi(ICR_INIT, 0, ICR_ALL_EXCL_SELF, 0);
+	struct icr sipi = ipi(ICR_STARTUP, 0x08, ICR_ALL_EXCL_SELF, 0);
+	struct icr init3 = ipi(ICR_INIT, 0, ICR_DEST_FIELD, 3);
+
+	apic_bus_set_present(f->bus, 3, false);
+	assert_int_equal(apic_bus_deliver(f->bus, &init, 0), NCPUS - 2);
+	assert_int_equal(apic_bus_deliver(f->bus, &sipi, 0), NCPUS - 2);
+	assert_int_equal(apic_bus_deliver(f->bus, &init3, 0), 0);
+	assert_false(runnable(f->bus, 3));
+	assert_int_equal(apic_bus_mp_state(f->bus, 3), MP_STATE_UNINITIALIZED);
+	assert_int_equal(f->rec.resets[3] + f->rec.sipis[3], 0);
+	assert_true(runnable(f->bus, 2));
+	/* plugged in: the usual INIT-SIPI starts it */
+	apic_bus_set_present(f->bus, 3, true);
+	start_ap(f->bus, 3, 0x08);
+	assert_int_equal(f->rec.sipis[3], 1);
+}
+
 static void init_to_bsp(void **state)
 {
 	struct fixture *f = *state;
@@ -689,6 +711,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sipi_without_init_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(sipi_before_init_is_void, setup, teardown),
 		cmocka_unit_test_setup_teardown(broadcast_init_then_one_sipi, setup, teardown),
+		cmocka_unit_test_setup_teardown(absent_cpu_takes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(init_to_bsp, setup, teardown),
 		cmocka_unit_test_setup_teardown(init_deassert_does_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(fixed_ipis_and_shorthands, setup, teardown),

@@ -6,7 +6,7 @@
 # there): on KVM-PVM guest kernel code is emulated, and the kernel stops in
 # KVM's instruction emulator soon after (see README, "Linux guests").
 #
-#   PVH vmlinux, N = 1, 4, 64 and --boot-cpu 3: banner, the exact command
+#   PVH vmlinux, N = 1, 4, 64 and --boot-cpu 3 (with maxcpus=6): banner, the exact command
 #   line, the e820 map from --memory, ACPI tables and the MADT, the initrd,
 #   and N CPUs allowed; acpi=off: the MP table with N processors.
 #   bzImage: the decompressor starts with the command line it was given.
@@ -60,11 +60,13 @@ for n in ${LINUX_CPUS:-1 4 64}; do
 	unlike "$OUT" '(WARNING|BUG|Oops|panic)' "$name: no kernel warning"
 done
 
-boot_pvh 4 256M "" --boot-cpu 3
-name="PVH --cpus 4 --boot-cpu 3"
+# With two more possible CPUs (CPU hotplug): the MADT's Online Capable entries.
+boot_pvh 4,maxcpus=6 256M "" --boot-cpu 3
+name="PVH --cpus 4,maxcpus=6 --boot-cpu 3"
 is "$STATUS" 0 "$name: status 0"
 like "$OUT" "$(e820_top $((256 << 20)))" "$name: e820 RAM up to --memory 256M"
-like "$OUT" "smpboot: Allowing 4 CPUs, 0 hotplug CPUs" "$name: smpboot: Allowing 4 CPUs"
+like "$OUT" "smpboot: Allowing 6 CPUs, 2 hotplug CPUs" "$name: smpboot: Allowing 6 CPUs, 2 of them hot-pluggable"
+like "$ERR" '^mpvm: +5 +5 +AP +absent' "$name: vCPU 5 is absent"
 like "$ERR" '^mpvm: +3 +3 +BSP +RUNNABLE' "$name: vCPU 3 ran as the BSP"
 like "$ERR" '^mpvm: +0 +0 +AP +UNINITIALIZED' "$name: vCPU 0 waits for INIT as an AP"
 

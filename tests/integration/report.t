@@ -11,7 +11,7 @@ states='join ",", sort keys %{$r->{vcpus}[0]{thread}{ns_in_state}}'
 for mode in kernel split user; do
 	run_mpvm 600 run --irqchip $mode --cpus 4 --cmdline "scenario=partial start=1" --report "$T_DIR/r.json"
 	is "$STATUS" 0 "--irqchip $mode partial: exit status 0"
-	is "$(report_field "$T_DIR/r.json" "$states")" "paused,running,start-gate,wait-runnable" \
+	is "$(report_field "$T_DIR/r.json" "$states")" "absent,paused,running,start-gate,wait-runnable" \
 	   "--irqchip $mode: the report gives the time in each thread state"
 	is "$(report_field "$T_DIR/r.json" '$r->{vcpus}[0]{thread}{state_at_stop}')" running \
 	   "--irqchip $mode: the BSP was running when the VM stopped"

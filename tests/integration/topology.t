@@ -36,7 +36,7 @@ like "$OUT" '^mpvm-guest: BSP is APIC ID 5 ' "--boot-cpu 4 with 2 sockets x 3 co
 run_mpvm 30 run --cpus 8,sockets=3
 is "$STATUS" 2 "--cpus 8,sockets=3: refused"
 like "$ERR" "sockets x cores x threads \(3 x 2 x 1 = 6\) must equal maxcpus \(8\)" "--cpus 8,sockets=3: says why"
-run_mpvm 30 run --cpus 2,maxcpus=4
-is "$STATUS" 2 "--cpus 2,maxcpus=4: refused"
-like "$ERR" "needs CPU hotplug, which mpvm does not have yet" "--cpus 2,maxcpus=4: says hotplug is missing"
+run_mpvm 30 run --cpus 2,maxcpus=4 --no-acpi
+is "$STATUS" 2 "--cpus 2,maxcpus=4 --no-acpi: refused"
+like "$ERR" "needs CPU hotplug, which goes through ACPI" "--cpus 2,maxcpus=4 --no-acpi: says hotplug needs ACPI"
 done_testing
