@@ -10,9 +10,25 @@
 
 #include "core/input_file.h"
 
-int atomic_file_check(const char *path, char *err, size_t errlen)
+char *atomic_file_folder(const char *path)
 {
 	char *dir = strdup(path), *slash;
+
+	if (!dir)
+		return NULL;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	return dir;
+}
+
+int atomic_file_check(const char *path, char *err, size_t errlen)
+{
+	char *dir = atomic_file_folder(path);
 	struct stat st;
 	int ret = -1;
 
@@ -35,13 +51,6 @@ int atomic_file_check(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	slash = strrchr(dir, '/');
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
 	if (stat(dir, &st) < 0) {
 		snprintf(err, errlen, "%s: the folder %s: %s", path, dir, strerror(errno));
 		goto out;

@@ -16,6 +16,8 @@
  * "PATH: reason" in err.
  */
 int atomic_file_check(const char *path, char *err, size_t errlen);
+/* The folder path is in ("." for a bare name, "/" at the root), malloc'd; NULL if out of memory. */
+char *atomic_file_folder(const char *path);
 
 /* -1 with "PATH: reason" in err; refuses what atomic_file_check() refuses. */
 int atomic_file_write(const char *path, const void *data, size_t len, char *err, size_t errlen);

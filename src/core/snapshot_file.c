@@ -302,7 +302,7 @@ out:
 int snap_writer_commit(struct snap_writer *w, char *err, size_t errlen)
 {
 	uint8_t h[SNAP_SECTION_HEADER_SIZE], p[8] = { 0 };
-	char *path = NULL, *dir = NULL, *slash;
+	char *path = NULL, *dir = NULL;
 	int fd, ret = -1;
 
 	if (w->open) {
@@ -318,7 +318,7 @@ int snap_writer_commit(struct snap_writer *w, char *err, size_t errlen)
 		return -1;
 	}
 	path = strdup(w->af.path);
-	dir = strdup(w->af.path);
+	dir = atomic_file_folder(w->af.path);
 	if (!path || !dir) {
 		errmsg(err, errlen, "%s: out of memory", w->af.path);
 		snap_writer_discard(w);
@@ -327,13 +327,6 @@ int snap_writer_commit(struct snap_writer *w, char *err, size_t errlen)
 	if (atomic_file_commit(&w->af, err, errlen))
 		goto out;
 	/* The rename is durable once the folder's entry is: fsync the folder. */
-	slash = strrchr(dir, '/');
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd)) {
 		errmsg(err, errlen, "%s: written, but its folder %s could not be synced: %s", path, dir, strerror(errno));

@@ -18,11 +18,6 @@ MPVM=${MPVM:-${BUILD:-build}/mpvm}
 QMP=$(cd "$(dirname "$0")/../.." && pwd)/tools/qmp
 need_kvm
 
-# jget FILE LINE PERL-EXPR: EXPR with $r = line LINE (1-based) of FILE, decoded.
-jget() {
-	perl -MJSON::PP -e 'my @l = do { open my $f, "<", $ARGV[0] or die; <$f> }; my $r = decode_json($l[$ARGV[1] - 1] // "null"); my $v = eval($ARGV[2]); die $@ if $@; print $v // "undef"' "$@" 2>&1
-}
-
 q() { "$QMP" --timeout 30 "$SOCK" "$@"; }
 
 # start_vm MODE: the heartbeat guest on 4 vCPUs, its COM1 input from a FIFO on fd 4.

@@ -12,11 +12,6 @@ MPVM=${MPVM:-${BUILD:-build}/mpvm}
 QMP=$(cd "$(dirname "$0")/../.." && pwd)/tools/qmp
 need_kvm
 
-# jget FILE LINE PERL-EXPR: EXPR with $r = line LINE (1-based) of FILE, decoded.
-jget() {
-	perl -MJSON::PP -e 'my @l = do { open my $f, "<", $ARGV[0] or die; <$f> }; my $r = decode_json($l[$ARGV[1] - 1] // "null"); my $v = eval($ARGV[2]); die $@ if $@; print $v // "undef"' "$@" 2>&1
-}
-
 # start_vm MODE: mpvm in the background with its socket at $SOCK; waits for the socket.
 start_vm() {
 	SOCK=$T_DIR/qmp-$1.sock

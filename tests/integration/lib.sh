@@ -64,6 +64,11 @@ done_testing() {
 }
 
 # report_field FILE PERL-EXPR: evaluates EXPR with $r = the decoded --report JSON.
+# jget FILE LINE PERL-EXPR: EXPR with $r = line LINE (1-based) of FILE, decoded.
+jget() {
+	perl -MJSON::PP -e 'my @l = do { open my $f, "<", $ARGV[0] or die; <$f> }; my $r = decode_json($l[$ARGV[1] - 1] // "null"); my $v = eval($ARGV[2]); die $@ if $@; print $v // "undef"' "$@" 2>&1
+}
+
 report_field() {
 	perl -MJSON::PP -e 'local $/; open my $f, "<", $ARGV[0] or die "$ARGV[0]: $!"; my $r = decode_json(<$f>); print eval($ARGV[1]) // "undef"; die $@ if $@' "$1" "$2"
 }
