@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
-# The kit's Linux (tools/linux-kit) on 4 vCPUs, saved with mpvm-snapshot
-# as soon as it prints `smpboot: Allowing 4 CPUs` (the APIs still
-# UNINITIALIZED) while the run goes on, then restored in a new process:
-# the restored kernel prints the same next lines as the run that was
-# saved (timestamps aside), and its clock does not go back.
+# The kit's Linux (tools/linux-kit) on 4 vCPUs, saved with --snapshot-on
+# when it prints `smpboot: Allowing 4 CPUs` (the APs still UNINITIALIZED),
+# then restored in a new process: the restored kernel prints the same next
+# lines as a run with no snapshot (timestamps aside), and its clock does
+# not go back.
 #
 # One boot of emulated kernel code (minutes under KVM-PVM): LINUX_FULL=0
 # skips it (the sanitizer runs in .ci/run). Named to run after linux.t,
 # which fetches the kit the first time.
 MPVM=${MPVM:-${BUILD:-build}/mpvm}
 source "$(dirname "$0")/lib.sh"
-QMP=$(cd "$(dirname "$0")/../.." && pwd)/tools/qmp
 need_kvm
 
 if [ "${LINUX_FULL:-1}" = 0 ]; then
@@ -34,22 +33,22 @@ if [ ! -s "$KIT/vmlinux" ] || [ ! -s "$KIT/initramfs.cpio.gz" ]; then
 	fi
 fi
 LIMIT=600
-SOCK=$T_DIR/qmp.sock
 NEXT="Booting paravirtualized kernel"
+BOOT=(--cpus 4 --memory 512M --kernel "$KIT/vmlinux" --initrd "$KIT/initramfs.cpio.gz"
+	--cmdline "console=ttyS0 earlyprintk=serial apic=verbose" --timeout "$LIMIT")
 
-timeout --kill-after=10 $((LIMIT + 30)) "$MPVM" run --cpus 4 --memory 512M --kernel "$KIT/vmlinux" \
-	--initrd "$KIT/initramfs.cpio.gz" --cmdline "console=ttyS0 earlyprintk=serial apic=verbose" \
-	--control "$SOCK" --stop-on "$NEXT" --timeout "$LIMIT" >"$T_DIR/out1" 2>"$T_DIR/err1" </dev/null &
-pid=$!
-for _ in $(seq $((LIMIT * 10))); do
-	grep -q "smpboot: Allowing 4 CPUs" "$T_DIR/out1" 2>/dev/null && break
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-"$QMP" --timeout 60 "$SOCK" "mpvm-snapshot path=$T_DIR/linux.snap" >"$T_DIR/qmp" 2>&1
-ok $? "mpvm-snapshot once Linux prints smpboot: Allowing 4 CPUs"
-wait "$pid"
-is "$?" 0 "the saved run goes on to '$NEXT'"
+# The run the restore is held against, with no snapshot: Linux prints only
+# a few lines between smpboot and $NEXT (0.1 s of guest time), too close for
+# a snapshot requested from outside (mpvm-snapshot is tested in
+# snapshot.t), so the saved run below stops at the console line itself.
+timeout --kill-after=10 $((LIMIT + 30)) "$MPVM" run "${BOOT[@]}" --stop-on "$NEXT" \
+	>"$T_DIR/out1" 2>"$T_DIR/err1" </dev/null
+ref=$?
+timeout --kill-after=10 $((LIMIT + 30)) "$MPVM" run "${BOOT[@]}" \
+	--snapshot-on "smpboot: Allowing 4 CPUs" "$T_DIR/linux.snap" >"$T_DIR/out0" 2>"$T_DIR/err0" </dev/null
+ok "$([ $? = 0 ] && [ -s "$T_DIR/linux.snap" ] && echo 0 || echo 1)" \
+	"--snapshot-on: a snapshot once Linux prints smpboot: Allowing 4 CPUs"
+is "$ref" 0 "the run without a snapshot goes on to '$NEXT'"
 
 timeout --kill-after=10 $((LIMIT + 30)) "$MPVM" run --restore "$T_DIR/linux.snap" --stop-on "$NEXT" \
 	--timeout "$LIMIT" >"$T_DIR/out2" 2>"$T_DIR/err2" </dev/null
@@ -71,9 +70,9 @@ ok "$([ "$lines" -ge 2 ] && grep -qxF -f <(head -n 1 "$T_DIR/after2") "$T_DIR/af
 first=$(head -n 1 "$T_DIR/after2")
 start=$(grep -nxF -- "$first" "$T_DIR/after1" | head -n 1 | cut -d: -f1)
 is "$(tail -n +"${start:-1}" "$T_DIR/after1" | head -n "$lines")" "$(cat "$T_DIR/after2")" \
-	"they are the lines the saved run printed next"
+	"they are the lines the run without a snapshot printed next"
 # Its clock: the first timestamp after restore is not below the last before the snapshot point.
-t_save=$(grep -F "smpboot: Allowing 4 CPUs" "$T_DIR/out1" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')
+t_save=$(grep -F "smpboot: Allowing 4 CPUs" "$T_DIR/out0" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')
 t_rest=$(sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p' "$T_DIR/out2" | head -n 1)
 ok "$(awk -v a="$t_save" -v b="$t_rest" 'BEGIN { exit !(b >= a) }'; echo $?)" \
 	"the kernel's clock goes on (smpboot at $t_save s, first line after restore at $t_rest s)"
