@@ -164,7 +164,12 @@ static void mp_changed(void *ctx, uint32_t from, uint32_t to, uint64_t t_ns)
 {
 	struct vcpu *v = ctx;
 
-	if (!v->vm->ktrace) /* else KVM's tracepoints give the spans, at the end (kvm_trace.c) */
+	/*
+	 * Else KVM's tracepoints give the spans, at the end (kvm_trace.c). An
+	 * atomic read: APs run (waiting for INIT/SIPI) while the main thread
+	 * sets it up, before the start gate opens.
+	 */
+	if (!__atomic_load_n(&v->vm->ktrace, __ATOMIC_ACQUIRE))
 		trace_mp_state(v->vm->trace, v->id, (enum mp_state)to, t_ns);
 	if (from != MP_STATE_NONE && v->vm->control)
 		control_mp_changed(v->vm->control, v->id, from, to, t_ns);

@@ -448,8 +448,10 @@ int vm_run(struct vm *vm)
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
 	/* KVM's own view of its local APICs: the vCPU threads' ids exist now, the filter comes next. */
 	if (vm->trace && vm->opts->irqchip != IRQCHIP_USER && !vm_stopping(vm)) {
-		vm->ktrace = kvm_trace_start(vm);
-		sandbox_allow_tracefs(vm->ktrace != NULL);
+		struct kvm_trace *kt = kvm_trace_start(vm);
+
+		__atomic_store_n(&vm->ktrace, kt, __ATOMIC_RELEASE); /* vcpu.c's mp_changed() reads it */
+		sandbox_allow_tracefs(kt != NULL);
 	}
 	if (vm->confine_main && sandbox_enter(SANDBOX_MAIN, vm->opts->seccomp, vm->vm_fd, -1))
 		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
