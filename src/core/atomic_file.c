@@ -12,10 +12,12 @@
 
 char *atomic_file_folder(const char *path)
 {
-	char *dir = strdup(path), *slash;
+	size_t len = strlen(path);
+	char *dir = malloc(len + 2), *slash; /* room for "." when path is "" */
 
 	if (!dir)
 		return NULL;
+	memcpy(dir, path, len + 1);
 	slash = strrchr(dir, '/');
 	if (!slash)
 		strcpy(dir, ".");
