@@ -607,6 +607,12 @@ static enum vcpu_thread_state state_start_gate(struct vcpu *v)
 	char name[16];
 	sigset_t kick;
 
+	/*
+	 * Started, before this thread changes its state: whoever sees it past
+	 * the gate may send it commands (vcpu_command()), even if the starter
+	 * has not come back from pthread_create() yet.
+	 */
+	atomic_store(&v->thread_started, true);
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);

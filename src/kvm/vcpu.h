@@ -72,7 +72,7 @@ struct vcpu {
 	atomic_bool made;           /* fd and run are set up: other threads may kick it (hotplug makes it late) */
 	struct kvm_run *run;
 	pthread_t thread;
-	bool thread_started;        /* main thread only: created and not yet joined */
+	atomic_bool thread_started; /* created (by vcpus.c's starter) and not yet joined; read by any thread */
 	void *chip;                 /* the irqchip's per-vCPU state (irqchip_user.c) */
 	atomic_uint kvm_mp_state;   /* with KVM's local APICs: the last KVM_GET_MP_STATE */
 	atomic_int tid;             /* the thread's host id, once it runs (0 before) */
