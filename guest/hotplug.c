@@ -37,32 +37,6 @@ static void ioapic_write(uint32_t reg, uint32_t v)
 	*(volatile uint32_t *)(uintptr_t)(IOAPIC_ADDR + 0x10) = v;
 }
 
-static uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static void outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static uint16_t inw(uint16_t port)
-{
-	uint16_t v;
-
-	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static void outw(uint16_t port, uint16_t v)
-{
-	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
-}
-
 /* COST: the _OST an OS evaluates, through the register block. */
 static void ost(uint32_t sel, uint32_t event, uint32_t status)
 {
