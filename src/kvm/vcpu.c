@@ -517,10 +517,11 @@ const char *vcpu_state_name(enum vcpu_thread_state s)
 static void enter_state(struct vcpu *v, enum vcpu_thread_state next)
 {
 	enum vcpu_thread_state cur = (enum vcpu_thread_state)atomic_load(&v->state);
-	uint64_t now = monotonic_ns();
+	uint64_t now;
 
-	if (next == cur)
+	if (next == cur) /* every KVM_RUN passes here twice: no clock read for nothing */
 		return;
+	now = monotonic_ns();
 	v->state_ns[cur] += now - v->state_since_ns;
 	v->state_since_ns = now;
 	if (next == VCPU_STATE_EXITED)
