@@ -7,9 +7,10 @@
  * SRCU grace periods and the PIT's worker thread (about 15 ms measured
  * with `strace -T` on close(), against 0.5 ms without the PIT). The
  * user waits for mpvm's exit status, not for KVM's bookkeeping, so a
- * reaper forked right after KVM_CREATE_VM holds a second reference to the
- * VM and drops it once mpvm is done: the destruction runs there, after
- * mpvm's exit status and every byte of output are out.
+ * reaper started right after KVM_CREATE_VM holds a second reference to the
+ * VM, and to mpvm's address space (reaper.c says why), and drops them once
+ * mpvm is done: the destruction runs there, after mpvm's exit status and
+ * every byte of output are out.
  */
 #ifndef MPVM_KVM_REAPER_H
 #define MPVM_KVM_REAPER_H
@@ -17,15 +18,12 @@
 #include <sys/types.h>
 
 /*
- * Right after KVM_CREATE_VM, before any other thread exists: forks the
+ * Right after KVM_CREATE_VM, before any other thread exists: starts the
  * reaper, which keeps only `vm_fd` and waits. Returns the descriptor to
  * hand to reaper_release(), or -1 if there is no reaper (then mpvm tears
- * the VM down itself, as before; nothing else changes). `*middle`: the
- * short-lived process between mpvm and the reaper, for reaper_collect().
+ * the VM down itself, as before; nothing else changes).
  */
-int reaper_start(int vm_fd, pid_t *middle);
-/* Before the main thread's seccomp filter (which has no wait4): collects `*middle`. */
-void reaper_collect(pid_t *middle);
+int reaper_start(int vm_fd);
 
 /* Once mpvm has closed its own VM descriptors: the reaper closes its own and ends. */
 void reaper_release(int fd);

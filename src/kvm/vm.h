@@ -57,7 +57,6 @@ struct vm {
 	const struct mpvm_options *opts;
 	int kvm_fd, vm_fd;
 	int reaper_fd;           /* kvm/reaper.c: closed once the VM is ours no more; -1: none */
-	pid_t reaper_middle;     /* kvm/reaper.c: the first fork, until collected */
 	int run_size;            /* bytes of each vCPU's kvm_run mapping */
 	uint8_t *mem;            /* host view of guest RAM */
 	uint64_t mem_size;

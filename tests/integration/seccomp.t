@@ -27,7 +27,7 @@ start() {
 	sleep 60 | timeout 60 "$MPVM" run --cpus 2 --cmdline scenario=hang "$@" >"$T_DIR/out" 2>"$T_DIR/err" &
 	sleep 0.2
 	# mpvm itself: not timeout (whose command line has it after "timeout 60"),
-	# nor its VM reaper (kvm/reaper.c: same command line, a child, so newer).
+	# nor its VM reaper (kvm/reaper.c: same command line, started later, so newer).
 	PID=$(pgrep -o -f "^$MPVM run --cpus 2 --cmdline scenario=hang $*")
 }
 
