@@ -8,7 +8,7 @@
  *
  * Operations marked "optional" may be NULL: the mode has nothing to do there.
  *
- * Threads: create/destroy/vcpu_init/vcpu_destroy/legacy_pc/start on the
+ * Threads: vm_init/create/destroy/vcpu_init/vcpu_destroy/legacy_pc/start on the
  * main thread; the vcpu_* run-loop operations on the vCPU's own thread;
  * set_gsi, mp_state and wake from any thread.
  */
@@ -34,7 +34,13 @@ enum irqchip_ipi {
 };
 
 struct irqchip_ops {
-	/* Before the vCPUs: KVM's part of the chip and mpvm's devices. -1 after printing why. */
+	/*
+	 * Right after KVM_CREATE_VM, before the memory slots: VM-wide KVM
+	 * settings whose change waits for an SRCU grace period (quick only
+	 * while none has run lately). -1 after printing why. Optional.
+	 */
+	int (*vm_init)(struct vm *vm);
+	/* Before the vCPUs, after the memory slots: KVM's part of the chip and mpvm's devices. -1 after printing why. */
 	int (*create)(struct vm *vm);
 	/* After the vCPU threads are joined. Optional. */
 	void (*destroy)(struct vm *vm);

@@ -270,7 +270,14 @@ static const struct platform_wiring user_wiring = {
 
 /* ---- set-up ---------------------------------------------------------------- */
 
-/* MSR exits for IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC range (KVM API 4.97, 7.21). */
+/*
+ * MSR exits for IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC range
+ * (KVM API 4.97, 7.21). The vm_init operation, before any memory slot:
+ * KVM_X86_SET_MSR_FILTER waits for a grace period of the VM's SRCU, which
+ * is quick (expedited) while that SRCU has been idle, and 17-28 ms (a few
+ * jiffies of the normal path) in one run of three when it came right after
+ * the memory slots' own grace periods, as it did in user_create().
+ */
 static int enable_msr_exits(struct vm *vm)
 {
 	static uint8_t deny[256 / 8]; /* all zero: deny, so the access exits to mpvm */
@@ -334,8 +341,6 @@ static int user_create(struct vm *vm)
 	}
 	for (unsigned int i = vm->opts->cpus; i < vm->ncpus; i++)
 		apic_bus_set_present(c->bus, i, false); /* possible, not present: CPU hotplug */
-	if (enable_msr_exits(vm))
-		return -1;
 	c->platform = vm->platform = platform_create(vm, &user_wiring);
 	return c->platform ? 0 : -1;
 }
@@ -715,6 +720,7 @@ static int user_load(struct vm *vm, const void *buf, size_t len)
 }
 
 const struct irqchip_ops irqchip_user_ops = {
+	.vm_init = enable_msr_exits,
 	.create = user_create,
 	.destroy = user_destroy,
 	.vcpu_init = user_vcpu_init,

@@ -50,10 +50,11 @@ static inline __attribute__((always_inline)) long raw3(long nr, long a, long b, 
  * process group does not cut it short; SIGKILL does, and then the VM goes
  * with it, which is no worse), closes everything but the VM and its end of
  * the pipe (so that nothing waiting for mpvm's output or files waits for
- * it), and reads until mpvm's end closes, which happens at
- * reaper_release() or, whatever way mpvm ends, kill -9 included, at its
- * exit. Then it unmaps its own stack and exits, dropping the last
- * reference to the VM (KVM destroys it) and to the address space.
+ * it), and reads until mpvm's end closes, which happens at mpvm's exit,
+ * whatever way it ends, kill -9 included, and after exit_mm() there, so
+ * the address space is still the reaper's then. Then it unmaps its own
+ * stack and exits, dropping the last reference to the VM (KVM destroys it)
+ * and to the address space.
  */
 static int NO_SANITIZE reaper(void *arg)
 {
@@ -133,11 +134,5 @@ int reaper_start(int vm_fd)
 	 * down itself, and the mapping stays (16 KiB, once).
 	 */
 	waitpid(pid, &status, 0);
-	return p[1];
-}
-
-void reaper_release(int fd)
-{
-	if (fd >= 0)
-		close(fd);
+	return 0; /* p[1] stays open: its close at mpvm's exit ends the reaper */
 }

@@ -9,8 +9,8 @@
  * user waits for mpvm's exit status, not for KVM's bookkeeping, so a
  * reaper started right after KVM_CREATE_VM holds a second reference to the
  * VM, and to mpvm's address space (reaper.c says why), and drops them once
- * mpvm is done: the destruction runs there, after mpvm's exit status and
- * every byte of output are out.
+ * mpvm has exited: the destruction runs there, after mpvm's exit status
+ * and every byte of output are out.
  */
 #ifndef MPVM_KVM_REAPER_H
 #define MPVM_KVM_REAPER_H
@@ -19,13 +19,11 @@
 
 /*
  * Right after KVM_CREATE_VM, before any other thread exists: starts the
- * reaper, which keeps only `vm_fd` and waits. Returns the descriptor to
- * hand to reaper_release(), or -1 if there is no reaper (then mpvm tears
- * the VM down itself, as before; nothing else changes).
+ * reaper, which keeps only `vm_fd` and waits for this process to exit
+ * (a process that makes several VMs keeps one reaper per VM until then).
+ * 0, or -1 if there is no reaper: then mpvm's exit tears the VM down, as
+ * before; nothing else changes.
  */
 int reaper_start(int vm_fd);
-
-/* Once mpvm has closed its own VM descriptors: the reaper closes its own and ends. */
-void reaper_release(int fd);
 
 #endif

@@ -236,7 +236,7 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 	char err[256];
 	int tsc, max_id;
 
-	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1, .reaper_fd = -1,
+	*vm = (struct vm){ .opts = opts, .kvm_fd = -1, .vm_fd = -1,
 			   .ncpus = opts->topology.maxcpus > opts->cpus ? opts->topology.maxcpus : opts->cpus,
 			   .irqchip = irqchip_ops_for(opts->irqchip) };
 	pthread_mutex_init(&vm->stop_lock, NULL);
@@ -289,14 +289,15 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 		return -1;
 	}
 	vm->t0_ns = vm->created_ns = monotonic_ns();
-	vm->reaper_fd = reaper_start(vm->vm_fd); /* no thread but this one yet */
+	reaper_start(vm->vm_fd); /* no thread but this one yet */
 	/*
 	 * The IOAPIC's ID: 4 bits in its ID register; kept clear of the local
 	 * APIC IDs where that is possible, as MP-table systems did.
 	 */
 	vm->ioapic_id = topology_max_apic_id(&opts->topology) < 15 ?
 			(uint8_t)(topology_max_apic_id(&opts->topology) + 1) : 0;
-	if (setup_memory(vm) || (opts->bios && boot_bios_map(vm)) || setup_irqchip(vm))
+	if ((vm->irqchip->vm_init && vm->irqchip->vm_init(vm)) || setup_memory(vm) ||
+	    (opts->bios && boot_bios_map(vm)) || setup_irqchip(vm))
 		return -1;
 
 	if (opts->trace_path && open_trace(vm))
@@ -542,12 +543,11 @@ void vm_destroy(struct vm *vm)
 	bios_unmap(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
-	reaper_release(vm->reaper_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_mutex_destroy(&vm->threads_lock);
 	pthread_mutex_destroy(&vm->io_ignored_lock);
 	pthread_cond_destroy(&vm->threads_cond);
-	*vm = (struct vm){ .kvm_fd = -1, .vm_fd = -1, .reaper_fd = -1 };
+	*vm = (struct vm){ .kvm_fd = -1, .vm_fd = -1 };
 }

@@ -56,7 +56,6 @@ enum vm_stop_reason {
 struct vm {
 	const struct mpvm_options *opts;
 	int kvm_fd, vm_fd;
-	int reaper_fd;           /* kvm/reaper.c: closed once the VM is ours no more; -1: none */
 	int run_size;            /* bytes of each vCPU's kvm_run mapping */
 	uint8_t *mem;            /* host view of guest RAM */
 	uint64_t mem_size;
