@@ -25,8 +25,8 @@
  * The cost of sharing: the reaper and the middle process run on mpvm's
  * memory with mpvm's thread pointer, so they must not touch libc's state
  * (errno, locks) or the sanitizers' (their per-thread state is the main
- * thread's). They use raw system calls, are not instrumented, and keep
- * everything they need in registers or on their own stack.
+ * thread's). They are started and run with raw system calls, are not
+ * instrumented, and keep what they need in registers or on their own stack.
  */
 #define REAPER_STACK (16 * 1024)
 #define NO_SANITIZE __attribute__((no_sanitize("address", "thread", "undefined")))
@@ -42,6 +42,37 @@ static inline __attribute__((always_inline)) long raw3(long nr, long a, long b, 
 	long ret;
 
 	__asm__ volatile("syscall" : "=a"(ret) : "0"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+	return ret;
+}
+
+/*
+ * clone(2) without glibc's wrapper, which the sanitizers intercept (TSan
+ * treats a clone like a fork and would run its child-side bookkeeping on
+ * the parent's memory): `fn(arg)` runs in the child on `stack_top` and
+ * must not return. The child's registers are the parent's at the system
+ * call; it takes fn and arg from its new stack.
+ */
+static long NO_SANITIZE raw_clone(unsigned long flags, void *stack_top, int (*fn)(void *), void *arg)
+{
+	void **sp = stack_top;
+	register long tid __asm__("r10") = 0;
+	register long tls __asm__("r8") = 0;
+	long ret;
+
+	*--sp = arg;
+	*--sp = (void *)fn;
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "pop %%rax\n\t"
+			 "pop %%rdi\n\t"
+			 "and $-16, %%rsp\n\t"
+			 "call *%%rax\n\t"
+			 "ud2\n"
+			 "1:"
+			 : "=a"(ret)
+			 : "0"((long)SYS_clone), "D"(flags), "S"(sp), "d"(0L), "r"(tid), "r"(tls)
+			 : "rcx", "r11", "memory");
 	return ret;
 }
 
@@ -98,8 +129,7 @@ static int NO_SANITIZE middle(void *arg)
 	struct reaper_args *a = arg;
 	char *reaper_top = (char *)a->stack + REAPER_STACK;
 
-	/* The glibc wrapper only touches errno on failure, and mpvm is stopped meanwhile. */
-	clone(reaper, reaper_top, CLONE_VM | SIGCHLD, a);
+	raw_clone(CLONE_VM | SIGCHLD, reaper_top, reaper, a);
 	raw3(SYS_exit, 0, 0, 0);
 	__builtin_unreachable();
 }
@@ -121,7 +151,7 @@ int reaper_start(int vm_fd)
 	}
 	a = (struct reaper_args *)(map + 2 * REAPER_STACK);
 	*a = (struct reaper_args){ .vm_fd = vm_fd, .wait_fd = p[0], .stack = map, .stack_len = len };
-	pid = clone(middle, map + 2 * REAPER_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, a);
+	pid = (pid_t)raw_clone(CLONE_VM | CLONE_VFORK | SIGCHLD, map + 2 * REAPER_STACK, middle, a);
 	close(p[0]);
 	if (pid < 0) {
 		munmap(map, len);
