@@ -128,13 +128,11 @@ static int w_write(struct snap_writer *w, const void *p, size_t n)
 	return 0;
 }
 
-int snap_writer_open(struct snap_writer *w, const char *path, char *err, size_t errlen)
+/* The file header, first in either kind of writer. */
+static int write_header(struct snap_writer *w, char *err, size_t errlen)
 {
 	uint8_t h[SNAP_HEADER_SIZE] = { 0 };
 
-	memset(w, 0, sizeof(*w));
-	if (atomic_file_begin(&w->af, path, err, errlen))
-		return -1;
 	memcpy(h, SNAP_MAGIC, 8);
 	put32(h + 8, SNAP_VERSION);
 	put32(h + 12, SNAP_HEADER_SIZE);
@@ -146,6 +144,29 @@ int snap_writer_open(struct snap_writer *w, const char *path, char *err, size_t 
 		return -1;
 	}
 	return 0;
+}
+
+int snap_writer_open(struct snap_writer *w, const char *path, char *err, size_t errlen)
+{
+	memset(w, 0, sizeof(*w));
+	if (atomic_file_begin(&w->af, path, err, errlen))
+		return -1;
+	return write_header(w, err, errlen);
+}
+
+int snap_writer_open_memory(struct snap_writer *w, const char *what, char *err, size_t errlen)
+{
+	memset(w, 0, sizeof(*w));
+	w->memory = true;
+	w->af.path = strdup(what);
+	/* A memory stream seeks and overwrites as a file does: snap_writer_end() rewrites each section header. */
+	w->af.f = w->af.path ? open_memstream(&w->mem, &w->mem_len) : NULL;
+	if (!w->af.f) {
+		free(w->af.path);
+		memset(w, 0, sizeof(*w));
+		return errmsg(err, errlen, "%s: out of memory", what);
+	}
+	return write_header(w, err, errlen);
 }
 
 static void section_header(uint8_t h[SNAP_SECTION_HEADER_SIZE], uint32_t tag, uint32_t index, uint64_t len,
@@ -299,11 +320,10 @@ out:
 	return ret;
 }
 
-int snap_writer_commit(struct snap_writer *w, char *err, size_t errlen)
+/* The END section: the chained CRC of every header. On -1 (the reason in err) the writer is discarded. */
+static int write_end(struct snap_writer *w, char *err, size_t errlen)
 {
 	uint8_t h[SNAP_SECTION_HEADER_SIZE], p[8] = { 0 };
-	char *path = NULL, *dir = NULL;
-	int fd, ret = -1;
 
 	if (w->open) {
 		errmsg(err, errlen, "%s: a section is still open", w->af.path);
@@ -317,6 +337,16 @@ int snap_writer_commit(struct snap_writer *w, char *err, size_t errlen)
 		snap_writer_discard(w);
 		return -1;
 	}
+	return 0;
+}
+
+int snap_writer_commit(struct snap_writer *w, char *err, size_t errlen)
+{
+	char *path = NULL, *dir = NULL;
+	int fd, ret = -1;
+
+	if (write_end(w, err, errlen))
+		return -1;
 	path = strdup(w->af.path);
 	dir = atomic_file_folder(w->af.path);
 	if (!path || !dir) {
@@ -342,9 +372,34 @@ out:
 	return ret;
 }
 
+int snap_writer_finish_memory(struct snap_writer *w, void **data, size_t *len, char *err, size_t errlen)
+{
+	if (write_end(w, err, errlen))
+		return -1;
+	/* fclose() sets mem and mem_len last (they are only valid once the stream is flushed). */
+	if (fclose(w->af.f)) {
+		w->af.f = NULL;
+		errmsg(err, errlen, "%s: out of memory", w->af.path);
+		snap_writer_discard(w);
+		return -1;
+	}
+	*data = w->mem;
+	*len = w->mem_len;
+	free(w->af.path);
+	memset(w, 0, sizeof(*w));
+	return 0;
+}
+
 void snap_writer_discard(struct snap_writer *w)
 {
-	atomic_file_discard(&w->af);
+	if (w->memory) {
+		if (w->af.f)
+			fclose(w->af.f);
+		free(w->mem);
+		free(w->af.path);
+	} else {
+		atomic_file_discard(&w->af);
+	}
 	memset(w, 0, sizeof(*w));
 }
 

@@ -69,6 +69,10 @@ struct snap_writer {
 	uint64_t len;
 	long start;          /* file offset of its header */
 	int error;           /* errno of the first failed write, reported at the end */
+	/* snap_writer_open_memory(): the container goes to a buffer (open_memstream), not a file. */
+	bool memory;
+	char *mem;
+	size_t mem_len;
 };
 
 /* Opens "PATH.tmp.XXXXXX" beside path and writes the file header. -1 with "PATH: reason" in err. */
@@ -94,6 +98,15 @@ int snap_writer_ram(struct snap_writer *w, uint32_t tag, uint32_t index, const u
 int snap_writer_commit(struct snap_writer *w, char *err, size_t errlen);
 /* Removes the temporary file; the path untouched. */
 void snap_writer_discard(struct snap_writer *w);
+/*
+ * The same container in memory (open_memstream()), for a state the
+ * process keeps for itself (kvm/reset.c's power-on state): `what` names it
+ * in messages. snap_writer_finish_memory() writes END and hands over the
+ * buffer (malloc'd, for snap_file_parse(); *len bytes); on -1 (the reason
+ * in err) it has freed everything. snap_writer_discard() also drops one.
+ */
+int snap_writer_open_memory(struct snap_writer *w, const char *what, char *err, size_t errlen);
+int snap_writer_finish_memory(struct snap_writer *w, void **data, size_t *len, char *err, size_t errlen);
 
 /* ---- reading ------------------------------------------------------------ */
 
