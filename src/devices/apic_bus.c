@@ -557,6 +557,8 @@ int apic_bus_load(struct apic_bus *b, unsigned int cpu, const struct apic_bus_cp
 	c->sipi_pending = s->sipi_pending;
 	c->sipi_vector = s->sipi_vector;
 	c->nmi_pending = s->nmi_pending;
+	/* Messages a fault held back are not state a snapshot keeps: a loaded CPU (a reset too) has none. */
+	__atomic_store_n(&c->nheld, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&c->lock);
 	map_refresh(b, cpu);
 	return 0;

@@ -18,6 +18,7 @@
 #include "kvm/control_internal.h"
 #include "kvm/hotplug.h"
 #include "kvm/irqchip.h"
+#include "kvm/reset.h"
 #include "kvm/snapshot.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
@@ -377,6 +378,21 @@ static void mpvm_snapshot(struct control *c, const struct qmp_call *call, struct
 	o->ret = json_object_new_object();
 }
 
+/*
+ * system_reset, as QEMU's: the machine back in its power-on state and
+ * booting again (kvm/reset.c, on the main thread); answered once done,
+ * the RESET event after the answer. A stopped VM stays stopped (QEMU's
+ * too); otherwise every vCPU runs, one paused by mpvm-vcpu-pause too.
+ */
+static void system_reset(struct control *c, struct outcome *o)
+{
+	if (reset_request(c->vm, c->vm_paused, o->err, sizeof(o->err)))
+		return;
+	for (unsigned int i = 0; i < c->vm->ncpus; i++)
+		c->cpus[i].paused = c->vm_paused;
+	o->ret = json_object_new_object();
+}
+
 char *control_run(struct control *c, struct qmp_call *call)
 {
 	struct outcome o = { 0 };
@@ -395,10 +411,7 @@ char *control_run(struct control *c, struct qmp_call *call)
 		vm_request_stop(c->vm, VM_STOP_QMP_QUIT, 0);
 		o.ret = json_object_new_object();
 		break;
-	case QMP_CMD_SYSTEM_RESET:
-		fail(&o, "system_reset is not supported by mpvm yet: it cannot reset vCPUs and devices "
-		     "in place (quit and start the VM again)");
-		break;
+	case QMP_CMD_SYSTEM_RESET: system_reset(c, &o); break;
 	case QMP_CMD_QUERY_CPUS_FAST: query_cpus_fast(c, &o); break;
 	case QMP_CMD_INJECT_NMI: inject_nmi(c, &o); break;
 	case QMP_CMD_MP_STATE: query_mp_state(c, call, &o); break;

@@ -117,10 +117,18 @@ static const unsigned long vcpu_ioctls[] = {
 	KVM_TRANSLATE, KVM_GET_LAPIC,
 	/* a snapshot: each vCPU thread reads its own state (kvm/snapshot.c) */
 	KVM_GET_FPU, KVM_GET_XSAVE, KVM_GET_XSAVE2, KVM_GET_XCRS, KVM_GET_DEBUGREGS,
+	/* system_reset: each vCPU thread puts its own power-on state back (kvm/reset.c) */
+	KVM_SET_XSAVE, KVM_SET_XCRS, KVM_SET_DEBUGREGS, KVM_SET_LAPIC, KVM_SET_VCPU_EVENTS, KVM_SET_MP_STATE,
 };
 
-/* ioctls on the VM's file descriptor for the main thread: a snapshot's interrupt controllers and clock. */
-static const unsigned long main_vm_ioctls[] = { KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK };
+/*
+ * ioctls on the VM's file descriptor for the main thread: a snapshot's
+ * interrupt controllers and clock; system_reset's interrupt controllers
+ * (kvm/reset.c: KVM's, or with split mode mpvm's IOAPIC and its GSI routes).
+ */
+static const unsigned long main_vm_ioctls[] = {
+	KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK, KVM_SET_IRQCHIP, KVM_SET_PIT2, KVM_SET_GSI_ROUTING,
+};
 
 /* ioctls on the VM's file descriptor: a device raising an interrupt (vm_set_gsi, the IOAPIC). */
 static const unsigned long vm_ioctls[] = {

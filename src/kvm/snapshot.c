@@ -186,8 +186,6 @@ static int read_msr_list(struct vm *vm, struct snapshot *s)
 	return 0;
 }
 
-static int restore(struct vm *vm, struct snapshot *s);
-
 int snapshot_prepare(struct vm *vm)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
@@ -210,8 +208,6 @@ int snapshot_prepare(struct vm *vm)
 		s->xsave_size = sizeof(struct kvm_xsave);
 	s->xcrs = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
 	s->debugregs = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DEBUGREGS) > 0;
-	if (vm->opts->restore_path)
-		return restore(vm, s);
 	return 0;
 }
 
@@ -325,7 +321,8 @@ static int write_opts(struct vm *vm, struct snap_writer *w, char *err, size_t er
 	return snap_writer_end(w, err, errlen);
 }
 
-static int write_file(struct vm *vm, struct snapshot *s, const char *path, char *err, size_t errlen)
+/* Every section, into an open writer (a file, or memory for system_reset's power-on state). */
+static int write_state(struct vm *vm, struct snapshot *s, struct snap_writer *wp, char *err, size_t errlen)
 {
 	struct snap_machine mach = {
 		.ncpus = vm->ncpus, .irqchip = (uint32_t)vm->opts->irqchip, .memory = vm->mem_size,
@@ -333,7 +330,7 @@ static int write_file(struct vm *vm, struct snapshot *s, const char *path, char 
 		.vm_ns = vm_now_ns(vm),
 	};
 	struct kvm_clock_data clk = { 0 };
-	struct snap_writer w;
+	struct snap_writer w = *wp;
 	size_t chiplen = 16384 + (size_t)vm->ncpus * 1024;
 	uint8_t *chip = malloc(chiplen);
 
@@ -349,10 +346,6 @@ static int write_file(struct vm *vm, struct snapshot *s, const char *path, char 
 	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &clk) < 0) {
 		free(chip);
 		return errmsg(err, errlen, "KVM_GET_CLOCK: %s", strerror(errno));
-	}
-	if (snap_writer_open(&w, path, err, errlen)) {
-		free(chip);
-		return -1;
 	}
 	if (write_opts(vm, &w, err, errlen) ||
 	    snap_writer_section(&w, T_MACH, 0, &mach, sizeof(mach), err, errlen))
@@ -374,11 +367,25 @@ static int write_file(struct vm *vm, struct snapshot *s, const char *path, char 
 	if (snap_writer_ram(&w, T_RAM, 0, vm->mem, vm->mem_size, err, errlen))
 		goto fail;
 	free(chip);
-	return snap_writer_commit(&w, err, errlen);
+	*wp = w;
+	return 0;
 fail:
 	free(chip);
-	snap_writer_discard(&w);
+	*wp = w;
 	return -1;
+}
+
+static int write_file(struct vm *vm, struct snapshot *s, const char *path, char *err, size_t errlen)
+{
+	struct snap_writer w;
+
+	if (snap_writer_open(&w, path, err, errlen))
+		return -1;
+	if (write_state(vm, s, &w, err, errlen)) {
+		snap_writer_discard(&w);
+		return -1;
+	}
+	return snap_writer_commit(&w, err, errlen);
 }
 
 static void free_bufs(struct vm *vm, struct snapshot *s)
@@ -393,31 +400,39 @@ static void free_bufs(struct vm *vm, struct snapshot *s)
 	s->bufs = NULL;
 }
 
-/* Every vCPU out of KVM_RUN, each one's state read by its own thread, the file written. */
-static int take(struct vm *vm, struct snapshot *s, const char *path, char *err, size_t errlen)
+/* Room for every vCPU's state; -1 (freed again) with the reason in err. */
+static int alloc_bufs(struct vm *vm, struct snapshot *s, char *err, size_t errlen)
 {
-	bool *was_paused;
-	unsigned int paused = 0;
-	int ret = -1;
-
 	if (!s->msr_list)
 		return errmsg(err, errlen, "this host's KVM did not list its MSRs (KVM_GET_MSR_INDEX_LIST): "
 			      "the vCPUs cannot be saved whole");
-	was_paused = calloc(vm->ncpus, sizeof(bool));
-
 	s->bufs = calloc(vm->ncpus, sizeof(*s->bufs));
-	if (!was_paused || !s->bufs) {
-		errmsg(err, errlen, "out of memory");
-		goto out;
-	}
+	if (!s->bufs)
+		return errmsg(err, errlen, "out of memory");
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		s->bufs[i].xsave = s->xsave_size ? calloc(1, s->xsave_size) : NULL;
 		s->bufs[i].msrs = calloc(1, sizeof(struct kvm_msrs) + s->nmsrs * sizeof(struct kvm_msr_entry));
 		if ((s->xsave_size && !s->bufs[i].xsave) || !s->bufs[i].msrs) {
-			errmsg(err, errlen, "out of memory");
-			goto out;
+			free_bufs(vm, s);
+			return errmsg(err, errlen, "out of memory");
 		}
 	}
+	return 0;
+}
+
+/* Every vCPU out of KVM_RUN, each one's state read by its own thread, the file written. */
+static int take(struct vm *vm, struct snapshot *s, const char *path, char *err, size_t errlen)
+{
+	bool *was_paused = calloc(vm->ncpus, sizeof(bool));
+	unsigned int paused = 0;
+	int ret = -1;
+
+	if (!was_paused) {
+		errmsg(err, errlen, "out of memory");
+		goto out;
+	}
+	if (alloc_bufs(vm, s, err, errlen))
+		goto out;
 	for (; paused < vm->ncpus; paused++) {
 		struct vcpu *v = &vm->vcpus[paused];
 
@@ -440,6 +455,33 @@ out:
 			vcpu_command(&vm->vcpus[i], VCPU_CMD_RESUME);
 	free_bufs(vm, s);
 	free(was_paused);
+	return ret;
+}
+
+int snapshot_capture(struct vm *vm, void **data, size_t *len, char *err, size_t errlen)
+{
+	struct snapshot *s = vm->snapshot;
+	struct snap_writer w;
+	int ret = -1;
+
+	if (alloc_bufs(vm, s, err, errlen))
+		return -1;
+	/* No vCPU thread exists yet: this thread reads each vCPU, in snapshot_vcpu_save()'s order. */
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		if (snapshot_vcpu_save(&vm->vcpus[i])) {
+			errmsg(err, errlen, "vCPU %u: %s", i, s->bufs[i].err);
+			goto out;
+		}
+	}
+	if (snap_writer_open_memory(&w, "the power-on state", err, errlen))
+		goto out;
+	if (write_state(vm, s, &w, err, errlen)) {
+		snap_writer_discard(&w);
+		goto out;
+	}
+	ret = snap_writer_finish_memory(&w, data, len, err, errlen);
+out:
+	free_bufs(vm, s);
 	return ret;
 }
 
@@ -675,13 +717,40 @@ static int restore_vcpu(struct vm *vm, struct snapshot *s, const struct snap_fil
 	return 0;
 }
 
-static int restore(struct vm *vm, struct snapshot *s)
+int snapshot_restore_vcpu(struct vcpu *v, const struct snap_file *f, char *err, size_t errlen)
 {
+	return restore_vcpu(v->vm, v->vm->snapshot, f, v->id, err, errlen);
+}
+
+int snapshot_load_ram(struct vm *vm, const struct snap_file *f, char *err, size_t errlen)
+{
+	const struct snap_section *ram = snap_file_find(f, T_RAM, 0);
+
+	if (!ram)
+		return errmsg(err, errlen, "section RAM: missing");
+	/* What the guest or booting wrote goes (back to zero pages), the file's comes in. */
+	madvise(vm->mem, vm->mem_size, MADV_DONTNEED);
+	return snap_file_ram(ram, vm->mem, vm->mem_size, err, errlen);
+}
+
+int snapshot_load_chip(struct vm *vm, const struct snap_file *f, char *err, size_t errlen)
+{
+	const struct snap_section *chip = snap_file_find(f, T_CHIP, 0);
+
+	if (!chip)
+		return errmsg(err, errlen, "section CHIP: missing");
+	if (vm->irqchip->load(vm, chip->data, chip->len))
+		return errmsg(err, errlen, "loading the interrupt controllers: %s", strerror(errno));
+	return 0;
+}
+
+int snapshot_restore(struct vm *vm)
+{
+	struct snapshot *s = vm->snapshot;
 	const char *path = vm->opts->restore_path;
 	struct snap_machine mach;
 	struct kvm_clock_data clk;
 	struct snap_file f;
-	const struct snap_section *ram, *chip;
 	uint64_t t0 = monotonic_ns();
 	char err[512];
 
@@ -694,24 +763,19 @@ static int restore(struct vm *vm, struct snapshot *s)
 	if (vm->tsc_khz && mach.tsc_khz && vm->tsc_khz != mach.tsc_khz)
 		fprintf(stderr, "mpvm: --restore: the snapshot's TSC ran at %u kHz, this host's at %u kHz; the "
 			"guest's TSC keeps counting at this host's rate\n", mach.tsc_khz, vm->tsc_khz);
-	ram = snap_file_find(&f, T_RAM, 0);
-	chip = snap_file_find(&f, T_CHIP, 0);
 	/*
 	 * VM time goes on from the snapshot's (the PIT's counts and mpvm's
 	 * local APIC timers are in it); modulo 2^64, as vm_now_ns() subtracts.
 	 */
 	vm->t0_ns = monotonic_ns() - mach.vm_ns;
 	/* RAM first: what booting wrote goes (back to zero pages), the snapshot's comes in. */
-	madvise(vm->mem, vm->mem_size, MADV_DONTNEED);
-	if (snap_file_ram(ram, vm->mem, vm->mem_size, err, sizeof(err)))
+	if (snapshot_load_ram(vm, &f, err, sizeof(err)))
 		goto fail;
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		if (restore_vcpu(vm, s, &f, i, err, sizeof(err)))
 			goto fail;
-	if (vm->irqchip->load(vm, chip->data, chip->len)) {
-		errmsg(err, sizeof(err), "loading the interrupt controllers: %s", strerror(errno));
+	if (snapshot_load_chip(vm, &f, err, sizeof(err)))
 		goto fail;
-	}
 	/* KVM's clock after every TSC: kvmclock is computed from them. */
 	if (snap_file_get(&f, T_KCLK, 0, &clk, sizeof(clk), err, sizeof(err)))
 		goto fail;
@@ -723,7 +787,7 @@ static int restore(struct vm *vm, struct snapshot *s)
 	if (machine_load(vm, &f, err, sizeof(err)))
 		goto fail;
 	fprintf(stderr, "mpvm: restored from %s (%.1f ms, %llu pages of RAM)\n", path, (monotonic_ns() - t0) / 1e6,
-		(unsigned long long)snap_file_ram_pages(ram));
+		(unsigned long long)snap_file_ram_pages(snap_file_find(&f, T_RAM, 0)));
 	snap_file_close(&f);
 	return 0;
 fail:

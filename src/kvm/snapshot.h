@@ -21,10 +21,11 @@ struct vcpu;
 
 /*
  * In vm_create(), once the devices exist: what a snapshot needs from
- * /dev/kvm before the filters (the MSR list), and with --restore the
- * whole state from the file. -1 after printing why.
+ * /dev/kvm before the filters (the MSR list). -1 after printing why.
  */
 int snapshot_prepare(struct vm *vm);
+/* --restore, after snapshot_prepare(): the whole state from the file. -1 after printing why. */
+int snapshot_restore(struct vm *vm);
 void snapshot_destroy(struct vm *vm);
 
 /*
@@ -49,5 +50,20 @@ int snapshot_check(const char *path, const struct mpvm_options *o, char *err, si
 
 /* The vCPU thread, paused, on VCPU_CMD_SAVE: reads its state from KVM. */
 int snapshot_vcpu_save(struct vcpu *v);
+
+/*
+ * What system_reset (kvm/reset.c) takes from here, so that a reset is a
+ * restore in the same order. snapshot_capture(): in vm_create(), before
+ * any vCPU thread exists, the whole VM as a snapshot container in memory
+ * (*data malloc'd). The others put parts of a parsed container back, in
+ * restore order: RAM, then each vCPU (on its own thread, paused), then
+ * the interrupt controllers; the devices are machine_load()'s. Each 0,
+ * or -1 with the reason in err.
+ */
+struct snap_file;
+int snapshot_capture(struct vm *vm, void **data, size_t *len, char *err, size_t errlen);
+int snapshot_load_ram(struct vm *vm, const struct snap_file *f, char *err, size_t errlen);
+int snapshot_restore_vcpu(struct vcpu *v, const struct snap_file *f, char *err, size_t errlen);
+int snapshot_load_chip(struct vm *vm, const struct snap_file *f, char *err, size_t errlen);
 
 #endif

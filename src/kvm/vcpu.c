@@ -20,6 +20,7 @@
 #include "kvm/control.h"
 #include "kvm/hotplug.h"
 #include "kvm/irqchip.h"
+#include "kvm/reset.h"
 #include "kvm/sandbox.h"
 #include "kvm/snapshot.h"
 #include "kvm/vm.h"
@@ -561,6 +562,7 @@ static enum vcpu_thread_state look_at_commands(struct vcpu *v, enum vcpu_thread_
 		next = VCPU_STATE_EXITED; /* answered when the thread is gone */
 		break;
 	case VCPU_CMD_SAVE: /* only a paused vCPU's state is a snapshot's */
+	case VCPU_CMD_RESET: /* and only a paused one is reset */
 		v->save_ret = -1;
 		answer(v);
 		break;
@@ -741,13 +743,15 @@ static enum vcpu_thread_state state_paused(struct vcpu *v)
 	for (;;) {
 		if (v->cmd == VCPU_CMD_PAUSE)
 			answer(v); /* paused now, or already: a second pause changes nothing */
-		if (v->cmd == VCPU_CMD_SAVE) {
-			v->save_ret = snapshot_vcpu_save(v); /* and stays paused */
+		if (v->cmd == VCPU_CMD_SAVE || v->cmd == VCPU_CMD_RESET) {
+			/* and stays paused */
+			v->save_ret = v->cmd == VCPU_CMD_SAVE ? snapshot_vcpu_save(v) : reset_vcpu(v);
 			answer(v);
 		}
 		while (v->cmd == VCPU_CMD_NONE && !vm_stopping(v->vm))
 			pthread_cond_wait(&v->cmd_cond, &v->cmd_lock);
-		if ((v->cmd != VCPU_CMD_PAUSE && v->cmd != VCPU_CMD_SAVE) || vm_stopping(v->vm))
+		if ((v->cmd != VCPU_CMD_PAUSE && v->cmd != VCPU_CMD_SAVE && v->cmd != VCPU_CMD_RESET) ||
+		    vm_stopping(v->vm))
 			break;
 	}
 	if (vm_stopping(v->vm) || v->cmd == VCPU_CMD_STOP) {

@@ -60,6 +60,7 @@ enum vcpu_command {
 	VCPU_CMD_RESUME, /* answered once it has left PAUSED */
 	VCPU_CMD_STOP,   /* answered once it is EXITED (the VM goes on) */
 	VCPU_CMD_SAVE,   /* paused: reads its state for a snapshot (kvm/snapshot.c), result in save_ret */
+	VCPU_CMD_RESET,  /* paused: its power-on state back (kvm/reset.c), result in save_ret */
 };
 
 struct vcpu {
@@ -91,7 +92,7 @@ struct vcpu {
 	atomic_bool cmd_waiting;    /* a command is there: checked each loop without the lock */
 	enum vcpu_command cmd;
 	uint64_t cmd_sent, cmd_done;
-	int save_ret;               /* VCPU_CMD_SAVE's outcome: 0, or -1 (not paused, or KVM refused) */
+	int save_ret;               /* VCPU_CMD_SAVE's or _RESET's outcome: 0, or -1 (not paused, or KVM refused) */
 
 	/* Owned by the vCPU thread while it runs; read by others after join. */
 	uint64_t exits;             /* written with __atomic_store_n: the control socket reads it live */

@@ -25,6 +25,7 @@
 #include "kvm/kvm_trace.h"
 #include "kvm/machine.h"
 #include "kvm/reaper.h"
+#include "kvm/reset.h"
 #include "kvm/sandbox.h"
 #include "kvm/snapshot.h"
 #include "kvm/vcpu.h"
@@ -323,7 +324,9 @@ int vm_create(struct vm *vm, const struct mpvm_options *opts)
 		return -1;
 	if (opts->kernel ? boot_kernel(vm) : opts->bios ? boot_bios(vm) : boot_builtin_guest(vm))
 		return -1;
-	return machine_create(vm) || (vm->ncpus > opts->cpus && hotplug_create(vm)) || snapshot_prepare(vm) ? -1 : 0;
+	/* The power-on state (system_reset) is what booting made, before a --restore overwrites it. */
+	return machine_create(vm) || (vm->ncpus > opts->cpus && hotplug_create(vm)) || snapshot_prepare(vm) ||
+	       reset_prepare(vm) || (opts->restore_path && snapshot_restore(vm)) ? -1 : 0;
 }
 
 void vm_setup_signals(void)
@@ -481,11 +484,15 @@ int vm_run(struct vm *vm)
 			sig = sigwaitinfo(&wait_set, &si);
 		}
 		snapshot_serve(vm);
+		reset_serve(vm);
 		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
 			fprintf(stderr, "mpvm: %s received; stopping the VM\n", strsignal(sig));
 			vm_request_stop(vm, VM_STOP_SIGNAL, 128 + sig);
 		}
 	}
+	/* A request that came with the stop is answered ("the VM is stopping"): its asker waits for it. */
+	snapshot_serve(vm);
+	reset_serve(vm);
 	/*
 	 * The console's reader raises COM1's IRQ, which can signal vCPU
 	 * threads (--irqchip user): it goes before any vCPU thread is joined.
@@ -537,6 +544,7 @@ void vm_destroy(struct vm *vm)
 	hotplug_destroy(vm);
 	machine_destroy(vm);
 	snapshot_destroy(vm);
+	reset_destroy(vm);
 	free(vm->cpuid);
 	if (vm->mem)
 		munmap(vm->mem, vm->mem_size);

@@ -24,6 +24,7 @@ struct irqchip_ops;
 struct kvm_cpuid2;
 struct control;
 struct snapshot;
+struct reset;
 
 /* Why the VM stopped; the first reason given wins. */
 enum vm_stop_reason {
@@ -80,6 +81,7 @@ struct vm {
 	struct kvm_trace *ktrace;  /* --trace in kernel/split mode: KVM's tracepoints (kvm_trace.c), else NULL */
 	struct control *control;   /* --control: the QMP socket's server (control.c), else NULL */
 	struct snapshot *snapshot; /* taking and restoring snapshots (snapshot.c) */
+	struct reset *reset;       /* --control: the power-on state for system_reset (reset.c), else NULL */
 	struct hotplug *hotplug;   /* maxcpus above --cpus: CPU hotplug (hotplug.c), else NULL */
 	uint8_t ioapic_id;
 

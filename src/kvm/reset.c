@@ -1,0 +1,217 @@
+/*
+ * system_reset (reset.h; README, "The control socket"): the power-on state
+ * kept as a snapshot in memory, restored in place.
+ *
+ * Order of a reset, on the main thread, as a restore's (kvm/snapshot.c):
+ *   1. every vCPU paused: out of KVM_RUN, its thread waiting for commands;
+ *   2. RAM: every page dropped (zero again), the pages booting wrote back;
+ *   3. each vCPU by its own thread (VCPU_CMD_RESET): special registers,
+ *      registers, XCRs, XSAVE, debug registers, KVM's local APIC, MSRs
+ *      (the TSC back to its power-on value, as a RESET clears it: SDM vol.
+ *      3B §17.17), vCPU events, KVM's MP state last (the BSP RUNNABLE at
+ *      its boot entry, each AP UNINITIALIZED: waiting for INIT);
+ *   4. the interrupt controllers (KVM's PICs, IOAPIC and PIT, or mpvm's,
+ *      and with --irqchip user each CPU's MP state, queued INIT/SIPI/NMIs
+ *      and local APIC), then the device models (machine_load());
+ *   5. the vCPUs resumed, unless the VM is stopped; the RESET event.
+ * KVM's clock is not put back: kvmclock and VM time go on (the guest's
+ * kvmclock MSRs are cleared in step 3, so it registers its clock again).
+ */
+#include "kvm/reset.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/errmsg.h"
+#include "core/snapshot_file.h"
+#include "core/trace.h"
+#include "kvm/control.h"
+#include "kvm/machine.h"
+#include "kvm/snapshot.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+
+struct reset {
+	void *data;            /* the power-on state: a snapshot container (core/snapshot_file.h) */
+	size_t len;
+	struct snap_file f;    /* parsed once */
+	char (*vcpu_err)[160]; /* per vCPU: why its VCPU_CMD_RESET failed */
+
+	/* The request, under lock: one at a time. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool pending, done, keep_paused;
+	int ret;
+	char err[256];
+};
+
+int reset_prepare(struct vm *vm)
+{
+	struct reset *r;
+	char err[256];
+
+	/* Only the control socket asks for a reset; without it nothing is kept. */
+	if (!vm->opts->control_path)
+		return 0;
+	/* Hot-added vCPUs have no power-on state here (they are made later): refused, see reset_request(). */
+	if (vm->hotplug)
+		return 0;
+	r = calloc(1, sizeof(*r));
+	if (!r || !(r->vcpu_err = calloc(vm->ncpus, sizeof(*r->vcpu_err)))) {
+		free(r);
+		fprintf(stderr, "mpvm: out of memory for the power-on state\n");
+		return -1;
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	vm->reset = r;
+	if (snapshot_capture(vm, &r->data, &r->len, err, sizeof(err)) ||
+	    snap_file_parse(&r->f, r->data, r->len, "the power-on state", err, sizeof(err))) {
+		fprintf(stderr, "mpvm: --control: keeping the power-on state for system_reset: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+void reset_destroy(struct vm *vm)
+{
+	struct reset *r = vm->reset;
+
+	if (!r)
+		return;
+	snap_file_close(&r->f);
+	free(r->data);
+	free(r->vcpu_err);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+	vm->reset = NULL;
+}
+
+int reset_vcpu(struct vcpu *v)
+{
+	struct reset *r = v->vm->reset;
+
+	if (!r)
+		return -1;
+	r->vcpu_err[v->id][0] = '\0';
+	if (snapshot_restore_vcpu(v, &r->f, r->vcpu_err[v->id], sizeof(r->vcpu_err[v->id])))
+		return -1;
+	atomic_store(&v->last_sipi, 0); /* no SIPI since power-on */
+	return 0;
+}
+
+/* Steps 1-5 above. -1 with the reason in err; `broken` when the machine was changed before it failed. */
+static int do_reset(struct vm *vm, struct reset *r, bool keep_paused, bool *broken, char *err, size_t errlen)
+{
+	unsigned int paused = 0;
+	int ret = -1;
+
+	for (; paused < vm->ncpus; paused++) {
+		if (vcpu_command(&vm->vcpus[paused], VCPU_CMD_PAUSE)) {
+			errmsg(err, errlen, "vCPU %u has exited: the VM cannot be reset", paused);
+			goto out;
+		}
+	}
+	*broken = true;
+	trace_instant(vm->trace, TRACE_NO_CPU, "system_reset", vm_now_ns(vm), NULL);
+	if (snapshot_load_ram(vm, &r->f, err, errlen))
+		goto out;
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (vcpu_command(v, VCPU_CMD_RESET) || v->save_ret) {
+			errmsg(err, errlen, "vCPU %u: %s", i, r->vcpu_err[i][0] ? r->vcpu_err[i] : "it has exited");
+			goto out;
+		}
+	}
+	if (snapshot_load_chip(vm, &r->f, err, errlen) || machine_load(vm, &r->f, err, errlen))
+		goto out;
+	ret = 0;
+	*broken = false;
+out:
+	if (!*broken && !keep_paused)
+		for (unsigned int i = 0; i < paused; i++)
+			vcpu_command(&vm->vcpus[i], VCPU_CMD_RESUME);
+	return ret;
+}
+
+int reset_request(struct vm *vm, bool keep_paused, char *err, size_t errlen)
+{
+	struct reset *r = vm->reset;
+	int ret;
+
+	if (!r)
+		return errmsg(err, errlen, vm->hotplug ?
+			      "system_reset is not supported with CPU hotplug (maxcpus above the CPUs present) yet: "
+			      "a hot-added vCPU has no power-on state to go back to" :
+			      "this VM kept no power-on state");
+	pthread_mutex_lock(&r->lock);
+	if (r->pending) {
+		pthread_mutex_unlock(&r->lock);
+		return errmsg(err, errlen, "a reset is already under way");
+	}
+	r->keep_paused = keep_paused;
+	r->pending = true;
+	r->done = false;
+	pthread_kill(vm->main_thread, SIGUSR2); /* vm_run() wakes and calls reset_serve() */
+	while (!r->done)
+		pthread_cond_wait(&r->cond, &r->lock);
+	ret = r->ret;
+	if (ret)
+		snprintf(err, errlen, "%s", r->err);
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+void reset_serve(struct vm *vm)
+{
+	struct reset *r = vm->reset;
+	char err[sizeof(r->err)] = "";
+	bool keep_paused, broken = false;
+	uint64_t t0;
+	int ret;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (!r->pending) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	keep_paused = r->keep_paused;
+	pthread_mutex_unlock(&r->lock);
+
+	t0 = monotonic_ns();
+	ret = vm_stopping(vm) ? errmsg(err, sizeof(err), "the VM is stopping")
+			      : do_reset(vm, r, keep_paused, &broken, err, sizeof(err));
+	if (ret && broken) {
+		/* Half reset: no machine to go on with. */
+		fprintf(stderr, "mpvm: system_reset: %s; stopping the VM\n", err);
+		vm_request_stop(vm, VM_STOP_HOST_ERROR, MPVM_EXIT_HOST_ERROR);
+	} else if (!ret) {
+		struct json_object *data = json_object_new_object();
+
+		fprintf(stderr, "mpvm: system_reset: the VM is back in its power-on state (%.1f ms)%s\n",
+			(monotonic_ns() - t0) / 1e6, keep_paused ? "; it stays stopped until cont" : "");
+		/* QEMU's shape: not the guest's, asked for over QMP. After the answer (the control thread drains it later). */
+		json_object_object_add(data, "guest", json_object_new_boolean(false));
+		json_object_object_add(data, "reason", json_object_new_string("host-qmp-system-reset"));
+		control_post_event(vm->control, "RESET", data);
+	}
+
+	pthread_mutex_lock(&r->lock);
+	r->ret = ret;
+	memcpy(r->err, err, sizeof(err));
+	r->pending = false;
+	r->done = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
