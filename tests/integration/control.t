@@ -123,7 +123,7 @@ for mode in kernel split user; do
 		'mpvm-vcpu-pause cpu-index=1 cpus=2' 'mpvm-vcpu-pause cpu-index=one' 'mpvm-vcpu-pause cpu-index=2' \
 		'mpvm-send cpu-index=0' 'mpvm-send cpu-index=1 type=sipi' 'mpvm-send cpu-index=1 type=nmi vector=2' \
 		'mpvm-send cpu-index=1 apic-id=1 type=init' 'mpvm-send apic-id=7 type=init' 'mpvm-send cpu-index=0 type=smi' \
-		system_reset '{"execute":"query-status","arguments":[]}' "{\"execute\":\"query-status\",$long}" \
+		'system_reset force=true' '{"execute":"query-status","arguments":[]}' "{\"execute\":\"query-status\",$long}" \
 		query-status >"$T_DIR/bad"
 	desc() { jget "$T_DIR/bad" "$1" '$r->{error}{desc} // "no error"'; }
 	like <(desc 1) 'JSON parse error' "$mode: malformed JSON is a JSON parse error"
@@ -140,7 +140,7 @@ for mode in kernel split user; do
 	like <(desc 11) "exactly one of 'cpu-index' and 'apic-id'" "$mode: both cpu-index and apic-id"
 	like <(desc 12) "no vCPU has APIC ID 7" "$mode: an APIC ID nobody has"
 	like <(desc 13) "must be init, sipi or nmi, not 'smi'" "$mode: an unknown message type"
-	like <(desc 14) "system_reset is not supported by mpvm yet" "$mode: system_reset says it is not supported"
+	like <(desc 14) "Parameter 'force' is unexpected" "$mode: system_reset takes no arguments"
 	like <(desc 15) "'arguments' must be an object" "$mode: arguments that are not an object"
 	like <(desc 16) "QMP request too long: more than 65536 bytes" "$mode: a 70000-byte request is refused"
 	is "$(jget "$T_DIR/bad" 17 '$r->{return}{status}')" running "$mode: after all that, query-status answers"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The same scripted QMP session, plain JSON over the socket, against mpvm
 # (--control) and Debian's QEMU (-qmp): the greeting, query-status, stop,
-# query-status, cont, query-cpus-fast and quit must give answers and events
-# of the same shape (keys and value types; query-cpus-fast: QEMU's keys,
-# mpvm's own extras left aside). Skipped, with a message, where
+# query-status, cont, system_reset, query-cpus-fast and quit must give
+# answers and events (STOP, RESUME, RESET, SHUTDOWN) of the same shape
+# (keys and value types; query-cpus-fast: QEMU's keys, mpvm's own extras
+# left aside). Skipped, with a message, where
 # qemu-system-x86_64 is not installed (CI).
 MPVM=${MPVM:-${BUILD:-build}/mpvm}
 . "$(dirname "$0")/lib.sh"
@@ -35,7 +36,7 @@ session() {
 		sub answer { for (;;) { my $m = line(); if (exists $m->{event}) { push @events, "event $m->{event} data " . shape($m->{data} // {}) . " timestamp " . shape($m->{timestamp}); next } return $m } }
 		my $g = line();
 		print "greeting ", shape($g), "\n";
-		for my $cmd (qw(qmp_capabilities query-status stop query-status cont query-status query-cpus-fast quit)) {
+		for my $cmd (qw(qmp_capabilities query-status stop query-status cont query-status system_reset query-status query-cpus-fast quit)) {
 			print $s encode_json({ execute => $cmd, id => "x-$cmd" }), "\n";
 			my $m = answer();
 			my $extra = $cmd eq "query-status" ? " status=$m->{return}{status}" : "";
@@ -59,6 +60,7 @@ wait
 like "$T_DIR/mpvm.shape" '^query-cpus-fast return \[\{cpu-index:int,props:\{core-id:int,socket-id:int,thread-id:int\},qom-path:string,target:string,thread-id:int\}\]' \
 	"mpvm: query-cpus-fast has QEMU's keys"
 like "$T_DIR/mpvm.shape" '^event SHUTDOWN data \{guest:bool,mpvm-reason:string,reason:string\}' "mpvm: SHUTDOWN after quit"
+like "$T_DIR/mpvm.shape" '^event RESET data \{guest:bool,reason:string\}' "mpvm: RESET after system_reset"
 
 QEMU=${QEMU:-qemu-system-x86_64}
 if ! command -v "$QEMU" >/dev/null; then
@@ -78,5 +80,6 @@ sed -i '/^event MP_STATE_CHANGE /d' "$T_DIR/mpvm.shape"
 # QEMU's greeting has capabilities ["oob"], mpvm's []: both an array.
 sed -i 's/capabilities:\[string\]/capabilities:[]/' "$T_DIR/qemu.shape"
 if diff -u "$T_DIR/qemu.shape" "$T_DIR/mpvm.shape" >"$T_DIR/diff"; then ok 0 "mpvm and QEMU answer the session with the same shapes"; else ok 1 "mpvm and QEMU answer the session with the same shapes"; diag "$(cat "$T_DIR/diff")"; fi
-is "$(grep -c '^event ' "$T_DIR/qemu.shape")" 3 "QEMU sent STOP, RESUME and SHUTDOWN (the comparison saw its events)"
+is "$(grep -c '^event ' "$T_DIR/qemu.shape")" 4 "QEMU sent STOP, RESUME, RESET and SHUTDOWN (the comparison saw its events)"
+is "$(grep -h '^event RESET' "$T_DIR/mpvm.shape" "$T_DIR/qemu.shape" | sort -u | wc -l)" 1 "RESET: the same keys and types under mpvm and QEMU"
 done_testing
