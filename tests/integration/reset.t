@@ -116,7 +116,7 @@ for mode in kernel split user; do
 	wait "$VM_PID"
 	is $? 0 "$mode: the guest ends the run with status 0 after the resets"
 	like "$T_DIR/err" '^mpvm: system_reset: the VM is back in its power-on state' "$mode: mpvm says each reset was done"
-	unlike "$T_DIR/err" 'guest fault|KVM_|failed' "$mode: no fault or KVM error"
+	unlike "$T_DIR/err" 'guest fault|KVM_|failed|Sanitizer|runtime error' "$mode: no fault, KVM error or sanitizer report"
 	kill "$EV_PID" 2>/dev/null
 	wait "$EV_PID" 2>/dev/null
 	exec 4>&-
