@@ -200,6 +200,23 @@ static void fault_delays_init(void **state)
 	assert_int_equal(apic_bus_next_held_ns(f->bus, 3), 0);
 }
 
+/* A CPU loaded from a saved state (a restore, system_reset) has no message a fault held back. */
+static void load_drops_held(void **state)
+{
+	struct fixture *f = *state;
+	struct icr init = ipi(ICR_INIT, 0, ICR_DEST_FIELD, 3);
+	struct apic_bus_cpu_state s;
+	char err[160] = "";
+
+	apic_bus_save(f->bus, 3, &s); /* power-on: UNINITIALIZED */
+	apic_bus_set_fault(f->bus, 3, IPI_FAULT_DELAY, IPI_FAULT_INIT, 1, 50000000, false, 0);
+	apic_bus_deliver(f->bus, &init, 0);
+	assert_true(apic_bus_next_held_ns(f->bus, 3) > 0);
+	assert_int_equal(apic_bus_load(f->bus, 3, &s, err, sizeof(err)), 0);
+	assert_int_equal(apic_bus_next_held_ns(f->bus, 3), 0);
+	assert_int_equal(apic_bus_mp_state(f->bus, 3), MP_STATE_UNINITIALIZED);
+}
+
 /* A duplicated SIPI: taken now; the copy, later, finds the AP running and is ignored. */
 static void fault_duplicates_sipi(void **state)
 {
@@ -704,6 +721,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(save_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(fault_drops_sipi, setup, teardown),
 		cmocka_unit_test_setup_teardown(fault_delays_init, setup, teardown),
+		cmocka_unit_test_setup_teardown(load_drops_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(fault_duplicates_sipi, setup, teardown),
 		cmocka_unit_test_setup_teardown(init_sipi_starts_ap, setup, teardown),
 		cmocka_unit_test_setup_teardown(second_sipi_ignored, setup, teardown),
