@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,12 +43,9 @@ struct reset {
 	struct snap_file f;    /* parsed once */
 	char (*vcpu_err)[160]; /* per vCPU: why its VCPU_CMD_RESET failed */
 
-	/* The request, under lock: one at a time. */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool pending, done, keep_paused;
-	int ret;
-	char err[256];
+	/* The request (vm.h's job for the main thread), its field under job.lock. */
+	struct vm_job job;
+	bool keep_paused;
 };
 
 int reset_prepare(struct vm *vm)
@@ -69,8 +65,7 @@ int reset_prepare(struct vm *vm)
 		fprintf(stderr, "mpvm: out of memory for the power-on state\n");
 		return -1;
 	}
-	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
+	vm_job_init(&r->job);
 	vm->reset = r;
 	if (snapshot_capture(vm, &r->data, &r->len, err, sizeof(err)) ||
 	    snap_file_parse(&r->f, r->data, r->len, "the power-on state", err, sizeof(err))) {
@@ -89,8 +84,7 @@ void reset_destroy(struct vm *vm)
 	snap_file_close(&r->f);
 	free(r->data);
 	free(r->vcpu_err);
-	pthread_cond_destroy(&r->cond);
-	pthread_mutex_destroy(&r->lock);
+	vm_job_destroy(&r->job);
 	free(r);
 	vm->reset = NULL;
 }
@@ -146,48 +140,30 @@ out:
 int reset_request(struct vm *vm, bool keep_paused, char *err, size_t errlen)
 {
 	struct reset *r = vm->reset;
-	int ret;
 
 	if (!r)
 		return errmsg(err, errlen, vm->hotplug ?
 			      "system_reset is not supported with CPU hotplug (maxcpus above the CPUs present) yet: "
 			      "a hot-added vCPU has no power-on state to go back to" :
 			      "this VM kept no power-on state");
-	pthread_mutex_lock(&r->lock);
-	if (r->pending) {
-		pthread_mutex_unlock(&r->lock);
-		return errmsg(err, errlen, "a reset is already under way");
-	}
+	if (vm_job_begin(&r->job, "a reset is already under way", err, errlen))
+		return -1;
 	r->keep_paused = keep_paused;
-	r->pending = true;
-	r->done = false;
-	pthread_kill(vm->main_thread, SIGUSR2); /* vm_run() wakes and calls reset_serve() */
-	while (!r->done)
-		pthread_cond_wait(&r->cond, &r->lock);
-	ret = r->ret;
-	if (ret)
-		snprintf(err, errlen, "%s", r->err);
-	pthread_mutex_unlock(&r->lock);
-	return ret;
+	return vm_job_send(vm, &r->job, true, err, errlen); /* vm_run() calls reset_serve() */
 }
 
 void reset_serve(struct vm *vm)
 {
 	struct reset *r = vm->reset;
-	char err[sizeof(r->err)] = "";
+	char err[sizeof(r->job.err)] = "";
 	bool keep_paused, broken = false;
 	uint64_t t0;
 	int ret;
 
-	if (!r)
+	if (!r || !vm_job_take(&r->job))
 		return;
-	pthread_mutex_lock(&r->lock);
-	if (!r->pending) {
-		pthread_mutex_unlock(&r->lock);
-		return;
-	}
 	keep_paused = r->keep_paused;
-	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&r->job.lock);
 
 	t0 = monotonic_ns();
 	ret = vm_stopping(vm) ? errmsg(err, sizeof(err), "the VM is stopping")
@@ -206,12 +182,5 @@ void reset_serve(struct vm *vm)
 		json_object_object_add(data, "reason", json_object_new_string("host-qmp-system-reset"));
 		control_post_event(vm->control, "RESET", data);
 	}
-
-	pthread_mutex_lock(&r->lock);
-	r->ret = ret;
-	memcpy(r->err, err, sizeof(err));
-	r->pending = false;
-	r->done = true;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
+	vm_job_done(&r->job, ret, err);
 }

@@ -55,7 +55,6 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,13 +122,10 @@ struct snapshot {
 	uint32_t xsave_size;    /* KVM_CAP_XSAVE2's size, or sizeof(struct kvm_xsave); 0: no XSAVE */
 	bool xcrs, debugregs;
 
-	/* The request, under lock: one at a time. */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool pending, done, quit, wait;
+	/* The request (vm.h's job for the main thread), its fields under job.lock. */
+	struct vm_job job;
+	bool quit;
 	char path[4096];
-	int ret;
-	char err[512];
 
 	struct snap_vcpu_buf *bufs;  /* the main thread's, while taking */
 };
@@ -196,8 +192,7 @@ int snapshot_prepare(struct vm *vm)
 		return -1;
 	}
 	vm->snapshot = s;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
+	vm_job_init(&s->job);
 	/* Without the list a VM still runs (a restore needs it, and a snapshot refuses without it). */
 	if (read_msr_list(vm, s) && vm->opts->restore_path)
 		return -1;
@@ -218,8 +213,7 @@ void snapshot_destroy(struct vm *vm)
 	if (!s)
 		return;
 	free(s->msr_list);
-	pthread_cond_destroy(&s->cond);
-	pthread_mutex_destroy(&s->lock);
+	vm_job_destroy(&s->job);
 	free(s);
 	vm->snapshot = NULL;
 }
@@ -488,51 +482,29 @@ out:
 int snapshot_request(struct vm *vm, const char *path, bool quit, bool wait, char *err, size_t errlen)
 {
 	struct snapshot *s = vm->snapshot;
-	int ret = 0;
 
 	if (strlen(path) >= sizeof(s->path))
 		return errmsg(err, errlen, "%s: path too long", path);
-	pthread_mutex_lock(&s->lock);
-	if (s->pending) {
-		pthread_mutex_unlock(&s->lock);
-		return errmsg(err, errlen, "a snapshot is already being taken");
-	}
+	if (vm_job_begin(&s->job, "a snapshot is already being taken", err, errlen))
+		return -1;
 	strcpy(s->path, path);
 	s->quit = quit;
-	s->wait = wait;
-	s->pending = true;
-	s->done = false;
-	pthread_kill(vm->main_thread, SIGUSR2); /* vm_run() wakes and calls snapshot_serve() */
-	if (wait) {
-		while (!s->done)
-			pthread_cond_wait(&s->cond, &s->lock);
-		ret = s->ret;
-		if (ret)
-			snprintf(err, errlen, "%s", s->err);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return ret;
+	return vm_job_send(vm, &s->job, wait, err, errlen); /* vm_run() calls snapshot_serve() */
 }
 
 void snapshot_serve(struct vm *vm)
 {
 	struct snapshot *s = vm->snapshot;
-	char path[sizeof(s->path)], err[sizeof(s->err)] = "";
+	char path[sizeof(s->path)], err[sizeof(s->job.err)] = "";
 	uint64_t t0;
-	bool quit, wait;
+	bool quit;
 	int ret;
 
-	if (!s)
+	if (!s || !vm_job_take(&s->job))
 		return;
-	pthread_mutex_lock(&s->lock);
-	if (!s->pending) {
-		pthread_mutex_unlock(&s->lock);
-		return;
-	}
 	memcpy(path, s->path, sizeof(path));
 	quit = s->quit;
-	wait = s->wait;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->job.lock);
 
 	t0 = monotonic_ns();
 	ret = vm_stopping(vm) ? errmsg(err, sizeof(err), "the VM is stopping") : take(vm, s, path, err, sizeof(err));
@@ -543,15 +515,7 @@ void snapshot_serve(struct vm *vm)
 			quit ? "; stopping the VM" : "");
 	if (quit)
 		vm_request_stop(vm, ret ? VM_STOP_HOST_ERROR : VM_STOP_SNAPSHOT, ret ? MPVM_EXIT_HOST_ERROR : 0);
-
-	pthread_mutex_lock(&s->lock);
-	s->ret = ret;
-	memcpy(s->err, err, sizeof(err));
-	s->pending = false;
-	s->done = true;
-	if (wait)
-		pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	vm_job_done(&s->job, ret, err);
 }
 
 /* ---- restoring ---------------------------------------------------------------------------- */

@@ -14,6 +14,7 @@
 
 #include "core/bios_image.h"
 #include "core/clock.h"
+#include "core/errmsg.h"
 #include "core/guest_abi.h"
 #include "core/trace.h"
 #include "devices/serial.h"
@@ -400,6 +401,66 @@ void vm_format_unknown_io(struct vm *vm, char *buf, size_t len)
 			snprintf(buf + off, len - off, " and others");
 	}
 	pthread_mutex_unlock(&vm->io_ignored_lock);
+}
+
+void vm_job_init(struct vm_job *j)
+{
+	*j = (struct vm_job){ 0 };
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
+}
+
+void vm_job_destroy(struct vm_job *j)
+{
+	pthread_cond_destroy(&j->cond);
+	pthread_mutex_destroy(&j->lock);
+}
+
+int vm_job_begin(struct vm_job *j, const char *busy, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&j->lock);
+	if (!j->pending)
+		return 0;
+	pthread_mutex_unlock(&j->lock);
+	return errmsg(err, errlen, "%s", busy);
+}
+
+int vm_job_send(struct vm *vm, struct vm_job *j, bool wait, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	j->pending = true;
+	j->done = false;
+	pthread_kill(vm->main_thread, SIGUSR2); /* vm_run() wakes and serves it */
+	if (wait) {
+		while (!j->done)
+			pthread_cond_wait(&j->cond, &j->lock);
+		ret = j->ret;
+		if (ret)
+			snprintf(err, errlen, "%s", j->err);
+	}
+	pthread_mutex_unlock(&j->lock);
+	return ret;
+}
+
+bool vm_job_take(struct vm_job *j)
+{
+	pthread_mutex_lock(&j->lock);
+	if (j->pending)
+		return true;
+	pthread_mutex_unlock(&j->lock);
+	return false;
+}
+
+void vm_job_done(struct vm_job *j, int ret, const char *err)
+{
+	pthread_mutex_lock(&j->lock);
+	j->ret = ret;
+	snprintf(j->err, sizeof(j->err), "%s", err);
+	j->pending = false;
+	j->done = true;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
 }
 
 bool vm_stopping(const struct vm *vm)

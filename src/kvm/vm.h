@@ -196,6 +196,33 @@ const char *vm_stop_name(int reason);
  */
 int vm_report(struct vm *vm, uint64_t process_start_ns);
 
+/*
+ * A job for the main thread (a snapshot, a reset): another thread asks
+ * and may wait for the outcome; vm_run() wakes (SIGUSR2) and the job's
+ * serve function (snapshot_serve(), reset_serve()) does it between two
+ * waits, so jobs never overlap. One of each kind at a time.
+ *
+ * Asking: vm_job_begin() (0 with job->lock held: fill in the job's own
+ * fields; -1 with `busy` in err if one is pending), then vm_job_send().
+ * Serving: vm_job_take() (true with job->lock held: read the fields, then
+ * unlock), the work, vm_job_done().
+ */
+struct vm_job {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool pending, done;
+	int ret;
+	char err[512];
+};
+
+void vm_job_init(struct vm_job *j);
+void vm_job_destroy(struct vm_job *j);
+int vm_job_begin(struct vm_job *j, const char *busy, char *err, size_t errlen);
+/* With `wait`: returns once done, its 0, or -1 with its reason in err; without, 0 at once. */
+int vm_job_send(struct vm *vm, struct vm_job *j, bool wait, char *err, size_t errlen);
+bool vm_job_take(struct vm_job *j);
+void vm_job_done(struct vm_job *j, int ret, const char *err);
+
 /* For vCPU threads: wait at the start gate; say the run loop is over. */
 void vm_wait_started(struct vm *vm);
 void vm_thread_exited(struct vm *vm);
