@@ -7,9 +7,9 @@
 # zero), each AP goes UNINITIALIZED and then up again (MP_STATE_CHANGE,
 # mpvm-query-mp-state), and the VM still ends normally (key q, status 0).
 # A stopped VM stays stopped across system_reset and boots on cont; two
-# resets in a row; mpvm ctl's system_reset. Then a --bios image (from the
-# reset vector) re-entered after system_reset, and the refusal with CPU
-# hotplug.
+# resets in a row; mpvm ctl's system_reset. A VM started with --restore
+# resets to a fresh boot. Then a --bios image (from the reset vector)
+# re-entered after system_reset, and the refusal with CPU hotplug.
 #
 # MPVM_ARGS: more options for each mpvm run.
 MPVM=${MPVM:-${BUILD:-build}/mpvm}
@@ -117,6 +117,29 @@ for mode in kernel split user; do
 	is $? 0 "$mode: the guest ends the run with status 0 after the resets"
 	like "$T_DIR/err" '^mpvm: system_reset: the VM is back in its power-on state' "$mode: mpvm says each reset was done"
 	unlike "$T_DIR/err" 'guest fault|KVM_|failed|Sanitizer|runtime error' "$mode: no fault, KVM error or sanitizer report"
+	kill "$EV_PID" 2>/dev/null
+	wait "$EV_PID" 2>/dev/null
+	exec 4>&-
+done
+
+# ---- --restore: a restored VM resets to its options' fresh boot, not to the snapshot -------
+for mode in kernel split user; do
+	start_vm "snap-$mode" --cpus 3 --irqchip "$mode" --cmdline scenario=heartbeat
+	wait_for '^mpvm-guest: heartbeat: 3/3 CPUs online' 1
+	q --wait SHUTDOWN "mpvm-snapshot path=$T_DIR/vm.snap quit=true" >/dev/null
+	wait "$VM_PID"
+	kill "$EV_PID" 2>/dev/null
+	wait "$EV_PID" 2>/dev/null
+	exec 4>&-
+	start_vm "restored-$mode" --restore "$T_DIR/vm.snap"
+	sleep 0.5
+	q system_reset >/dev/null
+	wait_for '^mpvm-guest: heartbeat: 3/3 CPUs online' 1
+	ok $? "restore $mode: after system_reset the restored VM boots from the start"
+	is "$(entries 1 | sed 's/ 3:1$//')" "1:1 2:1" "restore $mode: ... and starts both APs, each entered once"
+	printf q >&4
+	wait "$VM_PID"
+	is $? 0 "restore $mode: and ends with status 0"
 	kill "$EV_PID" 2>/dev/null
 	wait "$EV_PID" 2>/dev/null
 	exec 4>&-
