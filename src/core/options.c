@@ -387,6 +387,9 @@ const struct run_option options_run_table[] = {
 	{ .name = "--control", .value = OPT_VALUE, .arg = "PATH", .set = set_control,
 	  .help = "serve QMP (QEMU's machine protocol) on a Unix socket at PATH, mode 0600: "
 		  "query and steer the VM and each vCPU's MP state while it runs" },
+	{ .name = "--reboot", .value = OPT_FLAG, .set = set_flag, .field = FIELD(reboot),
+	  .help = "when the guest resets the machine (i8042, 0xcf9, port 0x92), reset it in place "
+		  "and boot again, as system_reset does (default: mpvm ends, status 0)" },
 	{ .name = "--restore", .value = OPT_VALUE, .arg = "FILE", .set = set_file,
 	  .field = FIELD(restore_path),
 	  .help = "start from a snapshot (mpvm-snapshot, --snapshot-on) instead of booting: the "
@@ -512,6 +515,9 @@ static int options_check_combinations(const struct mpvm_options *o, char *err, s
 		return errmsg(err, errlen, "--initrd needs --kernel (the built-in guest takes no module)");
 	if (o->ap_watchdog_ms && !o->control_path)
 		return errmsg(err, errlen, "--ap-watchdog needs --control (its VCPU_STUCK events go to the control socket)");
+	if (o->reboot && o->topology.maxcpus > o->cpus)
+		return errmsg(err, errlen, "--reboot: not with CPU hotplug (--cpus maxcpus=%u above %u) yet: a "
+			      "hot-added vCPU has no power-on state to reset to", o->topology.maxcpus, o->cpus);
 	if (o->no_acpi && o->topology.maxcpus > o->cpus)
 		return errmsg(err, errlen, "--no-acpi: --cpus maxcpus=%u above %u needs CPU hotplug, which "
 			      "goes through ACPI", o->topology.maxcpus, o->cpus);

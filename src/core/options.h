@@ -74,6 +74,7 @@ struct mpvm_options {
 	enum seccomp_mode seccomp;  /* --seccomp */
 	const char *stop_on;       /* --stop-on TEXT: end with status 0 when the console prints TEXT */
 	const char *control_path;  /* --control PATH: the QMP socket (kvm/control.c); NULL: none */
+	bool reboot;               /* --reboot: a guest's reset resets the VM in place (kvm/reset.c) */
 	const char *restore_path;  /* --restore FILE: start from a snapshot (kvm/snapshot.c); NULL: boot */
 	const char *snapshot_on;   /* --snapshot-on TEXT PATH: when the console prints TEXT ... */
 	const char *snapshot_on_path; /* ... a snapshot goes to PATH and the VM ends */

@@ -381,16 +381,13 @@ static void mpvm_snapshot(struct control *c, const struct qmp_call *call, struct
 /*
  * system_reset, as QEMU's: the machine back in its power-on state and
  * booting again (kvm/reset.c, on the main thread); answered once done,
- * the RESET event after the answer. A stopped VM stays stopped (QEMU's
- * too); otherwise every vCPU runs, one paused by mpvm-vcpu-pause too.
+ * the RESET event after the answer. A paused vCPU stays paused, so a
+ * stopped VM stays stopped (QEMU's too).
  */
 static void system_reset(struct control *c, struct outcome *o)
 {
-	if (reset_request(c->vm, c->vm_paused, o->err, sizeof(o->err)))
-		return;
-	for (unsigned int i = 0; i < c->vm->ncpus; i++)
-		c->cpus[i].paused = c->vm_paused;
-	o->ret = json_object_new_object();
+	if (reset_request(c->vm, o->err, sizeof(o->err)) == 0)
+		o->ret = json_object_new_object();
 }
 
 char *control_run(struct control *c, struct qmp_call *call)

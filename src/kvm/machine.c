@@ -27,6 +27,7 @@
 #include "kvm/boot.h"
 #include "kvm/irqchip.h"
 #include "kvm/platform.h"
+#include "kvm/reset.h"
 #include "kvm/snapshot.h"
 #include "kvm/vm.h"
 
@@ -221,8 +222,7 @@ static void guest_sleep_ignored(void *opaque, unsigned int slp_typ)
 
 static int guest_reset(void *opaque)
 {
-	vm_request_stop(opaque, VM_STOP_GUEST_RESET, 0);
-	return -1; /* this vCPU stops here */
+	return reset_guest(opaque); /* --reboot: a reset in place (kvm/reset.c); else the VM stops, and this vCPU */
 }
 
 static void kbc_set_irq(void *opaque, unsigned int irq, bool level)

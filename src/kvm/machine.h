@@ -13,7 +13,8 @@
  *
  * The guest powering off (ACPI S5) stops the VM with VM_STOP_GUEST_EXIT
  * and status 0; the guest resetting the machine (0xcf9, the 8042's reset
- * line, port 0x92) stops it with VM_STOP_GUEST_RESET and status 0.
+ * line, port 0x92) stops it with VM_STOP_GUEST_RESET and status 0, or with
+ * --reboot resets it in place (kvm/reset.c).
  */
 #ifndef MPVM_KVM_MACHINE_H
 #define MPVM_KVM_MACHINE_H

@@ -470,8 +470,7 @@ static int handle_exit(struct vcpu *v)
 			return -1;
 		}
 		if (run->system_event.type == KVM_SYSTEM_EVENT_RESET) {
-			vm_request_stop(v->vm, VM_STOP_GUEST_RESET, 0);
-			return -1;
+			return reset_guest(v->vm); /* --reboot: reset in place; else the VM stops */
 		}
 		vcpu_guest_fault(v, "system event %u (a guest crash report)", run->system_event.type);
 		return -1;
@@ -788,11 +787,28 @@ static void report_timeout(struct vcpu *v)
 	pthread_mutex_unlock(&vm->stop_lock);
 }
 
+/* The vCPU this thread runs, for code that a device calls on it (vcpu_current()). */
+static _Thread_local struct vcpu *this_vcpu;
+
+struct vcpu *vcpu_current(void)
+{
+	return this_vcpu;
+}
+
+void vcpu_await_command(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->cmd_lock);
+	while (!atomic_load(&v->cmd_waiting) && !vm_stopping(v->vm))
+		pthread_cond_wait(&v->cmd_cond, &v->cmd_lock); /* vcpu_command() and the stop kick it */
+	pthread_mutex_unlock(&v->cmd_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	enum vcpu_thread_state s = VCPU_STATE_START_GATE;
 
+	this_vcpu = v;
 	v->state_since_ns = monotonic_ns();
 	while (s != VCPU_STATE_EXITED) {
 		s = state_fn[s](v);

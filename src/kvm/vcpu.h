@@ -139,6 +139,15 @@ void vcpu_kick(struct vcpu *v);
 /* Only interrupts KVM_RUN (immediate_exit and the kick signal). */
 void vcpu_interrupt_run(struct vcpu *v);
 
+/* The vCPU whose thread calls it (a device's exit handler), or NULL on any other thread. */
+struct vcpu *vcpu_current(void);
+/*
+ * The vCPU's own thread, outside KVM_RUN: sleeps until a command arrives
+ * or the VM stops (kvm/reset.c: a guest's reset waits for the reset to
+ * pause it, running no more guest code meanwhile).
+ */
+void vcpu_await_command(struct vcpu *v);
+
 /* One MSR through KVM_GET_MSRS / KVM_SET_MSRS. -1 (errno set) if KVM refuses. */
 int vcpu_get_msr(struct vcpu *v, uint32_t index, uint64_t *value);
 int vcpu_set_msr(struct vcpu *v, uint32_t index, uint64_t value);

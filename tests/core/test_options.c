@@ -304,6 +304,7 @@ static const struct {
 	{ { "--seccomp", "log" } },
 	{ { "--stop-on", "login:" } },
 	{ { "--control", "/tmp/mpvm.qmp" } },
+	{ { "--reboot" } },
 	{ { "--restore", "vm.snap" } },
 	{ { "--snapshot-on", "hold init", "vm.snap" } },
 	{ { "--ap-watchdog", "300", "--control", "/tmp/mpvm.qmp" } },
@@ -490,6 +491,22 @@ static void ap_watchdog(void **state)
 	assert_int_equal(PARSE(&o, err, "--ap-watchdog", "1s", "--control", "/run/vm.qmp"), -1);
 }
 
+/* --reboot: a flag, not with CPU hotplug (a hot-added vCPU has no power-on state). */
+static void reboot(void **state)
+{
+	struct mpvm_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "--cpus", "2"), 0);
+	assert_false(o.reboot);
+	assert_int_equal(PARSE(&o, err, "--reboot", "--cpus", "2"), 0);
+	assert_true(o.reboot);
+	assert_int_equal(PARSE(&o, err, "--reboot", "--cpus", "2,maxcpus=4"), -1);
+	assert_non_null(strstr(err, "--reboot: not with CPU hotplug (--cpus maxcpus=4 above 2) yet"));
+	assert_int_equal(PARSE(&o, err, "--reboot=1"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +525,7 @@ int main(void)
 		cmocka_unit_test(unknown_names),
 		cmocka_unit_test(control_path),
 		cmocka_unit_test(ap_watchdog),
+		cmocka_unit_test(reboot),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);

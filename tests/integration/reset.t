@@ -9,7 +9,8 @@
 # A stopped VM stays stopped across system_reset and boots on cont; two
 # resets in a row; mpvm ctl's system_reset. A VM started with --restore
 # resets to a fresh boot. Then a --bios image (from the reset vector)
-# re-entered after system_reset, and the refusal with CPU hotplug.
+# re-entered after system_reset; --reboot, where the guest's own resets
+# (8042, 0xcf9, port 0x92) reset in place; the refusal with CPU hotplug.
 #
 # MPVM_ARGS: more options for each mpvm run.
 MPVM=${MPVM:-${BUILD:-build}/mpvm}
@@ -169,6 +170,38 @@ if as --32 -I "$(dirname "$SRC")" --defsym SIZE=0x10000 --defsym EXITPORT=0x710 
 else
 	ok 1 "binutils (as, ld, objcopy) are needed to build the --bios test image"
 fi
+
+# ---- --reboot: the guest's own reset (a multiboot kernel: pcguest.S) resets in place -------
+# Action 3 is the 8042's reset line, 2 the 0xcf9 register, 5 port 0x92: each boot ends in a reset,
+# which with --reboot boots it again; "still running" would mean the guest ran on past its reset.
+PCSRC=$(dirname "$0")/pcguest.S
+set -- kernel 3 split 2 user 5
+while [ $# -gt 0 ]; do
+	mode=$1 action=$2
+	shift 2
+	if ! as --32 -I "$(dirname "$PCSRC")" --defsym ACTION="$action" -o "$T_DIR/pc.o" "$PCSRC" ||
+		! ld -m elf_i386 -Ttext=0x200000 -o "$T_DIR/pc$action" "$T_DIR/pc.o"; then
+		ok 1 "reboot $mode: binutils (as, ld) build the multiboot test guest"
+		continue
+	fi
+	start_vm "reboot-$mode" --cpus 2 --irqchip "$mode" --kernel "$T_DIR/pc$action" --reboot
+	wait_for "^pcguest: action $action\$" 3
+	ok $? "reboot $mode: action $action: the guest reset itself and booted again, three times"
+	sleep 0.5 # the listener is in by now: two more resets for it to see
+	wait_for "^pcguest: action $action\$" $(($(count "$T_DIR/out" "^pcguest: action $action\$") + 2))
+	q --wait SHUTDOWN quit >/dev/null
+	wait "$VM_PID"
+	is $? 0 "reboot $mode: quit ends it with status 0"
+	sleep 0.2
+	like "$T_DIR/events" '^\{"data":\{"guest":true,"reason":"guest-reset"\},"event":"RESET"' \
+		"reboot $mode: the RESET event says the guest did it (guest-reset)"
+	unlike "$T_DIR/out" 'still running' "reboot $mode: no guest code ran past its reset"
+	like "$T_DIR/err" '^mpvm: the guest reset the machine \(--reboot\): the VM is back in its power-on state' \
+		"reboot $mode: mpvm says so"
+	kill "$EV_PID" 2>/dev/null
+	wait "$EV_PID" 2>/dev/null
+	exec 4>&-
+done
 
 # ---- refused: CPU hotplug (a hot-added vCPU has no power-on state) ----------------------
 start_vm hotplug --cpus 2,maxcpus=3 --cmdline scenario=hang
