@@ -7,7 +7,8 @@
 # zero), each AP goes UNINITIALIZED and then up again (MP_STATE_CHANGE,
 # mpvm-query-mp-state), and the VM still ends normally (key q, status 0).
 # A stopped VM stays stopped across system_reset and boots on cont; two
-# resets in a row; mpvm ctl's system_reset. A VM started with --restore
+# resets in a row; mpvm ctl's system_reset; a vCPU paused alone stays
+# paused. A VM started with --restore
 # resets to a fresh boot. Then a --bios image (from the reset vector)
 # re-entered after system_reset; --reboot, where the guest's own resets
 # (8042, 0xcf9, port 0x92) reset in place; the refusal with CPU hotplug.
@@ -111,6 +112,15 @@ for mode in kernel split user; do
 		"1:1:0x800 2:1:0x800 3:1:0x800 " "$mode: the heartbeat report: each AP entered once, started at SIPI vector 8"
 	sleep 0.5
 	is "$(grep -c '"event":"RESET"' "$T_DIR/events")" 4 "$mode: four RESET events in all"
+
+	# A vCPU paused alone stays paused across the reset; resumed, the new boot brings it up.
+	before=$(count "$T_DIR/out" "$ONLINE")
+	q 'mpvm-vcpu-pause cpu-index=2' system_reset mpvm-query-mp-state >"$T_DIR/r3"
+	is "$(jget "$T_DIR/r3" 3 'join " ", map { $_->{paused} ? "paused" : "on" } @{$r->{return}{vcpus}}')" \
+		"on on paused on" "$mode: a vCPU paused by mpvm-vcpu-pause is still paused after system_reset"
+	q 'mpvm-vcpu-resume cpu-index=2' >/dev/null
+	wait_for "$ONLINE" $((before + 1))
+	ok $? "$mode: resumed, it comes up in the new boot: 4/4 CPUs online"
 
 	# And the VM ends normally.
 	printf q >&4
