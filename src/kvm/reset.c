@@ -45,6 +45,8 @@ struct reset {
 	size_t len;
 	struct snap_file f;    /* parsed once */
 	char (*vcpu_err)[160]; /* per vCPU: why its VCPU_CMD_RESET failed */
+	bool kept;             /* the power-on state is there; else why_not says why */
+	char why_not[256];
 
 	/* The request (vm.h's job for the main thread), its field under job.lock. */
 	struct vm_job job;
@@ -54,7 +56,6 @@ struct reset {
 int reset_prepare(struct vm *vm)
 {
 	struct reset *r;
-	char err[256];
 
 	/* Only the control socket and --reboot ask for a reset; without them nothing is kept. */
 	if (!vm->opts->control_path && !vm->opts->reboot)
@@ -70,11 +71,18 @@ int reset_prepare(struct vm *vm)
 	}
 	vm_job_init(&r->job);
 	vm->reset = r;
-	if (snapshot_capture(vm, &r->data, &r->len, err, sizeof(err)) ||
-	    snap_file_parse(&r->f, r->data, r->len, "the power-on state", err, sizeof(err))) {
-		fprintf(stderr, "mpvm: keeping the power-on state for system_reset and --reboot: %s\n", err);
-		return -1;
+	/*
+	 * A VM that cannot keep it still runs (a host whose KVM lists no MSRs):
+	 * system_reset is then refused with the reason, --reboot ends the run.
+	 */
+	if (snapshot_capture(vm, &r->data, &r->len, r->why_not, sizeof(r->why_not)) ||
+	    snap_file_parse(&r->f, r->data, r->len, "the power-on state", r->why_not, sizeof(r->why_not))) {
+		if (vm->opts->reboot)
+			fprintf(stderr, "mpvm: warning: --reboot: the power-on state cannot be kept (%s); a guest's "
+				"reset will end the run\n", r->why_not);
+		return 0;
 	}
+	r->kept = true;
 	return 0;
 }
 
@@ -172,11 +180,11 @@ int reset_request(struct vm *vm, char *err, size_t errlen)
 {
 	struct reset *r = vm->reset;
 
-	if (!r)
+	if (!r || !r->kept)
 		return errmsg(err, errlen, vm->hotplug ?
 			      "system_reset is not supported with CPU hotplug (maxcpus above the CPUs present) yet: "
 			      "a hot-added vCPU has no power-on state to go back to" :
-			      "this VM kept no power-on state");
+			      "this VM kept no power-on state: %s", r ? r->why_not : "no --control");
 	if (vm_job_begin(&r->job, "a reset is already under way", err, errlen))
 		return -1;
 	r->guest = false;
@@ -188,7 +196,7 @@ int reset_guest(struct vm *vm)
 	struct reset *r = vm->reset;
 	char err[64];
 
-	if (!vm->opts->reboot || !r) {
+	if (!vm->opts->reboot || !r || !r->kept) {
 		vm_request_stop(vm, VM_STOP_GUEST_RESET, 0);
 		return -1;
 	}
