@@ -20,6 +20,7 @@
  * their creations finish; mpvm names vCPUs by their own id and APIC ID
  * (KVM's vcpu_id), never by KVM's index.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -98,6 +99,14 @@ int vm_create_vcpus(struct vm *vm)
 	int fd = -1;
 
 	vm->host_cpus = online > 0 ? (unsigned int)online : 1;
+	/*
+	 * glibc sizes its malloc arenas lazily: the first thread that needs a
+	 * ninth arena reads /sys/devices/system/cpu/online (openat, read),
+	 * which the vCPU filter forbids, and vCPU threads allocate (a
+	 * system_reset's restore, kvm/reset.c). Set the limit now, to glibc's
+	 * own default of 8 arenas per CPU, so that it never looks.
+	 */
+	mallopt(M_ARENA_MAX, (int)(8 * vm->host_cpus));
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_prepare(&vm->vcpus[i], vm, i);
 	if (vcpu_create(&vm->vcpus[0]) || vcpus_each(vm, 1, vcpu_create))

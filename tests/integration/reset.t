@@ -133,6 +133,21 @@ for mode in kernel split user; do
 	exec 4>&-
 done
 
+# ---- 64 vCPUs: their threads' restores allocate at once (glibc's arena limit, kvm/vcpus.c) ----
+for mode in kernel split user; do
+	start_vm "cpus64-$mode" --cpus 64 --irqchip "$mode" --cmdline scenario=heartbeat
+	wait_for '^mpvm-guest: heartbeat: 64/64 CPUs online' 1
+	q system_reset >/dev/null
+	wait_for '^mpvm-guest: heartbeat: 64/64 CPUs online' 2
+	ok $? "64 vCPUs $mode: after system_reset all 64 come up again"
+	printf q >&4
+	wait "$VM_PID"
+	is $? 0 "64 vCPUs $mode: and the run ends with status 0"
+	kill "$EV_PID" 2>/dev/null
+	wait "$EV_PID" 2>/dev/null
+	exec 4>&-
+done
+
 # ---- --restore: a restored VM resets to its options' fresh boot, not to the snapshot -------
 for mode in kernel split user; do
 	start_vm "snap-$mode" --cpus 3 --irqchip "$mode" --cmdline scenario=heartbeat
