@@ -38,6 +38,13 @@ start_vm() {
 	EV_PID=$!
 }
 
+# end_vm: once the VM has ended, its listener goes and fd 4 is closed.
+end_vm() {
+	kill "$EV_PID" 2>/dev/null
+	wait "$EV_PID" 2>/dev/null
+	exec 4>&-
+}
+
 # wait_for REGEX N: until the console has printed N lines matching REGEX (at most 60 s).
 wait_for() {
 	for _ in $(seq 1200); do [ "$(count "$T_DIR/out" "$1")" -ge "$2" ] && return 0; sleep 0.05; done
@@ -128,9 +135,7 @@ for mode in kernel split user; do
 	is $? 0 "$mode: the guest ends the run with status 0 after the resets"
 	like "$T_DIR/err" '^mpvm: system_reset: the VM is back in its power-on state' "$mode: mpvm says each reset was done"
 	unlike "$T_DIR/err" 'guest fault|KVM_|failed|Sanitizer|runtime error' "$mode: no fault, KVM error or sanitizer report"
-	kill "$EV_PID" 2>/dev/null
-	wait "$EV_PID" 2>/dev/null
-	exec 4>&-
+	end_vm
 done
 
 # ---- 64 vCPUs: their threads' restores allocate at once (glibc's arena limit, kvm/vcpus.c) ----
@@ -143,9 +148,7 @@ for mode in kernel split user; do
 	printf q >&4
 	wait "$VM_PID"
 	is $? 0 "64 vCPUs $mode: and the run ends with status 0"
-	kill "$EV_PID" 2>/dev/null
-	wait "$EV_PID" 2>/dev/null
-	exec 4>&-
+	end_vm
 done
 
 # ---- --restore: a restored VM resets to its options' fresh boot, not to the snapshot -------
@@ -154,9 +157,7 @@ for mode in kernel split user; do
 	wait_for '^mpvm-guest: heartbeat: 3/3 CPUs online' 1
 	q --wait SHUTDOWN "mpvm-snapshot path=$T_DIR/vm.snap quit=true" >/dev/null
 	wait "$VM_PID"
-	kill "$EV_PID" 2>/dev/null
-	wait "$EV_PID" 2>/dev/null
-	exec 4>&-
+	end_vm
 	start_vm "restored-$mode" --restore "$T_DIR/vm.snap"
 	sleep 0.5
 	q system_reset >/dev/null
@@ -166,9 +167,7 @@ for mode in kernel split user; do
 	printf q >&4
 	wait "$VM_PID"
 	is $? 0 "restore $mode: and ends with status 0"
-	kill "$EV_PID" 2>/dev/null
-	wait "$EV_PID" 2>/dev/null
-	exec 4>&-
+	end_vm
 done
 
 # ---- --bios: the image runs again from the reset vector ----------------------------------
@@ -188,9 +187,7 @@ if as --32 -I "$(dirname "$SRC")" --defsym SIZE=0x10000 --defsym EXITPORT=0x710 
 		q --wait SHUTDOWN quit >/dev/null
 		wait "$VM_PID"
 		is $? 0 "bios $mode: quit ends it with status 0"
-		kill "$EV_PID" 2>/dev/null
-		wait "$EV_PID" 2>/dev/null
-		exec 4>&-
+		end_vm
 	done
 else
 	ok 1 "binutils (as, ld, objcopy) are needed to build the --bios test image"
@@ -223,9 +220,7 @@ while [ $# -gt 0 ]; do
 	unlike "$T_DIR/out" 'still running' "reboot $mode: no guest code ran past its reset"
 	like "$T_DIR/err" '^mpvm: the guest reset the machine \(--reboot\): the VM is back in its power-on state' \
 		"reboot $mode: mpvm says so"
-	kill "$EV_PID" 2>/dev/null
-	wait "$EV_PID" 2>/dev/null
-	exec 4>&-
+	end_vm
 done
 
 # ---- refused: CPU hotplug (a hot-added vCPU has no power-on state) ----------------------
@@ -236,7 +231,6 @@ like <(jget "$T_DIR/hp" 1 '$r->{error}{desc}') 'not supported with CPU hotplug' 
 is "$(jget "$T_DIR/hp" 2 '$r->{return}{status}')" running "hotplug: the VM runs on"
 q --wait SHUTDOWN quit >/dev/null
 wait "$VM_PID"
-kill "$EV_PID" 2>/dev/null
-wait "$EV_PID" 2>/dev/null
+end_vm
 
 done_testing
