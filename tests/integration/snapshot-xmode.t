@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Snapshots across irqchip modes (README, "Snapshots across irqchip modes"):
+# the built-in guest on 3 vCPUs is saved in one mode with its BSP holding
+# (hold=STAGE) with the first AP UNINITIALIZED, INIT_RECEIVED, running its
+# trampoline with the BSP in the middle of starting APs, or HALTED, and
+# restored in a new process with another --irqchip: kernel <-> user in
+# every state, split <-> user and split <-> kernel in INIT_RECEIVED. The
+# guest goes on from the hold and ends with every CPU online and every
+# trampoline entered exactly once. Then the heartbeat guest, each CPU's
+# local APIC timer periodic, saved in one mode and restored in the other:
+# every CPU's timer goes on ticking.
+#
+# PAIRS: FROM:TO:STAGES to test (default below).
+MPVM=${MPVM:-${BUILD:-build}/mpvm}
+. "$(dirname "$0")/lib.sh"
+need_kvm
+
+# save MODE STAGE FILE: runs the guest to hold STAGE and saves it there.
+save() {
+	timeout --kill-after=5 120 "$MPVM" run --cpus 3 --irqchip "$1" --cmdline "scenario=default hold=$2" \
+		--snapshot-on "hold $2" "$3" ${MPVM_ARGS:-} >"$T_DIR/out1" 2>"$T_DIR/err1" </dev/null
+	STATUS=$?
+}
+
+# restore FILE MODE: restores FILE with --irqchip MODE and releases the hold with a byte on COM1.
+restore() {
+	{ sleep 1; printf x; } | timeout --kill-after=5 120 "$MPVM" run --restore "$1" --irqchip "$2" ${MPVM_ARGS:-} \
+		>"$T_DIR/out2" 2>"$T_DIR/err2"
+	STATUS=$?
+}
+
+# The first AP's MP state in mpvm's end-of-run table (stderr).
+ap1_state() { awk '$2 == 1 && $3 == 1 && $4 == "AP" { print $5 }' "$1"; }
+
+ALL="start:UNINITIALIZED,init:INIT_RECEIVED,sipi:,online:HALTED"
+for pair in ${PAIRS:-kernel:user:$ALL user:kernel:$ALL split:user:init:INIT_RECEIVED user:split:init:INIT_RECEIVED \
+	kernel:split:init:INIT_RECEIVED split:kernel:init:INIT_RECEIVED}; do
+	from=${pair%%:*} rest=${pair#*:}
+	to=${rest%%:*} stages=${rest#*:}
+	for stage in ${stages//,/ }; do
+		st=${stage%%:*} want=${stage#*:}
+		f=$T_DIR/$from-$st.snap
+		[ -s "$f" ] || save "$from" "$st" "$f"
+		[ -n "$want" ] && is "$(ap1_state "$T_DIR/err1")" "$want" "$from/$st: the first AP was $want when saved"
+		restore "$f" "$to"
+		is "$STATUS" 0 "$from -> $to, $st: the restored guest ends with status 0"
+		like "$T_DIR/err2" "taken with --irqchip $from, converted" "$from -> $to, $st: mpvm says it converted"
+		like "$T_DIR/out2" "hold $st: released" "$from -> $to, $st: it goes on from the hold"
+		like "$T_DIR/out2" "^3/3 CPUs online" "$from -> $to, $st: every CPU online"
+		is "$(count "$T_DIR/out2" 'trampoline entries 1,')$(count "$T_DIR/out1" 'trampoline entries')" \
+			"$([ "$st" = online ] && echo 02 || echo 20)" \
+			"$from -> $to, $st: each AP entered its trampoline once in all"
+		unlike "$T_DIR/out2" "FAIL" "$from -> $to, $st: no check failed"
+		[ "$STATUS" = 0 ] || diag "$(tail -5 "$T_DIR/err2")"
+	done
+done
+
+# ---- the local APIC timer crosses: periodic on every CPU, saved ticking -----------------------
+# beats N CPU: CPU's tick count in the guest's Nth heartbeat report.
+beats() { sed -nE "s/^mpvm-guest: heartbeat $1: cpu $2 .* beats ([0-9]+) .*/\1/p" "$T_DIR/out2" | head -1; }
+for pair in ${TIMER_PAIRS:-kernel:user user:kernel}; do
+	from=${pair%%:*} to=${pair#*:}
+	f=$T_DIR/hb-$from.snap
+	timeout --kill-after=5 120 "$MPVM" run --cpus 3 --irqchip "$from" --cmdline scenario=heartbeat \
+		--snapshot-on "each ticking every" "$f" ${MPVM_ARGS:-} >"$T_DIR/out1" 2>"$T_DIR/err1" </dev/null
+	is "$?" 0 "heartbeat, $from: saved with every CPU's timer ticking"
+	{ sleep 1; printf h; sleep 2; printf h; sleep 0.5; printf q; } |
+		timeout --kill-after=5 120 "$MPVM" run --restore "$f" --irqchip "$to" ${MPVM_ARGS:-} \
+		>"$T_DIR/out2" 2>"$T_DIR/err2"
+	is "$?" 0 "heartbeat, $from -> $to: the restored guest quits with status 0"
+	for cpu in 0 1 2; do
+		b1=$(beats 1 $cpu) b2=$(beats 2 $cpu)
+		ok "$([ -n "$b1" ] && [ -n "$b2" ] && [ "$b2" -gt "$b1" ]; echo $?)" \
+			"heartbeat, $from -> $to: CPU $cpu's timer goes on ticking ($b1, then $b2 beats)"
+	done
+done
+
+done_testing
