@@ -367,6 +367,11 @@ static int take(struct vm *vm, struct snapshot *s, const char *path, char *err, 
 	if (!s->msr_list)
 		return errmsg(err, errlen, "this host's KVM did not list its MSRs (KVM_GET_MSR_INDEX_LIST): "
 			      "the vCPUs cannot be saved whole");
+	/* An absent vCPU (CPU hotplug) has no KVM vCPU to read, and a restore could not make it later. */
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		if (!atomic_load(&vm->vcpus[i].present))
+			return errmsg(err, errlen, "vCPU %u is absent (--cpus maxcpus=%u): a VM with CPUs "
+				      "that are not plugged in cannot be saved yet", i, vm->ncpus);
 	was_paused = calloc(vm->ncpus, sizeof(bool));
 
 	s->bufs = calloc(vm->ncpus, sizeof(*s->bufs));

@@ -122,6 +122,14 @@ refused "--cpus beside --restore" "--cpus: with --restore the machine is the sna
 	--restore "$good" --cpus 2
 refused "--snapshot-on with --stop-on" "give one" --snapshot-on a b --stop-on c
 
+# A VM with a CPU not plugged in (CPU hotplug) is not saved: said, and the file not written.
+timeout 60 "$MPVM" run --cpus 2,maxcpus=3 --cmdline "scenario=default hold=online" --snapshot-on "hold online" \
+	"$T_DIR/hp.snap" ${MPVM_ARGS:-} >/dev/null 2>"$T_DIR/errh" </dev/null
+is "$?" 125 "a VM with an absent CPU: the snapshot fails (status 125)"
+like "$T_DIR/errh" "vCPU 2 is absent \(--cpus maxcpus=3\): a VM with CPUs that are not plugged in cannot be saved yet" \
+	"... saying why"
+ok "$([ -e "$T_DIR/hp.snap" ]; echo $((!$?)))" "... and writes no file"
+
 # ---- SIGKILL while a snapshot is written: the previous file stays whole ---------------
 cp "$good" "$T_DIR/kill.snap"
 cp "$good" "$T_DIR/prev.snap"
