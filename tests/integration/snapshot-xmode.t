@@ -15,22 +15,7 @@ MPVM=${MPVM:-${BUILD:-build}/mpvm}
 . "$(dirname "$0")/lib.sh"
 need_kvm
 
-# save MODE STAGE FILE: runs the guest to hold STAGE and saves it there.
-save() {
-	timeout --kill-after=5 120 "$MPVM" run --cpus 3 --irqchip "$1" --cmdline "scenario=default hold=$2" \
-		--snapshot-on "hold $2" "$3" ${MPVM_ARGS:-} >"$T_DIR/out1" 2>"$T_DIR/err1" </dev/null
-	STATUS=$?
-}
-
-# restore FILE MODE: restores FILE with --irqchip MODE and releases the hold with a byte on COM1.
-restore() {
-	{ sleep 1; printf x; } | timeout --kill-after=5 120 "$MPVM" run --restore "$1" --irqchip "$2" ${MPVM_ARGS:-} \
-		>"$T_DIR/out2" 2>"$T_DIR/err2"
-	STATUS=$?
-}
-
-# The first AP's MP state in mpvm's end-of-run table (stderr).
-ap1_state() { awk '$2 == 1 && $3 == 1 && $4 == "AP" { print $5 }' "$1"; }
+. "$(dirname "$0")/snapshot-lib.sh"
 
 ALL="start:UNINITIALIZED,init:INIT_RECEIVED,sipi:,online:HALTED"
 for pair in ${PAIRS:-kernel:user:$ALL user:kernel:$ALL split:user:init:INIT_RECEIVED user:split:init:INIT_RECEIVED \
@@ -42,7 +27,7 @@ for pair in ${PAIRS:-kernel:user:$ALL user:kernel:$ALL split:user:init:INIT_RECE
 		f=$T_DIR/$from-$st.snap
 		[ -s "$f" ] || save "$from" "$st" "$f"
 		[ -n "$want" ] && is "$(ap1_state "$T_DIR/err1")" "$want" "$from/$st: the first AP was $want when saved"
-		restore "$f" "$to"
+		restore "$f" --irqchip "$to"
 		is "$STATUS" 0 "$from -> $to, $st: the restored guest ends with status 0"
 		like "$T_DIR/err2" "taken with --irqchip $from, converted" "$from -> $to, $st: mpvm says it converted"
 		like "$T_DIR/out2" "hold $st: released" "$from -> $to, $st: it goes on from the hold"

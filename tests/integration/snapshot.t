@@ -19,24 +19,7 @@ SNAPFILE="perl $(cd "$(dirname "$0")" && pwd)/snapfile.pl"
 QMP=$(cd "$(dirname "$0")/../.." && pwd)/tools/qmp
 need_kvm
 
-# save MODE STAGE FILE: runs the guest to hold STAGE and saves it there.
-save() {
-	timeout --kill-after=5 120 "$MPVM" run --cpus 3 --irqchip "$1" --cmdline "scenario=default hold=$2" \
-		--snapshot-on "hold $2" "$3" ${MPVM_ARGS:-} >"$T_DIR/out1" 2>"$T_DIR/err1" </dev/null
-	STATUS=$?
-}
-
-# restore FILE [ARGS]: restores FILE and releases the hold with a byte on COM1.
-restore() {
-	local f=$1
-	shift
-	{ sleep 1; printf x; } | timeout --kill-after=5 120 "$MPVM" run --restore "$f" "$@" ${MPVM_ARGS:-} \
-		>"$T_DIR/out2" 2>"$T_DIR/err2"
-	STATUS=$?
-}
-
-# The first AP's MP state in mpvm's end-of-run table (stderr).
-ap1_state() { awk '$2 == 1 && $3 == 1 && $4 == "AP" { print $5 }' "$1"; }
+. "$(dirname "$0")/snapshot-lib.sh"
 
 for mode in ${MODES:-kernel split user}; do # (modes=() below: the same list)
 	for stage in start:UNINITIALIZED init:INIT_RECEIVED sipi: online:HALTED; do
