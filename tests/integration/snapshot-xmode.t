@@ -6,11 +6,12 @@
 # restored in a new process with another --irqchip: kernel <-> user in
 # every state, split <-> user and split <-> kernel in INIT_RECEIVED. The
 # guest goes on from the hold and ends with every CPU online and every
-# trampoline entered exactly once. Then the heartbeat guest, each CPU's
+# trampoline entered exactly once; one goes kernel -> user -> kernel. Then the heartbeat guest, each CPU's
 # local APIC timer periodic, saved in one mode and restored in the other:
 # every CPU's timer goes on ticking.
 #
-# PAIRS: FROM:TO:STAGES to test (default below).
+# PAIRS: FROM:TO:STAGES to test (default below); TIMER_PAIRS: FROM:TO for the
+# heartbeat (default kernel:user user:kernel); CHAIN=0 leaves out the round trip.
 MPVM=${MPVM:-${BUILD:-build}/mpvm}
 . "$(dirname "$0")/lib.sh"
 need_kvm
@@ -39,6 +40,22 @@ for pair in ${PAIRS:-kernel:user:$ALL user:kernel:$ALL split:user:init:INIT_RECE
 		[ "$STATUS" = 0 ] || diag "$(tail -5 "$T_DIR/err2")"
 	done
 done
+
+# ---- there and back: kernel -> user, saved again in user mode, -> kernel ----------------------
+# The kernel snapshot at hold=init restored in user mode and saved there once the hold is released
+# (the first AP just got its SIPI from mpvm's APIC bus), then that one restored in kernel mode.
+if [ "${CHAIN:-1}" = 1 ]; then
+	save kernel init "$T_DIR/chain1.snap"
+	{ sleep 1; printf x; } | timeout --kill-after=5 120 "$MPVM" run --restore "$T_DIR/chain1.snap" --irqchip user \
+		--snapshot-on "hold init: released" "$T_DIR/chain2.snap" ${MPVM_ARGS:-} >"$T_DIR/out1" 2>"$T_DIR/err1"
+	is "$?" 0 "kernel -> user: saved again in user mode after the hold"
+	restore "$T_DIR/chain2.snap" --irqchip kernel
+	is "$STATUS" 0 "... -> kernel: the guest ends with status 0"
+	like "$T_DIR/err2" "taken with --irqchip user, converted" "... converted from user mode"
+	like "$T_DIR/out2" "^3/3 CPUs online" "... every CPU online"
+	is "$(count "$T_DIR/out2" 'trampoline entries [^1]')" 0 "... no trampoline entered twice"
+	unlike "$T_DIR/out2" "FAIL" "... no check failed"
+fi
 
 # ---- the local APIC timer crosses: periodic on every CPU, saved ticking -----------------------
 # beats N CPU: CPU's tick count in the guest's Nth heartbeat report.
