@@ -6,12 +6,14 @@
 # restored in a new process with another --irqchip: kernel <-> user in
 # every state, split <-> user and split <-> kernel in INIT_RECEIVED. The
 # guest goes on from the hold and ends with every CPU online and every
-# trampoline entered exactly once; one goes kernel -> user -> kernel. Then the heartbeat guest, each CPU's
-# local APIC timer periodic, saved in one mode and restored in the other:
-# every CPU's timer goes on ticking.
+# trampoline entered exactly once; one goes kernel -> user -> kernel. 260
+# vCPUs (x2APIC IDs) cross kernel <-> user. Then the heartbeat guest, each
+# CPU's local APIC timer periodic, saved in one mode and restored in the
+# other: every CPU's timer goes on ticking.
 #
 # PAIRS: FROM:TO:STAGES to test (default below); TIMER_PAIRS: FROM:TO for the
-# heartbeat (default kernel:user user:kernel); CHAIN=0 leaves out the round trip.
+# heartbeat (default kernel:user user:kernel); X2APIC_PAIRS: the same for 260
+# vCPUs in x2APIC mode (" ": none); CHAIN=0 leaves out the round trip.
 MPVM=${MPVM:-${BUILD:-build}/mpvm}
 . "$(dirname "$0")/lib.sh"
 need_kvm
@@ -56,6 +58,21 @@ if [ "${CHAIN:-1}" = 1 ]; then
 	is "$(count "$T_DIR/out2" 'trampoline entries [^1]')" 0 "... no trampoline entered twice"
 	unlike "$T_DIR/out2" "FAIL" "... no check failed"
 fi
+
+# ---- x2APIC: 260 vCPUs, APIC IDs above 254 (KVM's page holds 32-bit x2APIC IDs) ------------------
+for pair in ${X2APIC_PAIRS:-kernel:user user:kernel}; do
+	from=${pair%%:*} to=${pair#*:}
+	f=$T_DIR/x2-$from.snap
+	timeout --kill-after=5 300 "$MPVM" run --cpus 260 --memory 512M --irqchip "$from" \
+		--cmdline "scenario=default hold=online" --snapshot-on "hold online" "$f" ${MPVM_ARGS:-} \
+		>"$T_DIR/out1" 2>"$T_DIR/err1" </dev/null
+	is "$?" 0 "260 vCPUs, $from: saved with every AP online"
+	{ sleep 2; printf x; } | timeout --kill-after=5 300 "$MPVM" run --restore "$f" --irqchip "$to" ${MPVM_ARGS:-} \
+		>"$T_DIR/out2" 2>"$T_DIR/err2"
+	is "$?" 0 "260 vCPUs, $from -> $to: the restored guest ends with status 0"
+	like "$T_DIR/out2" "^260/260 CPUs online" "260 vCPUs, $from -> $to: every CPU online"
+	like "$T_DIR/out2" "HLT wake-up round 2: 259/259 APs woke" "260 vCPUs, $from -> $to: every AP woken by IPIs"
+done
 
 # ---- the local APIC timer crosses: periodic on every CPU, saved ticking -----------------------
 # beats N CPU: CPU's tick count in the guest's Nth heartbeat report.
