@@ -537,6 +537,12 @@ int options_parse_run(int argc, char *const argv[], struct mpvm_options *o,
 	return options_check_combinations(o, err, errlen);
 }
 
+/* "--irqchip" or "--irqchip=MODE". */
+static bool is_irqchip_arg(const char *a)
+{
+	return strncmp(a, "--irqchip", 9) == 0 && (a[9] == '\0' || a[9] == '=');
+}
+
 int options_parse_restore(const char *saved, size_t len, int argc, char *const argv[], struct mpvm_options *o,
 			  char *err, size_t errlen)
 {
@@ -545,11 +551,20 @@ int options_parse_restore(const char *saved, size_t len, int argc, char *const a
 	static char *merged[OPT_SHAPE_ARGS_MAX + 64];
 	int n = 0;
 
+	bool irqchip = false;
+
 	if (options_parse_run(argc, argv, o, err, errlen))
 		return -1;
-	if (o->shape_argc)
+	/* --irqchip alone may differ: the restore converts the snapshot's interrupt controllers. */
+	for (int i = 0; i < o->shape_argc; i++) {
+		if (is_irqchip_arg(o->shape_argv[i])) {
+			irqchip = true;
+			i += !strchr(o->shape_argv[i], '='); /* its value */
+			continue;
+		}
 		return errmsg(err, errlen, "%s: with --restore the machine is the snapshot's; leave %s out",
-			      o->shape_argv[0], o->shape_argv[0]);
+			      o->shape_argv[i], o->shape_argv[i]);
+	}
 	if (argc > 64)
 		return errmsg(err, errlen, "too many arguments");
 	free(copy);
@@ -560,9 +575,21 @@ int options_parse_restore(const char *saved, size_t len, int argc, char *const a
 	copy[len] = '\0';
 	if (len && saved[len - 1] != '\0')
 		return errmsg(err, errlen, "the snapshot's options are not NUL-terminated");
-	for (size_t off = 0; off < len; off += strlen(copy + off) + 1) {
+	for (size_t off = 0, values = 0; off < len; off += strlen(copy + off) + 1) {
+		const char *a = copy + off;
+		const struct run_option *opt = values ? NULL : option_find(a, strcspn(a, "="));
+
 		if (n == OPT_SHAPE_ARGS_MAX)
 			return errmsg(err, errlen, "the snapshot holds too many options");
+		/* The snapshot's --irqchip (and its value) gives way to the one on the command line. */
+		if (irqchip && opt && is_irqchip_arg(a)) {
+			if (!strchr(a, '=') && off + strlen(a) + 1 < len)
+				off += strlen(a) + 1;
+			continue;
+		}
+		/* an option's own values, which may look like options */
+		values = values ? values - 1
+		       : opt && !strchr(a, '=') ? (opt->value == OPT_TWO_VALUES ? 2 : opt->value == OPT_VALUE) : 0;
 		merged[n++] = copy + off;
 	}
 	for (int i = 0; i < argc; i++)

@@ -240,12 +240,15 @@ void acpi_pm_save(struct acpi_pm *pm, struct acpi_pm_state *s)
 	s->pm1_sts = pm->pm1_sts;
 	s->pm1_en = pm->pm1_en;
 	s->pm1_cnt = pm->pm1_cnt;
+	s->gpe0_sts = pm->gpe0_sts;
+	s->gpe0_en = pm->gpe0_en;
 	pthread_mutex_unlock(&pm->lock);
 }
 
 int acpi_pm_load(struct acpi_pm *pm, const struct acpi_pm_state *s, char *err, size_t errlen)
 {
 	uint64_t ns;
+	int sci;
 
 	if (s->pm1_sts)
 		return errmsg(err, errlen, "ACPI PM: PM1_STS 0x%x has bits this machine never sets", s->pm1_sts);
@@ -255,7 +258,7 @@ int acpi_pm_load(struct acpi_pm *pm, const struct acpi_pm_state *s, char *err, s
 		return errmsg(err, errlen, "ACPI PM: PM1_CNT 0x%x has bits that are not stored", s->pm1_cnt);
 	if (s->ticks > 100ull * 366 * 86400 * ACPI_PM_TIMER_HZ)
 		return errmsg(err, errlen, "ACPI PM: the timer counted more than a century");
-	if (s->tmr_sts_epoch > s->ticks >> TMR_MSB_SHIFT || s->pad || s->pad2)
+	if (s->tmr_sts_epoch > s->ticks >> TMR_MSB_SHIFT || s->pad)
 		return errmsg(err, errlen, "ACPI PM: the timer's status epoch is after its count");
 	/* Rounded up, so that exactly s->ticks have passed at the load (pm_ticks() rounds down). */
 	ns = s->ticks / ACPI_PM_TIMER_HZ * 1000000000u +
@@ -266,6 +269,10 @@ int acpi_pm_load(struct acpi_pm *pm, const struct acpi_pm_state *s, char *err, s
 	pm->pm1_sts = s->pm1_sts;
 	pm->pm1_en = s->pm1_en;
 	pm->pm1_cnt = s->pm1_cnt;
+	pm->gpe0_sts = s->gpe0_sts;
+	pm->gpe0_en = s->gpe0_en;
+	sci = sci_update(pm);
 	pthread_mutex_unlock(&pm->lock);
+	sci_tell(pm, sci);
 	return 0;
 }

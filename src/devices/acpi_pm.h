@@ -124,12 +124,16 @@ int acpi_pm_pio(void *opaque, uint16_t port, bool is_write,
 struct acpi_pm_state {
 	uint64_t ticks;          /* timer ticks since init, not wrapped */
 	uint64_t tmr_sts_epoch;
-	uint16_t pm1_sts, pm1_en, pm1_cnt, pad;
-	uint32_t pad2;
+	uint16_t pm1_sts, pm1_en, pm1_cnt;
+	uint16_t gpe0_sts, gpe0_en; /* in what was padding (zero) before: an older file loads as GPE0 clear */
+	uint16_t pad;
 };
 
 void acpi_pm_save(struct acpi_pm *pm, struct acpi_pm_state *s);
-/* -1 with the reason in err for a state no guest could have made; pm unchanged then. */
+/*
+ * -1 with the reason in err for a state no guest could have made; pm
+ * unchanged then. The SCI is set to what GPE0_STS & GPE0_EN make it.
+ */
 int acpi_pm_load(struct acpi_pm *pm, const struct acpi_pm_state *s, char *err, size_t errlen);
 
 #endif

@@ -318,4 +318,21 @@ void lapic_save(struct lapic *l, struct lapic_state *s);
  */
 int lapic_load(struct lapic *l, const struct lapic_state *s, char *err, size_t errlen);
 
+/*
+ * A saved timer (lapic_timer.c), for converting to and from another local
+ * APIC's state (lapic_kvm.h). now_ns is on the saved clock.
+ *
+ * lapic_state_timer_count(): the current count (TMCCT) at now_ns.
+ * lapic_state_set_timer_count(): the one-shot or periodic timer of s
+ * (LVT timer, TMICT, TDCR already set) counting from `ccr` at now_ns;
+ * a one-shot at 0 has expired, a periodic one at 0 (or above TMICT)
+ * starts a full period.
+ * lapic_state_set_tsc_deadline(): in TSC-deadline mode, the timer armed
+ * for `deadline` (0: disarmed) when the TSC reads tsc_now at now_ns.
+ */
+uint32_t lapic_state_timer_count(const struct lapic_state *s, uint64_t now_ns);
+void lapic_state_set_timer_count(struct lapic_state *s, uint32_t ccr, uint64_t now_ns);
+void lapic_state_set_tsc_deadline(struct lapic_state *s, uint64_t deadline, uint64_t tsc_now, uint64_t tsc_khz,
+				  uint64_t now_ns);
+
 #endif

@@ -46,15 +46,20 @@ void lapic_set_clock(struct lapic *l, uint64_t (*now_ns)(void *), uint64_t (*tsc
 	pthread_mutex_unlock(&l->lock);
 }
 
-/* Guest TSC ticks -> ns, rounded up; 1 ms when the TSC rate is unknown (poll). */
-static uint64_t tsc_delta_ns(const struct lapic *l, uint64_t delta)
+/* Guest TSC ticks at tsc_khz -> ns, rounded up; 1 ms when the TSC rate is unknown (poll). */
+static uint64_t tsc_ticks_ns(uint64_t delta, uint64_t tsc_khz)
 {
 	unsigned __int128 ns;
 
-	if (!l->tsc_khz)
+	if (!tsc_khz)
 		return 1000000u;
-	ns = ((unsigned __int128)delta * 1000000u + l->tsc_khz - 1) / l->tsc_khz;
+	ns = ((unsigned __int128)delta * 1000000u + tsc_khz - 1) / tsc_khz;
 	return ns > (UINT64_MAX >> 2) ? (UINT64_MAX >> 2) : (uint64_t)ns;
+}
+
+static uint64_t tsc_delta_ns(const struct lapic *l, uint64_t delta)
+{
+	return tsc_ticks_ns(delta, l->tsc_khz);
 }
 
 /* ---- timer helpers (§10.5.4) -------------------------------------------- */
@@ -72,44 +77,67 @@ static unsigned int timer_mode(const struct lapic *l)
 	return LAPIC_LVT_TIMER_MODE(l->lvt[LAPIC_LVT_TIMER]);
 }
 
-static bool counting_mode(const struct lapic *l)
+static bool counting_lvt(uint32_t lvt_timer)
 {
-	unsigned int m = timer_mode(l);
+	unsigned int m = LAPIC_LVT_TIMER_MODE(lvt_timer);
 
 	return m == LAPIC_TIMER_ONESHOT || m == LAPIC_TIMER_PERIODIC;
 }
 
-static uint64_t timer_period(const struct lapic *l)
+static bool counting_mode(const struct lapic *l)
 {
-	uint64_t p = (uint64_t)l->tmict * timer_divide(l->tdcr);
+	return counting_lvt(l->lvt[LAPIC_LVT_TIMER]);
+}
 
-	if (timer_mode(l) == LAPIC_TIMER_PERIODIC && p < LAPIC_TIMER_MIN_PERIOD_NS)
+/* One period of TMICT at the divide, in ns (a periodic one raised to the minimum). */
+static uint64_t period_of(uint32_t lvt_timer, uint32_t tmict, uint32_t tdcr)
+{
+	uint64_t p = (uint64_t)tmict * timer_divide(tdcr);
+
+	if (LAPIC_LVT_TIMER_MODE(lvt_timer) == LAPIC_TIMER_PERIODIC && p < LAPIC_TIMER_MIN_PERIOD_NS)
 		p = LAPIC_TIMER_MIN_PERIOD_NS;
 	return p;
 }
 
-/* Nanoseconds since the period began; 0 if the clock went backwards. */
-static uint64_t timer_elapsed(const struct lapic *l, uint64_t now)
+static uint64_t timer_period(const struct lapic *l)
 {
-	uint64_t e = now - l->timer_start_ns;
+	return period_of(l->lvt[LAPIC_LVT_TIMER], l->tmict, l->tdcr);
+}
+
+/* Nanoseconds since the period began at `start`; 0 if the clock went backwards. */
+static uint64_t elapsed_since(uint64_t start, uint64_t now)
+{
+	uint64_t e = now - start;
 
 	return (int64_t)e < 0 ? 0 : e;
 }
 
-/* Current count (§10.5.4): TMICT minus the bus cycles / divide elapsed. */
-static uint32_t timer_ccr(const struct lapic *l, uint64_t now)
+static uint64_t timer_elapsed(const struct lapic *l, uint64_t now)
+{
+	return elapsed_since(l->timer_start_ns, now);
+}
+
+/* Current count (§10.5.4): TMICT minus the bus cycles / divide elapsed. The fields of struct lapic_state. */
+static uint32_t ccr_of(uint32_t lvt_timer, uint32_t tmict, uint32_t tdcr, bool armed, uint64_t start,
+		       uint64_t period, uint64_t now)
 {
 	uint64_t e, ticks;
 
-	if (!l->timer_armed || !counting_mode(l) || !l->timer_period_ns)
+	if (!armed || !counting_lvt(lvt_timer) || !period)
 		return 0;
-	e = timer_elapsed(l, now);
-	if (timer_mode(l) == LAPIC_TIMER_PERIODIC)
-		e %= l->timer_period_ns;
-	else if (e >= l->timer_period_ns)
+	e = elapsed_since(start, now);
+	if (LAPIC_LVT_TIMER_MODE(lvt_timer) == LAPIC_TIMER_PERIODIC)
+		e %= period;
+	else if (e >= period)
 		return 0;
-	ticks = e / timer_divide(l->tdcr);
-	return ticks >= l->tmict ? 0 : (uint32_t)(l->tmict - ticks);
+	ticks = e / timer_divide(tdcr);
+	return ticks >= tmict ? 0 : (uint32_t)(tmict - ticks);
+}
+
+static uint32_t timer_ccr(const struct lapic *l, uint64_t now)
+{
+	return ccr_of(l->lvt[LAPIC_LVT_TIMER], l->tmict, l->tdcr, l->timer_armed, l->timer_start_ns,
+		      l->timer_period_ns, now);
 }
 
 void la_timer_disarm(struct lapic *l)
@@ -311,4 +339,41 @@ void lapic_timer_update(struct lapic *l, uint64_t now_ns, uint64_t guest_tsc_now
 		}
 	}
 	la_unlock_and_run(l, &d);
+}
+
+/* ---- saved state (struct lapic_state), for converting it (lapic_kvm.c) --- */
+
+uint32_t lapic_state_timer_count(const struct lapic_state *s, uint64_t now_ns)
+{
+	return ccr_of(s->lvt[LAPIC_LVT_TIMER], s->tmict, s->tdcr, s->timer_armed, s->timer_start_ns,
+		      s->timer_period_ns, now_ns);
+}
+
+void lapic_state_set_timer_count(struct lapic_state *s, uint32_t ccr, uint64_t now_ns)
+{
+	uint32_t lvt = s->lvt[LAPIC_LVT_TIMER];
+
+	s->timer_armed = 0;
+	s->timer_start_ns = s->timer_period_ns = 0;
+	/* A one-shot count of 0 has run out (§10.5.4); a periodic one reloads, so 0 reads as a full period. */
+	if (!counting_lvt(lvt) || !s->tmict ||
+	    (!ccr && LAPIC_LVT_TIMER_MODE(lvt) == LAPIC_TIMER_ONESHOT))
+		return;
+	if (!ccr || ccr > s->tmict)
+		ccr = s->tmict;
+	s->timer_armed = 1;
+	s->timer_period_ns = period_of(lvt, s->tmict, s->tdcr);
+	/* As many bus cycles / divide gone by as the count went down. */
+	s->timer_start_ns = now_ns - (uint64_t)(s->tmict - ccr) * timer_divide(s->tdcr);
+}
+
+void lapic_state_set_tsc_deadline(struct lapic_state *s, uint64_t deadline, uint64_t tsc_now, uint64_t tsc_khz,
+				  uint64_t now_ns)
+{
+	s->tsc_deadline = 0;
+	s->deadline_ns = 0;
+	if (LAPIC_LVT_TIMER_MODE(s->lvt[LAPIC_LVT_TIMER]) != LAPIC_TIMER_TSC_DEADLINE || !deadline)
+		return;
+	s->tsc_deadline = deadline;
+	s->deadline_ns = now_ns + (deadline > tsc_now ? tsc_ticks_ns(deadline - tsc_now, tsc_khz) : 0);
 }

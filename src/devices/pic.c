@@ -412,6 +412,29 @@ void pic_save(struct pic *pic, struct pic_state *s)
 	pthread_mutex_unlock(&pic->lock);
 }
 
+/* A saved chip's registers into `c` (its ELCR mask, the board's, stays). */
+static void chip_from_state(struct chip *c, const struct pic_chip_state *o)
+{
+	c->irr = o->irr;
+	c->isr = o->isr;
+	c->imr = o->imr;
+	c->lines = o->lines;
+	c->elcr = o->elcr;
+	c->base = o->base;
+	c->icw3 = o->icw3;
+	c->lowest = o->lowest;
+	c->init = o->init;
+	c->ltim = o->ltim;
+	c->sngl = o->sngl;
+	c->ic4 = o->ic4;
+	c->aeoi = o->aeoi;
+	c->sfnm = o->sfnm;
+	c->rotate_aeoi = o->rotate_aeoi;
+	c->read_isr = o->read_isr;
+	c->poll = o->poll;
+	c->smm = o->smm;
+}
+
 int pic_load(struct pic *pic, const struct pic_state *s, char *err, size_t errlen)
 {
 	for (int i = 0; i < 2; i++) {
@@ -426,30 +449,17 @@ int pic_load(struct pic *pic, const struct pic_state *s, char *err, size_t errle
 	if (s->int_out > 1)
 		return errmsg(err, errlen, "PIC: INT is neither 0 nor 1");
 	pthread_mutex_lock(&pic->lock);
-	for (int i = 0; i < 2; i++) {
-		struct chip *c = &pic->c[i];
-		const struct pic_chip_state *o = &s->c[i];
-
-		c->irr = o->irr;
-		c->isr = o->isr;
-		c->imr = o->imr;
-		c->lines = o->lines;
-		c->elcr = o->elcr;
-		c->base = o->base;
-		c->icw3 = o->icw3;
-		c->lowest = o->lowest;
-		c->init = o->init;
-		c->ltim = o->ltim;
-		c->sngl = o->sngl;
-		c->ic4 = o->ic4;
-		c->aeoi = o->aeoi;
-		c->sfnm = o->sfnm;
-		c->rotate_aeoi = o->rotate_aeoi;
-		c->read_isr = o->read_isr;
-		c->poll = o->poll;
-		c->smm = o->smm;
-	}
+	for (int i = 0; i < 2; i++)
+		chip_from_state(&pic->c[i], &s->c[i]);
 	pic->int_out = s->int_out;
 	pthread_mutex_unlock(&pic->lock);
 	return 0;
+}
+
+bool pic_state_int(const struct pic_state *s)
+{
+	struct chip master = { .elcr_mask = 0 };
+
+	chip_from_state(&master, &s->c[0]);
+	return chip_pending(&master, true) >= 0;
 }

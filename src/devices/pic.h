@@ -58,5 +58,7 @@ struct pic_state {
 void pic_save(struct pic *pic, struct pic_state *s);
 /* -1 with the reason in err for a state no guest could have made; pic unchanged then. The INT line is not driven. */
 int pic_load(struct pic *pic, const struct pic_state *s, char *err, size_t errlen);
+/* Whether a saved pair raises INT (the master's highest request outranks what is in service): its int_out. */
+bool pic_state_int(const struct pic_state *s);
 
 #endif

@@ -15,6 +15,7 @@
 #ifndef MPVM_KVM_IRQCHIP_H
 #define MPVM_KVM_IRQCHIP_H
 
+#include <linux/kvm.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,6 +114,12 @@ struct irqchip_ops {
 	 */
 	int (*save)(struct vm *vm, void *buf, size_t *len);
 	int (*load)(struct vm *vm, const void *buf, size_t len);
+};
+
+/* A snapshot's CHIP section in kernel mode: KVM's two PICs, its IOAPIC and its PIT, as KVM gives them. */
+struct kernel_chip_state {
+	struct kvm_irqchip chip[3]; /* KVM_IRQCHIP_PIC_MASTER, _PIC_SLAVE, _IOAPIC */
+	struct kvm_pit_state2 pit;
 };
 
 extern const struct irqchip_ops irqchip_kernel_ops;

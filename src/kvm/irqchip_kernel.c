@@ -76,12 +76,6 @@ fail:
 
 
 
-/* A snapshot's CHIP section: KVM's two PICs, its IOAPIC and its PIT, as KVM gives them. */
-struct kernel_chip_state {
-	struct kvm_irqchip chip[3]; /* KVM_IRQCHIP_PIC_MASTER, _PIC_SLAVE, _IOAPIC */
-	struct kvm_pit_state2 pit;
-};
-
 static int kernel_save(struct vm *vm, void *buf, size_t *len)
 {
 	struct kernel_chip_state st;

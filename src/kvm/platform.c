@@ -316,12 +316,6 @@ struct pit *platform_pit(struct platform *p)
 
 /* ---- snapshots ----------------------------------------------------------------- */
 
-struct platform_state {
-	struct ioapic_state ioapic;
-	struct pic_state pic;
-	struct pit_state pit;
-};
-
 size_t platform_state_size(void)
 {
 	return sizeof(struct platform_state);

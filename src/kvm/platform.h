@@ -17,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "devices/ioapic.h"
+#include "devices/pic.h"
+#include "devices/pit.h"
+
 struct vm;
 struct vcpu;
 struct ioapic;
@@ -56,6 +60,12 @@ void platform_rearm(struct platform *p);
  * re-programs what depends on the IOAPIC's routes. -1 with errno set
  * (after printing why, for a load).
  */
+struct platform_state {
+	struct ioapic_state ioapic;
+	struct pic_state pic;
+	struct pit_state pit;
+};
+
 size_t platform_state_size(void);
 int platform_save(struct platform *p, void *buf, size_t *len);
 int platform_load(struct platform *p, const void *buf, size_t len);

@@ -95,6 +95,14 @@ static const int control_calls[] = {
 	SCMP_SYS(accept4), SCMP_SYS(close), SCMP_SYS(getsockopt), SCMP_SYS(shutdown), SCMP_SYS(fcntl),
 };
 
+/*
+ * Guards the compiled programs (below) and what they are compiled from:
+ * event_fd, trace_fd and tracefs_main change on the main thread while a
+ * thread of another kind may be compiling its filter (the timer thread can
+ * still be starting when a short run closes its trace).
+ */
+static pthread_mutex_t compiled_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* --control's eventfd, which vCPU threads write to (-1: none). */
 static int event_fd = -1;
 /* --trace's file, which vCPU threads write their MP-state spans to (-1: none). */
@@ -102,12 +110,16 @@ static int trace_fd = -1;
 
 void sandbox_allow_event_fd(int fd)
 {
+	pthread_mutex_lock(&compiled_lock);
 	event_fd = fd;
+	pthread_mutex_unlock(&compiled_lock);
 }
 
 void sandbox_allow_trace_fd(int fd)
 {
+	pthread_mutex_lock(&compiled_lock);
 	trace_fd = fd;
+	pthread_mutex_unlock(&compiled_lock);
 }
 
 /* ioctls on the vCPU's own file descriptor. */
@@ -267,7 +279,12 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 		     "logs them)\n", sandbox_thread_name(my_kind), si->si_syscall, name ? name : "?");
 	if (n > 0)
 		(void)!write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
-	_exit(MPVM_EXIT_HOST_ERROR);
+	/*
+	 * The system call, not _exit(): a sanitizer's _exit does work of its
+	 * own first, and ThreadSanitizer's waited for a lock its interrupted
+	 * report still held (a run hung instead of ending).
+	 */
+	syscall(SYS_exit_group, MPVM_EXIT_HOST_ERROR);
 }
 
 /*
@@ -307,7 +324,6 @@ struct compiled {
 	struct sock_fprog prog;
 };
 
-static pthread_mutex_t compiled_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct compiled compiled[SANDBOX_CONTROL + 1];
 
 void sandbox_allow_tracefs(bool on)

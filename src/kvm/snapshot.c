@@ -51,6 +51,7 @@
  * the devices. RAM goes first, before any of it.
  */
 #include "kvm/snapshot.h"
+#include "kvm/snapshot_internal.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -69,43 +70,6 @@
 #include "kvm/machine.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
-
-#define T_OPTS SNAP_TAG('O', 'P', 'T', 'S')
-#define T_MACH SNAP_TAG('M', 'A', 'C', 'H')
-#define T_RAM  SNAP_TAG('R', 'A', 'M', ' ')
-#define T_VCPU SNAP_TAG('V', 'C', 'P', 'U')
-#define T_XSAV SNAP_TAG('X', 'S', 'A', 'V')
-#define T_MSRS SNAP_TAG('M', 'S', 'R', 'S')
-#define T_CHIP SNAP_TAG('C', 'H', 'I', 'P')
-#define T_KCLK SNAP_TAG('K', 'C', 'L', 'K')
-
-#define MSR_IA32_TSC 0x10
-#define MSR_IA32_TSC_DEADLINE 0x6e0
-
-struct snap_machine {
-	uint32_t ncpus, irqchip;
-	uint64_t memory;
-	uint32_t tsc_khz, xsave_size;
-	uint32_t max_msrs, pad;
-	uint64_t vm_ns;      /* VM time (vm_now_ns()) when saved: a restore continues it */
-};
-
-/* flags of struct snap_vcpu: which parts KVM gave. */
-#define SNAP_VCPU_LAPIC 1u   /* KVM's local APIC (kernel, split) */
-#define SNAP_VCPU_XCRS  2u
-#define SNAP_VCPU_DREGS 4u
-
-struct snap_vcpu {
-	uint32_t mp_state;  /* KVM_MP_STATE_* */
-	uint32_t flags;
-	uint32_t apic_id, pad;
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
-	struct kvm_xcrs xcrs;
-	struct kvm_debugregs dregs;
-	struct kvm_lapic_state lapic;
-	struct kvm_vcpu_events events;
-};
 
 /* One vCPU's state while a snapshot is taken: filled by its own thread. */
 struct snap_vcpu_buf {
@@ -400,6 +364,11 @@ static int alloc_bufs(struct vm *vm, struct snapshot *s, char *err, size_t errle
 	if (!s->msr_list)
 		return errmsg(err, errlen, "this host's KVM did not list its MSRs (KVM_GET_MSR_INDEX_LIST): "
 			      "the vCPUs cannot be saved whole");
+	/* An absent vCPU (CPU hotplug) has no KVM vCPU to read, and a restore could not make it later. */
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		if (!atomic_load(&vm->vcpus[i].present))
+			return errmsg(err, errlen, "vCPU %u is absent (--cpus maxcpus=%u): a VM with CPUs "
+				      "that are not plugged in cannot be saved yet", i, vm->ncpus);
 	s->bufs = calloc(vm->ncpus, sizeof(*s->bufs));
 	if (!s->bufs)
 		return errmsg(err, errlen, "out of memory");
@@ -523,9 +492,13 @@ void snapshot_serve(struct vm *vm)
 static const char *const kvm_mp_names[] = { "RUNNABLE", "UNINITIALIZED", "INIT_RECEIVED", "HALTED",
 					    "SIPI_RECEIVED" };
 
-/* The checks that need nothing of KVM, only the options: what no VM could have been in. */
-static int check_vcpu(const struct mpvm_options *o, unsigned int i, const struct snap_vcpu *sv, char *err,
-		      size_t errlen)
+/*
+ * The checks that need nothing of KVM, only the options: what no VM could
+ * have been in. `mode`: the irqchip mode the section is in (the file's, or
+ * the restoring one's once converted).
+ */
+static int check_vcpu(const struct mpvm_options *o, enum irqchip_mode mode, unsigned int i,
+		      const struct snap_vcpu *sv, char *err, size_t errlen)
 {
 	uint32_t apic_id = topology_apic_id(&o->topology, i);
 
@@ -538,9 +511,9 @@ static int check_vcpu(const struct mpvm_options *o, unsigned int i, const struct
 	if (sv->apic_id != apic_id)
 		return errmsg(err, errlen, "vCPU %u: APIC ID %u in the snapshot, %u in this machine's tables", i,
 			      sv->apic_id, apic_id);
-	if (!(sv->flags & SNAP_VCPU_LAPIC) != (o->irqchip == IRQCHIP_USER))
+	if (!(sv->flags & SNAP_VCPU_LAPIC) != (mode == IRQCHIP_USER))
 		return errmsg(err, errlen, "vCPU %u: its local APIC is %s, but --irqchip %s", i,
-			      sv->flags & SNAP_VCPU_LAPIC ? "KVM's" : "mpvm's", irqchip_mode_name(o->irqchip));
+			      sv->flags & SNAP_VCPU_LAPIC ? "KVM's" : "mpvm's", irqchip_mode_name(mode));
 	return 0;
 }
 
@@ -550,14 +523,16 @@ static int check_file(const struct snap_file *f, const struct mpvm_options *o, s
 {
 	if (snap_file_get(f, T_MACH, 0, mach, sizeof(*mach), err, errlen))
 		return -1;
-	if (mach->ncpus != o->cpus || mach->memory != o->memory || mach->irqchip != (uint32_t)o->irqchip)
+	/* Another irqchip mode than the snapshot's is converted to (snapshot_xmode.c). */
+	if (mach->ncpus != o->cpus || mach->memory != o->memory || mach->irqchip > IRQCHIP_USER)
 		return errmsg(err, errlen, "the snapshot's machine (%u vCPUs, %llu MiB, --irqchip %s) is not the one "
 			      "its options made", mach->ncpus, (unsigned long long)(mach->memory >> 20),
 			      mach->irqchip <= IRQCHIP_USER ? irqchip_mode_name((enum irqchip_mode)mach->irqchip) : "?");
 	for (unsigned int i = 0; i < o->cpus; i++) {
 		struct snap_vcpu sv;
 
-		if (snap_file_get(f, T_VCPU, i, &sv, sizeof(sv), err, errlen) || check_vcpu(o, i, &sv, err, errlen))
+		if (snap_file_get(f, T_VCPU, i, &sv, sizeof(sv), err, errlen) ||
+		    check_vcpu(o, (enum irqchip_mode)mach->irqchip, i, &sv, err, errlen))
 			return -1;
 	}
 	if (!snap_file_find(f, T_RAM, 0) || !snap_file_find(f, T_CHIP, 0))
@@ -583,19 +558,28 @@ static int kfail(char *err, size_t errlen, unsigned int i, const char *what)
 	return errmsg(err, errlen, "vCPU %u: %s: %s", i, what, strerror(errno));
 }
 
-/* The documented order (top of this file). */
-static int restore_vcpu(struct vm *vm, struct snapshot *s, const struct snap_file *f, unsigned int i, char *err,
-			size_t errlen)
+/* The documented order (top of this file). xm: the sections converted from another irqchip mode, or NULL. */
+static int restore_vcpu(struct vm *vm, struct snapshot *s, const struct snap_file *f, const struct snap_xmode *xm,
+			unsigned int i, char *err, size_t errlen)
 {
 	struct vcpu *v = &vm->vcpus[i];
 	const struct snap_section *xs = snap_file_find(f, T_XSAV, i), *ms = snap_file_find(f, T_MSRS, i);
+	struct snap_section xms;
 	struct snap_vcpu sv;
 	struct kvm_mp_state mp;
 	struct kvm_msrs *msrs;
 	uint32_t n;
 	int r;
 
-	if (snap_file_get(f, T_VCPU, i, &sv, sizeof(sv), err, errlen) || check_vcpu(vm->opts, i, &sv, err, errlen))
+	if (xm) {
+		sv = xm->vcpu[i];
+		xms = (struct snap_section){ .tag = T_MSRS, .index = i, .data = (const uint8_t *)xm->msrs[i],
+					     .len = xm->nmsrs[i] * sizeof(struct kvm_msr_entry) };
+		ms = &xms;
+	} else if (snap_file_get(f, T_VCPU, i, &sv, sizeof(sv), err, errlen)) {
+		return -1;
+	}
+	if (check_vcpu(vm->opts, vm->opts->irqchip, i, &sv, err, errlen))
 		return -1;
 	if (!ms || ms->len % sizeof(struct kvm_msr_entry))
 		return errmsg(err, errlen, "section MSRS#%u: %s", i, ms ? "not a whole number of MSRs" : "missing");
@@ -683,7 +667,7 @@ static int restore_vcpu(struct vm *vm, struct snapshot *s, const struct snap_fil
 
 int snapshot_restore_vcpu(struct vcpu *v, const struct snap_file *f, char *err, size_t errlen)
 {
-	return restore_vcpu(v->vm, v->vm->snapshot, f, v->id, err, errlen);
+	return restore_vcpu(v->vm, v->vm->snapshot, f, NULL, v->id, err, errlen);
 }
 
 int snapshot_load_ram(struct vm *vm, const struct snap_file *f, char *err, size_t errlen)
@@ -697,15 +681,20 @@ int snapshot_load_ram(struct vm *vm, const struct snap_file *f, char *err, size_
 	return snap_file_ram(ram, vm->mem, vm->mem_size, err, errlen);
 }
 
+static int load_chip(struct vm *vm, const void *data, size_t len, char *err, size_t errlen)
+{
+	if (vm->irqchip->load(vm, data, len))
+		return errmsg(err, errlen, "loading the interrupt controllers: %s", strerror(errno));
+	return 0;
+}
+
 int snapshot_load_chip(struct vm *vm, const struct snap_file *f, char *err, size_t errlen)
 {
 	const struct snap_section *chip = snap_file_find(f, T_CHIP, 0);
 
 	if (!chip)
 		return errmsg(err, errlen, "section CHIP: missing");
-	if (vm->irqchip->load(vm, chip->data, chip->len))
-		return errmsg(err, errlen, "loading the interrupt controllers: %s", strerror(errno));
-	return 0;
+	return load_chip(vm, chip->data, chip->len, err, errlen);
 }
 
 int snapshot_restore(struct vm *vm)
@@ -715,6 +704,10 @@ int snapshot_restore(struct vm *vm)
 	struct snap_machine mach;
 	struct kvm_clock_data clk;
 	struct snap_file f;
+	struct snap_xmode xm, *x = NULL;
+	const struct snap_section *ram, *chip;
+	const void *chip_data;
+	size_t chip_len;
 	uint64_t t0 = monotonic_ns();
 	char err[512];
 
@@ -727,6 +720,18 @@ int snapshot_restore(struct vm *vm)
 	if (vm->tsc_khz && mach.tsc_khz && vm->tsc_khz != mach.tsc_khz)
 		fprintf(stderr, "mpvm: --restore: the snapshot's TSC ran at %u kHz, this host's at %u kHz; the "
 			"guest's TSC keeps counting at this host's rate\n", mach.tsc_khz, vm->tsc_khz);
+	ram = snap_file_find(&f, T_RAM, 0);
+	chip = snap_file_find(&f, T_CHIP, 0);
+	chip_data = chip->data;
+	chip_len = chip->len;
+	/* Taken in another irqchip mode: its sections as this mode would have saved them (snapshot_xmode.c). */
+	if (mach.irqchip != (uint32_t)vm->opts->irqchip) {
+		if (snapshot_xmode_convert(vm, &f, &mach, &xm, err, sizeof(err)))
+			goto fail;
+		x = &xm;
+		chip_data = x->chip;
+		chip_len = x->chiplen;
+	}
 	/*
 	 * VM time goes on from the snapshot's (the PIT's counts and mpvm's
 	 * local APIC timers are in it); modulo 2^64, as vm_now_ns() subtracts.
@@ -736,9 +741,9 @@ int snapshot_restore(struct vm *vm)
 	if (snapshot_load_ram(vm, &f, err, sizeof(err)))
 		goto fail;
 	for (unsigned int i = 0; i < vm->ncpus; i++)
-		if (restore_vcpu(vm, s, &f, i, err, sizeof(err)))
+		if (restore_vcpu(vm, s, &f, x, i, err, sizeof(err)))
 			goto fail;
-	if (snapshot_load_chip(vm, &f, err, sizeof(err)))
+	if (load_chip(vm, chip_data, chip_len, err, sizeof(err)))
 		goto fail;
 	/* KVM's clock after every TSC: kvmclock is computed from them. */
 	if (snap_file_get(&f, T_KCLK, 0, &clk, sizeof(clk), err, sizeof(err)))
@@ -750,12 +755,17 @@ int snapshot_restore(struct vm *vm)
 	}
 	if (machine_load(vm, &f, err, sizeof(err)))
 		goto fail;
-	fprintf(stderr, "mpvm: restored from %s (%.1f ms, %llu pages of RAM)\n", path, (monotonic_ns() - t0) / 1e6,
-		(unsigned long long)snap_file_ram_pages(snap_file_find(&f, T_RAM, 0)));
+	fprintf(stderr, "mpvm: restored from %s (%.1f ms, %llu pages of RAM%s%s%s)\n", path,
+		(monotonic_ns() - t0) / 1e6, (unsigned long long)snap_file_ram_pages(ram), x ? "; taken with --irqchip " : "",
+		x ? irqchip_mode_name((enum irqchip_mode)mach.irqchip) : "", x ? ", converted" : "");
+	if (x)
+		snapshot_xmode_free(x);
 	snap_file_close(&f);
 	return 0;
 fail:
 	fprintf(stderr, "mpvm: --restore %s: %s\n", path, err);
+	if (x)
+		snapshot_xmode_free(x);
 	snap_file_close(&f);
 	return -1;
 }

@@ -413,6 +413,27 @@ static void shaping_and_restore(void **state)
 	assert_string_equal(o.stop_on, "x");
 	assert_int_equal(o.shape_argc, 5);           /* a snapshot of it keeps the same machine */
 
+	/* --irqchip alone may differ from the snapshot's (the restore converts): it takes the saved one's place */
+	assert_int_equal(options_parse_restore(saved, sizeof(saved), 4,
+					       (char *[]){ "--restore", "vm.snap", "--irqchip", "kernel", NULL }, &o, err,
+					       sizeof(err)), 0);
+	assert_int_equal(o.irqchip, IRQCHIP_KERNEL);
+	assert_int_equal(o.cpus, 4);
+	assert_int_equal(o.shape_argc, 6);
+	assert_string_equal(o.shape_argv[4], "--irqchip");
+	assert_string_equal(o.shape_argv[5], "kernel");
+	{
+		static const char saved2[] = "--irqchip\0split\0--cmdline\0--irqchip";
+		assert_int_equal(options_parse_restore(saved2, sizeof(saved2), 3,
+						       (char *[]){ "--restore", "vm.snap", "--irqchip=user", NULL }, &o,
+						       err, sizeof(err)), 0);
+		assert_int_equal(o.irqchip, IRQCHIP_USER);
+		assert_string_equal(o.cmdline, "--irqchip");   /* a value that looks like the option stays a value */
+	}
+	assert_int_equal(options_parse_restore(saved, sizeof(saved), 5,
+					       (char *[]){ "--restore", "vm.snap", "--irqchip=split", "--memory", "1G",
+							   NULL }, &o, err, sizeof(err)), -1);
+	assert_string_equal(err, "--memory: with --restore the machine is the snapshot's; leave --memory out");
 	assert_int_equal(options_parse_restore(saved, sizeof(saved), 4,
 					       (char *[]){ "--restore", "vm.snap", "--memory", "1G", NULL }, &o, err,
 					       sizeof(err)), -1);

@@ -327,8 +327,13 @@ static void save_load(void **state)
 	acpi_pm_init(&pm, &ops, &f);
 	out(&pm, EN, ACPI_PM1_PWRBTN_EN | ACPI_PM1_RTC_EN, 2);
 	out(&pm, CNT, 5u << ACPI_PM1_SLP_TYP_SHIFT | ACPI_PM1_BM_RLD, 2);
+	acpi_pm_gpe_raise(&pm, 2);                  /* GPE 2 pending and enabled: the SCI asserted */
+	acpi_pm_gpe_raise(&pm, 5);
+	out(&pm, GPE_EN, 0x4, 2);
 	f.now_ns += ticks_ns((1u << 23) + 12345);   /* bit 23 flipped: TMR_STS set */
 	acpi_pm_save(&pm, &s);
+	assert_int_equal(s.gpe0_sts, 0x24);
+	assert_int_equal(s.gpe0_en, 0x4);
 	assert_int_equal(s.ticks, (1u << 23) + 12345);
 	acpi_pm_init(&back, &ops, &g);
 	assert_int_equal(acpi_pm_load(&back, &s, NULL, 0), 0);
@@ -336,6 +341,8 @@ static void save_load(void **state)
 	assert_int_equal(in(&back, STS, 2), ACPI_PM1_TMR_STS);
 	assert_int_equal(in(&back, EN, 2), in(&pm, EN, 2));
 	assert_int_equal(in(&back, CNT, 2), in(&pm, CNT, 2));
+	assert_int_equal(in(&back, GPE_STS, 4), 0x00040024u);
+	assert_int_equal(g.sci, 1);                  /* the restored GPE 2 asserts the SCI again */
 	acpi_pm_save(&back, &s2);
 	assert_memory_equal(&s, &s2, sizeof(s));
 	g.now_ns += ticks_ns(10);                    /* and it goes on counting from there */

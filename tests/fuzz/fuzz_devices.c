@@ -20,10 +20,12 @@
 #include "core/fw_cfg_store.h"
 #include "core/guest_abi.h"
 #include "devices/acpi_pm.h"
+#include "devices/chips_kvm.h"
 #include "devices/fw_cfg.h"
 #include "devices/i8042.h"
 #include "devices/ioapic.h"
 #include "devices/lapic.h"
+#include "devices/lapic_kvm.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
 #include "devices/rtc.h"
@@ -256,6 +258,8 @@ enum op {
 	OP_PM_PIO,
 	OP_STATE_ROUNDTRIP,     /* a device's saved state loads back and saves the same (else abort) */
 	OP_STATE_LOAD,          /* a device's state from the input, as a snapshot file could hold it */
+	OP_STATE_FROM_KVM,      /* KVM's state of a device from the input, converted (a snapshot of another irqchip mode) */
+	OP_STATE_VIA_KVM,       /* a device's saved state to KVM's and back loads (else abort) */
 	OP_COUNT
 };
 
@@ -336,8 +340,9 @@ static uint32_t pick_msr(struct in *in)
 static void step(struct machine *m, struct in *in)
 {
 	uint8_t buf[8];
+	unsigned int op = u8(in) % OP_COUNT;
 
-	switch (u8(in) % OP_COUNT) {
+	switch (op) {
 	case OP_LAPIC_MMIO_READ: {
 		uint32_t off = (uint32_t)un(in, 2) & 0xfffu;
 		unsigned int len = 1 + (u8(in) & 7u);
@@ -498,6 +503,77 @@ static void step(struct machine *m, struct in *in)
 		for (size_t off = (size_t)un(in, 2) % state_size(dev), k = u8(in); k-- && off < state_size(dev); off++)
 			p[off] = u8(in);
 		(void)state_load(m, dev, &s);
+		break;
+	}
+	case OP_STATE_FROM_KVM:
+	case OP_STATE_VIA_KVM: {
+		static union {
+			struct lapic_kvm lapic;
+			struct kvm_pic_state pic[2];
+			struct kvm_ioapic_state ioapic;
+			struct kvm_pit_state2 pit;
+		} k;
+		static union dev_state st;
+		static struct apic_bus_cpu_state b;
+		const struct lapic_kvm_clock c = { .vm_ns = m->now_ns, .tsc = m->tsc, .tsc_khz = 1000000 };
+		bool from_input = op == OP_STATE_FROM_KVM;
+		unsigned int dev = u8(in) % 4;
+		char err[256];
+		int r = 0;
+
+		memset(&k, 0, sizeof(k));
+		memset(&st, 0, sizeof(st));
+		memset(&b, 0, sizeof(b));
+		if (from_input) {
+			/* the bytes of KVM's structure (for the local APIC: its page, then each field) */
+			uint8_t *p = dev ? (uint8_t *)&k : (uint8_t *)k.lapic.page.regs;
+			size_t len = dev ? sizeof(k) : sizeof(k.lapic.page);
+
+			for (size_t off = (size_t)un(in, 2) % len, n = u8(in); n-- && off < len; off++)
+				p[off] = u8(in);
+			if (!dev) {
+				k.lapic.apic_base = un(in, 8);
+				k.lapic.tsc_deadline = un(in, 8);
+				k.lapic.mp_state = u8(in) % 8;
+				k.lapic.sipi_vector = u8(in);
+				k.lapic.nmi_pending = u8(in);
+				k.lapic.latched_init = u8(in) & 1;
+				k.lapic.if_flag = u8(in) & 1;
+			}
+		} else {
+			/* the device's own state, as KVM's: what a snapshot in the other mode holds */
+			switch (dev) {
+			case 0:
+				lapic_save(m->lapic, &b.lapic);
+				lapic_kvm_from_bus(&b, 0, false, true, &c, &k.lapic);
+				break;
+			case 1: pic_save(m->pic, &st.pic); pic_to_kvm(&st.pic, &k.pic[0], &k.pic[1]); break;
+			case 2: ioapic_save(m->ioapic, &st.ioapic); ioapic_to_kvm(&st.ioapic, &k.ioapic); break;
+			default: pit_save(m->pit, &st.pit); pit_to_kvm(&st.pit, &k.pit); break;
+			}
+		}
+		switch (dev) {
+		case 0:
+			r = lapic_kvm_to_bus(&k.lapic, 0, false, &c, &b, err, sizeof(err));
+			if (!r)
+				r = lapic_load(m->lapic, &b.lapic, err, sizeof(err));
+			break;
+		case 1:
+			r = pic_from_kvm(&k.pic[0], &k.pic[1], &st.pic, err, sizeof(err));
+			if (!r)
+				r = pic_load(m->pic, &st.pic, err, sizeof(err));
+			break;
+		case 2:
+			ioapic_from_kvm(&k.ioapic, &st.ioapic);
+			r = ioapic_load(m->ioapic, &st.ioapic, err, sizeof(err));
+			break;
+		default:
+			pit_from_kvm(&k.pit, m->now_ns, &st.pit);
+			r = pit_load(m->pit, &st.pit, err, sizeof(err));
+			break;
+		}
+		if (r && !from_input)
+			abort(); /* a state a device was in crosses to KVM's and back, and loads */
 		break;
 	}
 	}

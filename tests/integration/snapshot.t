@@ -19,24 +19,7 @@ SNAPFILE="perl $(cd "$(dirname "$0")" && pwd)/snapfile.pl"
 QMP=$(cd "$(dirname "$0")/../.." && pwd)/tools/qmp
 need_kvm
 
-# save MODE STAGE FILE: runs the guest to hold STAGE and saves it there.
-save() {
-	timeout --kill-after=5 120 "$MPVM" run --cpus 3 --irqchip "$1" --cmdline "scenario=default hold=$2" \
-		--snapshot-on "hold $2" "$3" ${MPVM_ARGS:-} >"$T_DIR/out1" 2>"$T_DIR/err1" </dev/null
-	STATUS=$?
-}
-
-# restore FILE [ARGS]: restores FILE and releases the hold with a byte on COM1.
-restore() {
-	local f=$1
-	shift
-	{ sleep 1; printf x; } | timeout --kill-after=5 120 "$MPVM" run --restore "$f" "$@" ${MPVM_ARGS:-} \
-		>"$T_DIR/out2" 2>"$T_DIR/err2"
-	STATUS=$?
-}
-
-# The first AP's MP state in mpvm's end-of-run table (stderr).
-ap1_state() { awk '$2 == 1 && $3 == 1 && $4 == "AP" { print $5 }' "$1"; }
+. "$(dirname "$0")/snapshot-lib.sh"
 
 for mode in ${MODES:-kernel split user}; do # (modes=() below: the same list)
 	for stage in start:UNINITIALIZED init:INIT_RECEIVED sipi: online:HALTED; do
@@ -121,6 +104,14 @@ WANT=125 refused "a device state no guest makes" "COM1: .* more than it holds" -
 refused "--cpus beside --restore" "--cpus: with --restore the machine is the snapshot's; leave --cpus out" \
 	--restore "$good" --cpus 2
 refused "--snapshot-on with --stop-on" "give one" --snapshot-on a b --stop-on c
+
+# A VM with a CPU not plugged in (CPU hotplug) is not saved: said, and the file not written.
+timeout 60 "$MPVM" run --cpus 2,maxcpus=3 --cmdline "scenario=default hold=online" --snapshot-on "hold online" \
+	"$T_DIR/hp.snap" ${MPVM_ARGS:-} >/dev/null 2>"$T_DIR/errh" </dev/null
+is "$?" 125 "a VM with an absent CPU: the snapshot fails (status 125)"
+like "$T_DIR/errh" "vCPU 2 is absent \(--cpus maxcpus=3\): a VM with CPUs that are not plugged in cannot be saved yet" \
+	"... saying why"
+ok "$([ -e "$T_DIR/hp.snap" ]; echo $((!$?)))" "... and writes no file"
 
 # ---- SIGKILL while a snapshot is written: the previous file stays whole ---------------
 cp "$good" "$T_DIR/kill.snap"
