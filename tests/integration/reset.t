@@ -144,7 +144,9 @@ for mode in kernel split user; do
 	wait_for '^mpvm-guest: heartbeat: 64/64 CPUs online' 1
 	q system_reset >/dev/null
 	wait_for '^mpvm-guest: heartbeat: 64/64 CPUs online' 2
-	ok $? "64 vCPUs $mode: after system_reset all 64 come up again"
+	up=$?
+	ok $up "64 vCPUs $mode: after system_reset all 64 come up again"
+	[ $up -eq 0 ] || diag "$(grep -v '^mpvm: .* AP ' "$T_DIR/err" | tail -15; tail -3 "$T_DIR/out")"
 	printf q >&4
 	wait "$VM_PID"
 	is $? 0 "64 vCPUs $mode: and the run ends with status 0"
